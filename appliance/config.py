@@ -1,0 +1,373 @@
+"""Typed settings: defaults here, a TOML file over them, environment variables over that.
+
+Every section is a frozen dataclass whose field docstrings document the key.
+A technician edits ``firmware-config/appliance.toml``; any key can be
+overridden by ``APPLIANCE_<SECTION>_<KEY>`` (e.g. ``APPLIANCE_PORTS_FLOW_HTTP``).
+A bad value fails at start with a message naming the key, the value and what
+is allowed (``ConfigError``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import os
+import tomllib
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+ENV_PREFIX = "APPLIANCE_"
+CONFIG_ENV = "APPLIANCE_CONFIG"
+KNOWN_WORKERS = ("dialogue", "face", "speech", "gateway")
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing, unknown or out of range."""
+
+
+def _opt(default: Any, **meta: Any) -> Any:
+    """A field with validation metadata (min, max, choices, secret)."""
+    if isinstance(default, (list, tuple)):
+        return field(default_factory=lambda: tuple(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+@dataclass(frozen=True)
+class PortsSettings:
+    bind: str = _opt("127.0.0.1", ip=True)
+    """Address the three ports listen on. The front and back end run on the kiosk."""
+    allow_remote: bool = False
+    """Must be true to bind anything but a loopback address (a deliberate act)."""
+    tool: int = _opt(3304, min=0, max=65535)
+    """WebSocket tool port: /face_predict, /stt, /tts (0 = pick a free port)."""
+    flow_socket: int = _opt(444, min=0, max=65535)
+    """WebSocket flow port: face_train, qna. Below 1024: needs CAP_NET_BIND_SERVICE."""
+    flow_http: int = _opt(10925, min=0, max=65535)
+    """HTTP flow port: handshake, storage, summary; GET /health."""
+
+
+@dataclass(frozen=True)
+class PathsSettings:
+    data_dir: str = "var/data"
+    """Database and images. Relative paths resolve against the base directory."""
+    runtime_dir: str = ""
+    """Bus sockets. Empty: $RUNTIME_DIRECTORY, else $XDG_RUNTIME_DIR/kiosk-appliance, else /tmp."""
+    models_dir: str = "models"
+    """Model files fetched at set-up (``appliance models fetch``)."""
+    services: str = "firmware-config/services.toml"
+    """The government-service catalogue."""
+
+
+@dataclass(frozen=True)
+class SupervisorSettings:
+    workers: tuple[str, ...] = _opt(KNOWN_WORKERS, choices=KNOWN_WORKERS)
+    """Workers to run, in start order (stopped in reverse)."""
+    heartbeat_interval: float = _opt(1.0, min=0.05, max=30)
+    """Seconds between a worker's heartbeats."""
+    heartbeat_timeout: float = _opt(10.0, min=0.5, max=600)
+    """A worker silent this long is stuck: it is killed and restarted."""
+    stuck_timeout: float = _opt(120.0, min=1, max=3600)
+    """A single request running this long marks its worker stuck."""
+    ready_timeout: float = _opt(180.0, min=1, max=3600)
+    """Seconds a worker may take to load its models and report ready."""
+    stop_timeout: float = _opt(5.0, min=0.1, max=120)
+    """Seconds a worker gets after SIGTERM before SIGKILL."""
+    restart_budget: int = _opt(5, min=1, max=1000)
+    """Restarts allowed within restart_window; one more and the service exits non-zero."""
+    restart_window: float = _opt(60.0, min=1, max=86400)
+    """The window of the restart budget, in seconds."""
+    backoff_max: float = _opt(10.0, min=0, max=600)
+    """Longest wait before restarting a worker that keeps dying."""
+
+
+@dataclass(frozen=True)
+class LimitsSettings:
+    max_image_bytes: int = _opt(8_000_000, min=1024)
+    """Largest image frame answered with a reason; larger ones are refused undecoded."""
+    max_audio_bytes: int = _opt(16_000_000, min=1024)
+    """Largest audio frame accepted on /stt and qna."""
+    max_text_bytes: int = _opt(65_536, min=16)
+    """Largest text frame (tts text, qna answers, socket handshakes)."""
+    max_http_body: int = _opt(24_000_000, min=1024)
+    """Largest HTTP request body (an audio handshake carries base64 audio)."""
+    bus_timeout: float = _opt(15.0, min=0.1, max=600)
+    """Seconds the gateway waits for a worker's answer before giving up."""
+    max_inflight: int = _opt(64, min=1, max=100_000)
+    """Requests a worker may hold at once; beyond that callers get `busy`."""
+
+
+@dataclass(frozen=True)
+class DialogueSettings:
+    session_ttl: float = _opt(1800.0, min=10)
+    """Seconds a flow session (its hash) stays valid after its last use."""
+    max_tries: int = _opt(3, min=1, max=20)
+    """Times a question is asked again before the field is skipped."""
+
+
+@dataclass(frozen=True)
+class FaceSettings:
+    predict_max_frames: int = _opt(20, min=1, max=10_000)
+    """Frames a /face_predict connection may send without success before `fail`."""
+    train_samples: int = _opt(3, min=1, max=20)
+    """Good samples of one face that face_train collects before `success`."""
+
+
+@dataclass(frozen=True)
+class SeboxSettings:
+    enabled: bool = False
+    """Connect to the SE-series AI box's recognition feed."""
+    url: str = "ws://127.0.0.1:5679"
+    """The box's WebSocket (seed 001: ws://<box>:5679)."""
+    dialect: str = _opt("seed", choices=("seed", "sophon"))
+    """Configuration dialect: seed (with_face_image…) or sophon (need_face…)."""
+    with_face_image: bool = False
+    """Ask the box for the live face crop with each record."""
+    with_register_image: bool = False
+    """Ask the box for the enrolled photo with each record."""
+    media_device_ids: tuple[str, ...] = ()
+    """Cameras whose events the box should push (empty: all)."""
+
+
+@dataclass(frozen=True)
+class TencentSettings:
+    enabled: bool = False
+    """Register enrolments upstream and allow the optional remote checks."""
+    base_url: str = "http://127.0.0.1:7007/tech/ai/face/"
+    """Base of faceLib/person/reg, faceLib/person/recong, faceAdv, faceAdvResult."""
+    token: str = _opt("", secret=True)
+    """Sent as the Authorization header. Never logged or shown."""
+
+
+@dataclass(frozen=True)
+class LivenessApiSettings:
+    enabled: bool = False
+    """Ask the remote silent-liveness API for a second opinion."""
+    url: str = "https://127.0.0.1/aipaas/live/v1/detection/silent"
+    """The API's full URL (seed 004)."""
+    app_id: str = ""
+    """Sent as X-APP-ID."""
+    authorization: str = _opt("", secret=True)
+    """Sent as Authorization. Never logged or shown."""
+    device_uuid: str = ""
+    """Sent as Device-Uuid when set."""
+
+
+@dataclass(frozen=True)
+class LoggingSettings:
+    level: str = _opt("INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+    """Log level of every process (logs go to stderr, i.e. the journal)."""
+
+
+SECTIONS: dict[str, type] = {
+    "ports": PortsSettings,
+    "paths": PathsSettings,
+    "supervisor": SupervisorSettings,
+    "limits": LimitsSettings,
+    "dialogue": DialogueSettings,
+    "face": FaceSettings,
+    "sebox": SeboxSettings,
+    "tencent": TencentSettings,
+    "liveness_api": LivenessApiSettings,
+    "logging": LoggingSettings,
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """All settings, plus where they came from."""
+
+    ports: PortsSettings = field(default_factory=PortsSettings)
+    paths: PathsSettings = field(default_factory=PathsSettings)
+    supervisor: SupervisorSettings = field(default_factory=SupervisorSettings)
+    limits: LimitsSettings = field(default_factory=LimitsSettings)
+    dialogue: DialogueSettings = field(default_factory=DialogueSettings)
+    face: FaceSettings = field(default_factory=FaceSettings)
+    sebox: SeboxSettings = field(default_factory=SeboxSettings)
+    tencent: TencentSettings = field(default_factory=TencentSettings)
+    liveness_api: LivenessApiSettings = field(default_factory=LivenessApiSettings)
+    logging: LoggingSettings = field(default_factory=LoggingSettings)
+    source: str = ""
+    """The config file read ('' when only embedded defaults were used)."""
+    base_dir: str = "."
+    """Relative paths resolve against this (the folder above firmware-config/)."""
+
+    def path(self, key: str) -> Path:
+        """An absolute path for a `paths` key."""
+        value = Path(getattr(self.paths, key))
+        return value if value.is_absolute() else Path(self.base_dir) / value
+
+    @property
+    def data_dir(self) -> Path:
+        return self.path("data_dir")
+
+    @property
+    def models_dir(self) -> Path:
+        return self.path("models_dir")
+
+    @property
+    def runtime_dir(self) -> Path:
+        if self.paths.runtime_dir:
+            return self.path("runtime_dir")
+        if os.environ.get("RUNTIME_DIRECTORY"):  # set by systemd's RuntimeDirectory=
+            return Path(os.environ["RUNTIME_DIRECTORY"].split(":")[0])
+        if os.environ.get("XDG_RUNTIME_DIR"):
+            return Path(os.environ["XDG_RUNTIME_DIR"]) / "kiosk-appliance"
+        return Path(f"/tmp/kiosk-appliance-{os.getuid()}")
+
+    def as_dict(self, mask_secrets: bool = True) -> dict[str, dict[str, Any]]:
+        """Every key and value by section; secrets masked unless asked not to."""
+        out: dict[str, dict[str, Any]] = {}
+        for name in SECTIONS:
+            section = getattr(self, name)
+            values = {}
+            for f in dataclasses.fields(section):
+                value = getattr(section, f.name)
+                if mask_secrets and f.metadata.get("secret"):
+                    value = mask(value)
+                values[f.name] = list(value) if isinstance(value, tuple) else value
+            out[name] = values
+        return out
+
+    def secrets(self) -> list[str]:
+        """The secret values in force (for scrubbing them out of logs)."""
+        found = []
+        for name in SECTIONS:
+            section = getattr(self, name)
+            for f in dataclasses.fields(section):
+                if f.metadata.get("secret") and getattr(section, f.name):
+                    found.append(getattr(section, f.name))
+        return found
+
+
+def mask(value: str) -> str:
+    """Show that a secret is set without showing it."""
+    return "" if not value else "********"
+
+
+def shipped_config_path() -> Path:
+    """The firmware-config/appliance.toml beside the package (a source checkout)."""
+    return Path(__file__).resolve().parents[1] / "firmware-config" / "appliance.toml"
+
+
+def load(path: str | os.PathLike | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+    """Defaults, then the TOML file, then APPLIANCE_* environment variables."""
+    environ = os.environ if environ is None else environ
+    chosen = path or environ.get(CONFIG_ENV) or None
+    if chosen is None and shipped_config_path().exists():
+        chosen = shipped_config_path()
+    raw: dict[str, Any] = {}
+    base_dir = Path.cwd()
+    if chosen is not None:
+        chosen = Path(chosen).resolve()
+        try:
+            raw = tomllib.loads(chosen.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"config file {chosen} does not exist") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {chosen} is not valid TOML: {exc}") from None
+        base_dir = chosen.parent.parent if chosen.parent.name == "firmware-config" else chosen.parent
+    sections = {name: _build_section(name, cls, raw.pop(name, {}), environ) for name, cls in SECTIONS.items()}
+    if raw:
+        raise ConfigError(f"unknown section(s) {sorted(raw)}; allowed: {list(SECTIONS)}")
+    settings = Settings(**sections, source=str(chosen or ""), base_dir=str(base_dir))
+    _check_cross_section(settings)
+    return settings
+
+
+def _build_section(name: str, cls: type, table: Any, environ: Mapping[str, str]) -> Any:
+    if not isinstance(table, dict):
+        raise ConfigError(f"[{name}] must be a table, got {table!r}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = set(table) - set(fields)
+    if unknown:
+        raise ConfigError(f"unknown key(s) {', '.join(f'{name}.{k}' for k in sorted(unknown))}; "
+                          f"allowed in [{name}]: {', '.join(fields)}")
+    hints = typing.get_type_hints(cls)
+    values = {}
+    for key, f in fields.items():
+        env_name = f"{ENV_PREFIX}{name}_{key}".upper()
+        if env_name in environ:
+            value = _from_env(environ[env_name], hints[key], f"{name}.{key}")
+        elif key in table:
+            value = table[key]
+        else:
+            continue
+        values[key] = _coerce(value, hints[key], f"{name}.{key}", f.metadata)
+    return cls(**values)
+
+
+def _from_env(text: str, kind: Any, key: str) -> Any:
+    """Environment values are strings; lists are comma-separated."""
+    if kind == tuple[str, ...]:
+        return [item.strip() for item in text.split(",") if item.strip()]
+    if kind is bool:
+        lowered = text.strip().lower()
+        if lowered in ("1", "true", "yes", "on"):
+            return True
+        if lowered in ("0", "false", "no", "off"):
+            return False
+        raise ConfigError(f"{key} = {text!r}: expected true/false")
+    return text
+
+
+def _coerce(value: Any, kind: Any, key: str, meta: Mapping[str, Any]) -> Any:
+    try:
+        if kind is bool:
+            if not isinstance(value, bool):
+                raise TypeError
+        elif kind is int:
+            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+                raise TypeError
+            value = int(value)
+        elif kind is float:
+            if isinstance(value, bool):
+                raise TypeError
+            value = float(value)
+        elif kind is str:
+            if not isinstance(value, str):
+                raise TypeError
+        elif kind == tuple[str, ...]:
+            if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+                raise TypeError
+            value = tuple(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{key} = {value!r}: expected {_kind_name(kind)}") from None
+    _check_meta(value, key, meta)
+    return value
+
+
+def _kind_name(kind: Any) -> str:
+    return {bool: "true or false", int: "an integer", float: "a number", str: "a string"}.get(
+        kind, "a list of strings")
+
+
+def _check_meta(value: Any, key: str, meta: Mapping[str, Any]) -> None:
+    lo, hi = meta.get("min"), meta.get("max")
+    if lo is not None and value < lo or hi is not None and value > hi:
+        raise ConfigError(f"{key} = {value!r}: allowed range is {lo}..{hi if hi is not None else '∞'}")
+    choices = meta.get("choices")
+    if choices:
+        items = value if isinstance(value, tuple) else (value,)
+        bad = [item for item in items if item not in choices]
+        if bad:
+            raise ConfigError(f"{key} = {value!r}: {bad[0]!r} is not one of {', '.join(choices)}")
+    if meta.get("ip"):
+        try:
+            ipaddress.ip_address(value)
+        except ValueError:
+            raise ConfigError(f"{key} = {value!r}: expected an IP address such as 127.0.0.1") from None
+
+
+def _check_cross_section(s: Settings) -> None:
+    ports = [p for p in (s.ports.tool, s.ports.flow_socket, s.ports.flow_http) if p]
+    if len(set(ports)) != len(ports):
+        raise ConfigError(f"ports.tool, ports.flow_socket and ports.flow_http must differ, got {ports}")
+    if not ipaddress.ip_address(s.ports.bind).is_loopback and not s.ports.allow_remote:
+        raise ConfigError(f"ports.bind = {s.ports.bind!r} exposes the kiosk's ports beyond this machine: "
+                          "set ports.allow_remote = true to do that on purpose")
+    if len(set(s.supervisor.workers)) != len(s.supervisor.workers):
+        raise ConfigError(f"supervisor.workers = {list(s.supervisor.workers)}: a worker is listed twice")
+    if s.supervisor.heartbeat_timeout <= 2 * s.supervisor.heartbeat_interval:
+        raise ConfigError("supervisor.heartbeat_timeout must exceed twice supervisor.heartbeat_interval")

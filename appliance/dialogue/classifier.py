@@ -1,0 +1,223 @@
+"""Which government service(s) a citizen's request asks for.
+
+Requests arrive as typed text or as a speech-recognition transcript, and the
+latter is full of homophones ("我要半身份正", "公鸡金"). So every catalogue
+keyword is matched three ways, best one wins:
+
+1. exactly, as characters;
+2. by pinyin, syllable by syllable, tolerant of the usual accent merges
+   (zh/z, ch/c, sh/s, n/l, f/h, -ng/-n) and, for keywords of three syllables
+   or more, of one syllable that only half matches ("户口部" for 户口本);
+3. by character bigram overlap, a weak signal for keywords of three or more
+   characters when the recogniser garbled a syllable completely.
+
+A service's score is the best of its keyword matches times the keyword's
+weight. Several services are returned only when each is mentioned as a thing
+to do, not as a document to bring ("补身份证要带户口本吗") or as mere context
+("结婚以后户口怎么迁"). Nothing good enough -> the catalogue's fallback.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from pypinyin import lazy_pinyin
+
+from .catalogue import Catalogue, Service
+
+#: Below this the request matched nothing: answer with the fallback.
+MIN_SCORE = 0.45
+#: A second, third ... service must be at least this sure.
+EXTRA_SCORE = 0.75
+#: Pinyin windows must reach this mean syllable similarity.
+PINYIN_MIN = 0.8
+
+_KEEP = re.compile(r"[\u3400-\u9fffA-Za-z0-9]")
+# Words before a mention that make it a document to bring, not a request.
+_MATERIAL_BEFORE = ("带", "拿", "用", "凭", "需要", "交")
+# Words after a mention that make it background ("结婚以后 ...").
+_CONTEXT_AFTER = ("以后", "之后")
+# ... unless the speaker goes on to add a request ("... 以后还要办").
+_ADDITION = ("还", "也", "再", "顺便", "同时")
+
+
+@dataclass
+class Classification:
+    """Result of classifying one request."""
+
+    classify: str                       # service names joined by "/"
+    flow: str                           # procedure text (headed sections if several)
+    services: list[str]                 # the chosen service names, in order of mention
+    scores: dict[str, float] = field(default_factory=dict)  # best score per service
+    fallback: bool = False              # True when nothing matched
+
+
+@dataclass(frozen=True)
+class _Match:
+    service: str
+    start: int
+    end: int
+    score: float
+
+
+@lru_cache(maxsize=4096)
+def _fuzzy(syllable: str) -> str:
+    """Fold the merges that Mandarin speakers and recognisers commonly make."""
+    s = syllable
+    for hard, soft in (("zh", "z"), ("ch", "c"), ("sh", "s")):
+        if s.startswith(hard):
+            s = soft + s[2:]
+    if s.startswith("n"):
+        s = "l" + s[1:]
+    if s.startswith("f"):
+        s = "h" + s[1:]
+    if s.endswith("ng"):
+        s = s[:-1]
+    return s
+
+
+def _split(syllable: str) -> tuple[str, str]:
+    """(initial, final) of a toneless syllable, after fuzzy folding."""
+    s = _fuzzy(syllable)
+    i = 0
+    while i < len(s) and s[i] not in "aeiouv":
+        i += 1
+    return s[:i], s[i:]
+
+
+def _syllable_similarity(a: str, b: str) -> float:
+    """1 equal, 0.9 equal after folding, 0.5 same initial or final, else 0."""
+    if a == b:
+        return 1.0
+    if _fuzzy(a) == _fuzzy(b):
+        return 0.9
+    ia, fa = _split(a)
+    ib, fb = _split(b)
+    if (ia and ia == ib) or (fa and fa == fb):
+        return 0.5
+    return 0.0
+
+
+def normalise(text: str) -> str:
+    """Keep only Han characters, letters and digits (speech has no punctuation anyway)."""
+    return "".join(_KEEP.findall(text or "")).lower()
+
+
+def to_pinyin(text: str) -> list[str]:
+    """One toneless syllable (or the character itself) per character of ``text``."""
+    return lazy_pinyin(text, errors=lambda s: list(s))
+
+
+class Classifier:
+    """Classify requests against a catalogue. Thread-safe after construction."""
+
+    def __init__(self, catalogue: Catalogue) -> None:
+        self.catalogue = catalogue
+        # (service, keyword, weight, keyword pinyin, keyword bigrams)
+        self._keywords = []
+        for service in catalogue.regular:
+            for word, weight in service.keywords:
+                word = normalise(word)
+                if word:
+                    bigrams = {word[i:i + 2] for i in range(len(word) - 1)}
+                    self._keywords.append((service.classify, word, weight, to_pinyin(word), bigrams))
+
+    def classify(self, text: str) -> Classification:
+        """Classify one request; never raises on odd input (empty, emoji, huge)."""
+        clean = normalise(text)[:500]  # a request longer than this is not a request
+        matches = self._matches(clean)
+        scores: dict[str, float] = {}
+        for m in matches:
+            scores[m.service] = max(scores.get(m.service, 0.0), m.score)
+        chosen = self._choose(clean, matches, scores)
+        if not chosen:
+            fb = self.catalogue.fallback
+            return Classification(fb.classify, fb.flow, [fb.classify], scores, fallback=True)
+        names = "/".join(chosen)
+        return Classification(names, self.catalogue.flow_for(chosen), chosen, scores)
+
+    # -- matching ---------------------------------------------------------
+
+    def _matches(self, text: str) -> list[_Match]:
+        """Every keyword occurrence (exact, pinyin or bigram) with its score."""
+        if not text:
+            return []
+        pinyin = to_pinyin(text)
+        found: list[_Match] = []
+        for service, word, weight, word_py, bigrams in self._keywords:
+            n = len(word)
+            for start in range(0, len(text) - n + 1):
+                quality = self._window_quality(text, pinyin, start, word, word_py)
+                if quality:
+                    found.append(_Match(service, start, start + n, weight * quality))
+            if n >= 3 and word not in text:
+                hits = [text.find(b) for b in bigrams if b in text]
+                share = len(hits) / len(bigrams)
+                if share >= 0.5:
+                    pos = min(hits)
+                    found.append(_Match(service, pos, pos + 2, weight * 0.7 * share))
+        return found
+
+    @staticmethod
+    def _window_quality(text: str, pinyin: list[str], start: int, word: str, word_py: list[str]) -> float:
+        """How well text[start:start+len(word)] sounds like ``word`` (0 = no match)."""
+        n = len(word)
+        if text[start:start + n] == word:
+            return 1.0
+        window = pinyin[start:start + n]
+        if n <= 2:
+            # Two syllables are too easy to hit by chance: demand identical pinyin.
+            return 0.95 if window == word_py else 0.0
+        sims = [_syllable_similarity(a, b) for a, b in zip(window, word_py)]
+        if sims.count(0.0) or sum(s < 0.9 for s in sims) > 1:
+            return 0.0
+        quality = sum(sims) / n
+        return quality * 0.95 if quality >= PINYIN_MIN else 0.0
+
+    # -- choosing ---------------------------------------------------------
+
+    def _choose(self, text: str, matches: list[_Match], scores: dict[str, float]) -> list[str]:
+        """The services really asked for, in order of first mention."""
+        if not scores or max(scores.values()) < MIN_SCORE:
+            return []
+        spans = self._strongest_spans(matches)
+        requested = [m for m in spans if not self._is_incidental(text, m)]
+        pool = requested or spans
+        best = max(scores[m.service] for m in pool)
+        chosen: list[str] = []
+        for m in sorted(pool, key=lambda m: m.start):
+            ok = scores[m.service] >= EXTRA_SCORE or scores[m.service] == best
+            if ok and m.service not in chosen and m.score >= MIN_SCORE:
+                chosen.append(m.service)
+        return chosen
+
+    @staticmethod
+    def _strongest_spans(matches: list[_Match]) -> list[_Match]:
+        """Drop matches overlapped by a better one (longer span wins ties)."""
+        ordered = sorted(matches, key=lambda m: (m.score, m.end - m.start), reverse=True)
+        kept: list[_Match] = []
+        for m in ordered:
+            if all(m.end <= k.start or m.start >= k.end for k in kept):
+                kept.append(m)
+        return kept
+
+    @staticmethod
+    def _is_incidental(text: str, m: _Match) -> bool:
+        """A mention as a document to bring or as background, not as a request."""
+        before = text[max(0, m.start - 2):m.start]
+        if any(before.endswith(w) for w in _MATERIAL_BEFORE):
+            return True
+        after = text[m.end:]
+        for w in _CONTEXT_AFTER:
+            if after.startswith(w) or after[1:].startswith(w):
+                return not any(a in after for a in _ADDITION)
+        return False
+
+
+def classify(catalogue: Catalogue, text: str) -> Classification:
+    """Convenience wrapper: one-off classification."""
+    return Classifier(catalogue).classify(text)
+
+
+__all__ = ["Classification", "Classifier", "Service", "classify", "normalise", "to_pinyin"]

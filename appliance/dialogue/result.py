@@ -1,0 +1,41 @@
+"""The result type shared by all field parsers, and the common clean-up."""
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass
+from typing import Any
+
+MAX_ANSWER = 200  # longer answers are not answers to one question
+_EMOJI = re.compile("[\U0001F000-\U0001FAFF\u2600-\u27BF\uFE0F\u200d]")
+_FILLER_HEAD = re.compile(r"^(嗯+|呃+|啊+|那个|就是|我是|我的是|是)+")
+_FILLER_TAIL = re.compile(r"(的|吧|啊|呀|哦|呢|嘛|了)+$")
+
+
+@dataclass
+class ParseResult:
+    """Outcome of parsing one answer."""
+
+    ok: bool
+    value: Any = None
+    hint: str = ""          # spoken explanation + example when not ok
+    confirm: bool = False   # a number worth reading back if it came from speech
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def bad(hint: str) -> ParseResult:
+    """A failed parse with its hint."""
+    return ParseResult(False, None, hint)
+
+
+def clean(text: Any) -> str:
+    """Common clean-up: str, strip emoji and surrounding blanks/punctuation."""
+    text = _EMOJI.sub("", str(text if text is not None else ""))
+    return text.strip().strip("，。！？,.!?、~～ ")
+
+
+def strip_filler(text: str) -> str:
+    """Drop hesitations and sentence particles around the actual answer."""
+    s = _FILLER_HEAD.sub("", text.strip())
+    return _FILLER_TAIL.sub("", s).strip()

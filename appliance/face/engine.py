@@ -1,0 +1,174 @@
+"""FaceEngine: image bytes in, a FaceAnalysis (verdict, geometry, embedding) out.
+
+This is the one object the face worker holds.  It owns two onnxruntime
+sessions (detector, recogniser) and is not thread-safe: one engine per
+worker process, calls in sequence.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import quality
+from .detector import Detection, YuNetDetector
+from .embedder import SFaceEmbedder, align_face
+from .imagedecode import DecodeLimits, ImageError, decode_image
+from .modelfiles import CONVERTED, verify_models
+
+# Measured defaults (docs/face-calibration.md, appliance/face/calibrate.py).
+DEFAULT_MATCH_THRESHOLD = 0.45
+DEFAULT_MATCH_MARGIN = 0.05
+
+
+@dataclass(frozen=True)
+class FaceSettings:
+    """Everything tunable about the engine; the worker builds it from config."""
+
+    threads: int = 2
+    detect_score: float = 0.6
+    detect_nms: float = 0.3
+    detect_max_side: int = 640
+    quality: quality.QualitySettings = field(default_factory=quality.QualitySettings)
+    limits: DecodeLimits = field(default_factory=DecodeLimits)
+    match_threshold: float = DEFAULT_MATCH_THRESHOLD
+    match_margin: float = DEFAULT_MATCH_MARGIN
+    verify_checksums: bool = True
+
+
+@dataclass
+class FaceAnalysis:
+    """Result of analysing one image.
+
+    ``ok`` is True when a single usable face was found and embedded; otherwise
+    ``reason`` is one of quality.REASONS and ``detail`` says more (for
+    ``bad_image`` it starts with the ImageError reason_code).  ``image`` and
+    ``aligned`` are kept for the enrolment's best sample and for liveness;
+    :meth:`to_dict` leaves them out.
+    """
+
+    ok: bool
+    reason: str | None = None
+    detail: str = ""
+    box: list[float] | None = None
+    landmarks: list[list[float]] | None = None
+    det_score: float | None = None
+    embedding: np.ndarray | None = None
+    quality: dict = field(default_factory=dict)
+    timings_ms: dict = field(default_factory=dict)
+    image_size: tuple[int, int] | None = None  # (width, height)
+    faces: list[Detection] = field(default_factory=list, repr=False)
+    image: np.ndarray | None = field(default=None, repr=False)
+    aligned: np.ndarray | None = field(default=None, repr=False)
+
+    def to_dict(self) -> dict:
+        """JSON-friendly summary (no pixel arrays; embedding as a list if present)."""
+        return {"ok": self.ok, "reason": self.reason, "detail": self.detail, "box": self.box,
+                "landmarks": self.landmarks, "det_score": self.det_score,
+                "embedding": None if self.embedding is None else self.embedding.tolist(),
+                "quality": self.quality, "timings_ms": self.timings_ms,
+                "image_size": self.image_size}
+
+
+class _Clock:
+    """Collects per-stage wall times in milliseconds."""
+
+    def __init__(self):
+        self.times: dict[str, float] = {}
+        self._start = self._last = time.perf_counter()
+
+    def lap(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.times[stage] = round((now - self._last) * 1000, 2)
+        self._last = now
+
+    def done(self) -> dict[str, float]:
+        self.times["total"] = round((time.perf_counter() - self._start) * 1000, 2)
+        return self.times
+
+
+class FaceEngine:
+    """Detect, gate, align and embed faces. ``analyse(bytes)`` or ``analyse_array(bgr)``."""
+
+    def __init__(self, models_dir: Path, settings: FaceSettings | None = None):
+        self.settings = settings or FaceSettings()
+        models_dir = Path(models_dir)
+        if self.settings.verify_checksums:
+            problems = verify_models(models_dir)
+            if problems:
+                raise FileNotFoundError("face models not ready (run ensure_models): " + "; ".join(problems))
+        s = self.settings
+        self.detector = YuNetDetector(models_dir / CONVERTED["detector"], score_threshold=s.detect_score,
+                                      nms_threshold=s.detect_nms, max_side=s.detect_max_side,
+                                      threads=s.threads)
+        self.embedder = SFaceEmbedder(models_dir / CONVERTED["recognizer"], threads=s.threads)
+
+    def analyse(self, image_bytes: bytes) -> FaceAnalysis:
+        """Decode and analyse untrusted image bytes; never raises for bad input."""
+        clock = _Clock()
+        try:
+            bgr = decode_image(image_bytes, self.settings.limits)
+        except ImageError as exc:
+            clock.lap("decode")
+            return FaceAnalysis(ok=False, reason=quality.BAD_IMAGE, detail=str(exc),
+                                timings_ms=clock.done())
+        clock.lap("decode")
+        return self._analyse(bgr, clock)
+
+    def analyse_array(self, bgr: np.ndarray) -> FaceAnalysis:
+        """Analyse an already decoded HxWx3 BGR uint8 frame (e.g. from the camera)."""
+        clock = _Clock()
+        clock.lap("decode")
+        return self._analyse(np.ascontiguousarray(bgr), clock)
+
+    def _analyse(self, bgr: np.ndarray, clock: _Clock) -> FaceAnalysis:
+        faces = self.detector.detect(bgr)
+        clock.lap("detect")
+        result = FaceAnalysis(ok=False, image=bgr, faces=faces,
+                              image_size=(int(bgr.shape[1]), int(bgr.shape[0])))
+        subject, reason, numbers = quality.check_geometry(faces, self.settings.quality)
+        result.quality = numbers
+        if subject is not None:
+            result.box = [round(float(v), 1) for v in subject.box]
+            result.landmarks = [[round(float(x), 1), round(float(y), 1)] for x, y in subject.landmarks]
+            result.det_score = round(subject.score, 4)
+        if reason is not None:
+            result.reason, result.detail = reason, _describe(reason, numbers, self.settings)
+            result.timings_ms = clock.done()
+            return result
+        result.aligned = align_face(bgr, subject.landmarks)
+        numbers["sharpness"] = round(quality.sharpness(result.aligned), 1)
+        clock.lap("align")
+        if numbers["sharpness"] < self.settings.quality.min_sharpness:
+            result.reason = quality.BLURRY
+            result.detail = _describe(quality.BLURRY, numbers, self.settings)
+            result.timings_ms = clock.done()
+            return result
+        result.embedding = self.embedder.embed(result.aligned)
+        clock.lap("embed")
+        result.ok = True
+        result.timings_ms = clock.done()
+        return result
+
+    def embed_aligned(self, aligned_bgr: np.ndarray) -> np.ndarray:
+        """Embedding of a ready 112×112 crop (tests, calibration)."""
+        return self.embedder.embed(aligned_bgr)
+
+
+def _describe(reason: str, numbers: dict, settings: FaceSettings) -> str:
+    """One human-readable line for logs and the technician UI."""
+    q = settings.quality
+    if reason == quality.NO_FACE:
+        return "no face detected"
+    if reason == quality.MULTIPLE_FACES:
+        return f"{numbers.get('faces')} faces, none clearly the largest"
+    if reason == quality.TOO_SMALL:
+        return f"face {numbers.get('face_px')} px < {q.min_face_px} px"
+    if reason == quality.NOT_FRONTAL:
+        return (f"head pose yaw={numbers.get('yaw')} roll={numbers.get('roll')} "
+                f"pitch={numbers.get('pitch')} outside limits")
+    if reason == quality.BLURRY:
+        return f"sharpness {numbers.get('sharpness')} < {q.min_sharpness}"
+    return reason

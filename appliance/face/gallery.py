@@ -1,0 +1,161 @@
+"""In-memory 1:N face gallery: one float32 matrix, one matrix product per search.
+
+Rows are unit-length templates; ``owners[i]`` is the integer identity of row
+i and ``user_ids[owner]`` its user id.  A user may have several rows.  Adding
+appends (the matrix grows by doubling, like a list), removing moves the last
+rows into the hole (O(rows removed)), so no operation rebuilds everything.
+Search returns the best and the second-best *identity*: a user with three
+close templates must not crowd out the real runner-up.
+
+Scores are cosine similarities in [-1, 1].  :func:`to_percent` maps them to
+0–100 for technicians, anchored so the match threshold reads 70 (Tencent's
+convention: 70 ≈ 1/1000 false accepts, see docs/face-calibration.md).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .embedder import EMBEDDING_DIM, l2_normalise
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """Best and runner-up identities (user id or None, cosine score or None)."""
+
+    best_id: str | None
+    best_score: float | None
+    second_id: str | None
+    second_score: float | None
+
+
+class Gallery:
+    """Templates of enrolled users. Not thread-safe: one owner (the face worker)."""
+
+    def __init__(self, dim: int = EMBEDDING_DIM, capacity: int = 1024):
+        self.dim = dim
+        self._matrix = np.zeros((capacity, dim), np.float32)
+        self._owners = np.zeros(capacity, np.int64)
+        self._size = 0
+        self._user_ids: list[str | None] = []   # owner index -> user id (None when freed)
+        self._owner_of: dict[str, int] = {}      # user id -> owner index
+        self._rows_of: dict[int, list[int]] = {}  # owner index -> its row numbers
+        self._free_owners: list[int] = []
+
+    def __len__(self) -> int:
+        """Number of templates (rows)."""
+        return self._size
+
+    @property
+    def user_count(self) -> int:
+        return len(self._owner_of)
+
+    def __contains__(self, user_id: str) -> bool:
+        return user_id in self._owner_of
+
+    def users(self) -> list[str]:
+        return list(self._owner_of)
+
+    def templates(self, user_id: str) -> np.ndarray:
+        """Copy of a user's template rows, shape (k, dim); empty if unknown."""
+        rows = self._rows_of.get(self._owner_of.get(user_id, -1), [])
+        return self._matrix[rows].copy()
+
+    def _grow(self, needed: int) -> None:
+        cap = self._matrix.shape[0]
+        if needed <= cap:
+            return
+        new_cap = max(needed, cap * 2)
+        matrix = np.zeros((new_cap, self.dim), np.float32)
+        matrix[: self._size] = self._matrix[: self._size]
+        owners = np.zeros(new_cap, np.int64)
+        owners[: self._size] = self._owners[: self._size]
+        self._matrix, self._owners = matrix, owners
+
+    def set_user(self, user_id: str, embeddings: np.ndarray) -> None:
+        """Add a user or replace all of their templates. ``embeddings``: (dim,) or (k, dim)."""
+        emb = l2_normalise(np.asarray(embeddings, np.float32).reshape(-1, self.dim))
+        if emb.shape[0] == 0 or not np.isfinite(emb).all():
+            raise ValueError("need at least one finite embedding")
+        self.remove(user_id)
+        if self._free_owners:
+            owner = self._free_owners.pop()
+            self._user_ids[owner] = user_id
+        else:
+            owner = len(self._user_ids)
+            self._user_ids.append(user_id)
+        self._owner_of[user_id] = owner
+        self._grow(self._size + len(emb))
+        start = self._size
+        self._matrix[start: start + len(emb)] = emb
+        self._owners[start: start + len(emb)] = owner
+        self._rows_of[owner] = list(range(start, start + len(emb)))
+        self._size += len(emb)
+
+    def remove(self, user_id: str) -> bool:
+        """Delete a user's templates; returns False if the user was not enrolled."""
+        owner = self._owner_of.pop(user_id, None)
+        if owner is None:
+            return False
+        # Fill each hole (highest first) with the current last row.
+        for row in sorted(self._rows_of.pop(owner), reverse=True):
+            last = self._size - 1
+            if row != last:
+                moved_owner = int(self._owners[last])
+                self._matrix[row] = self._matrix[last]
+                self._owners[row] = moved_owner
+                rows = self._rows_of[moved_owner]
+                rows[rows.index(last)] = row
+            self._size -= 1
+        self._user_ids[owner] = None
+        self._free_owners.append(owner)
+        return True
+
+    def scores(self, query: np.ndarray) -> np.ndarray:
+        """Cosine score of the query against every row (view-free copy)."""
+        q = l2_normalise(np.asarray(query, np.float32).reshape(self.dim))
+        return self._matrix[: self._size] @ q
+
+    def search(self, query: np.ndarray) -> SearchResult:
+        """Best and second-best identity for one embedding."""
+        if self._size == 0:
+            return SearchResult(None, None, None, None)
+        scores = self.scores(query)
+        best_row = int(np.argmax(scores))
+        best_owner = int(self._owners[best_row])
+        best = SearchResult(self._user_ids[best_owner], float(scores[best_row]), None, None)
+        if self.user_count < 2:
+            return best
+        # Runner-up identity: mask every row of the best identity.
+        others = np.where(self._owners[: self._size] == best_owner, -np.inf, scores)
+        second_row = int(np.argmax(others))
+        return SearchResult(best.best_id, best.best_score,
+                            self._user_ids[int(self._owners[second_row])], float(others[second_row]))
+
+
+def decide(best: float | None, second: float | None, threshold: float, margin: float) -> bool:
+    """Open-set rule: accept only at/above threshold AND ``margin`` ahead of the runner-up."""
+    if best is None or best < threshold:
+        return False
+    return second is None or best - second >= margin
+
+
+def to_percent(score: float | None, threshold: float) -> float | None:
+    """Cosine -> 0–100: piecewise linear, 0 at cosine ≤ 0, 70 at threshold, 100 at 1."""
+    if score is None:
+        return None
+    s = float(np.clip(score, 0.0, 1.0))
+    if s <= threshold:
+        value = 70.0 * s / threshold
+    else:
+        value = 70.0 + 30.0 * (s - threshold) / (1.0 - threshold)
+    return round(value, 1)
+
+
+def from_percent(percent: float, threshold: float) -> float:
+    """Inverse of :func:`to_percent` (e.g. a technician types 80 → cosine)."""
+    p = float(np.clip(percent, 0.0, 100.0))
+    if p <= 70.0:
+        return p / 70.0 * threshold
+    return threshold + (p - 70.0) / 30.0 * (1.0 - threshold)

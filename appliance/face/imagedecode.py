@@ -1,0 +1,161 @@
+"""Untrusted image bytes -> BGR uint8 array, safely.
+
+Camera frames and uploads arrive as raw bytes from a WebSocket.  Every way
+they can be wrong ends in :class:`ImageError` with a short reason code, never
+in an uncaught exception: too many bytes (checked before parsing), too many
+pixels (checked from the header before the pixel data is decoded, so a
+decompression bomb costs nothing), not an image, a format we do not accept,
+truncated data, a zero-sized image.  Grayscale, palette, CMYK, 16-bit and
+alpha images are converted to 3-channel BGR, and the EXIF orientation tag is
+applied so a phone photo taken sideways is upright for the detector.
+"""
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+# The analysis-level reason for every decode failure (see quality.REASONS).
+BAD_IMAGE = "bad_image"
+# Formats a camera or a kiosk front end sends; anything else is refused so
+# rarely used (and rarely hardened) Pillow plugins never see hostile input.
+ALLOWED_FORMATS = ("JPEG", "PNG", "WEBP", "BMP")
+# Leading bytes of image formats we recognise but refuse (GIF, TIFF); HEIC/AVIF
+# carry "ftyp" at offset 4.
+_OTHER_IMAGE_MAGIC = (b"GIF8", b"II*\x00", b"MM\x00*")
+
+
+class ImageError(ValueError):
+    """Bytes that cannot be turned into an image.
+
+    ``reason_code`` is one of: ``empty``, ``too_many_bytes``, ``not_an_image``,
+    ``unsupported_format``, ``too_many_pixels``, ``zero_size``, ``truncated``,
+    ``decode_failed``.  ``reason`` is always ``bad_image`` (the analysis code).
+    """
+
+    reason = BAD_IMAGE
+
+    def __init__(self, reason_code: str, message: str):
+        super().__init__(f"{reason_code}: {message}")
+        self.reason_code = reason_code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class DecodeLimits:
+    """Bounds checked before decoding. Defaults fit a 40 MP phone photo."""
+
+    max_bytes: int = 20 * 1024 * 1024
+    max_pixels: int = 40_000_000
+
+
+def _open(data: bytes) -> Image.Image:
+    """Parse only the header; Pillow reads pixel data lazily on load()."""
+    try:
+        with warnings.catch_warnings():
+            # Our own pixel limit applies; Pillow's bomb warning would be noise.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            return Image.open(io.BytesIO(data), formats=ALLOWED_FORMATS)
+    except UnidentifiedImageError as exc:
+        if data[:4] in _OTHER_IMAGE_MAGIC or data[4:8] == b"ftyp":
+            raise ImageError("unsupported_format",
+                             f"image format not accepted (only {'/'.join(ALLOWED_FORMATS)})") from exc
+        raise ImageError("not_an_image", f"bytes are not a {'/'.join(ALLOWED_FORMATS)} image") from exc
+    except Image.DecompressionBombError as exc:
+        raise ImageError("too_many_pixels", str(exc)) from exc
+    except (OSError, ValueError, SyntaxError, EOFError) as exc:
+        # Some plugins raise while parsing a damaged header (e.g. a 0x0 PNG).
+        raise ImageError("decode_failed", f"cannot read image header: {exc}") from exc
+
+
+def _check_size(img: Image.Image, limits: DecodeLimits) -> None:
+    width, height = img.size
+    if width <= 0 or height <= 0:
+        raise ImageError("zero_size", f"image is {width}x{height}")
+    if width * height > limits.max_pixels:
+        raise ImageError("too_many_pixels",
+                         f"{width}x{height} exceeds {limits.max_pixels} pixels")
+
+
+def _load(img: Image.Image) -> Image.Image:
+    """Decode pixels, apply EXIF orientation; map every failure to ImageError."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            img.load()
+            return ImageOps.exif_transpose(img)
+    except Image.DecompressionBombError as exc:
+        raise ImageError("too_many_pixels", str(exc)) from exc
+    except (OSError, EOFError) as exc:
+        text = str(exc)
+        code = "truncated" if "truncated" in text or "broken data stream" in text else "decode_failed"
+        raise ImageError(code, f"cannot decode image: {text}") from exc
+    except (ValueError, SyntaxError, MemoryError) as exc:
+        raise ImageError("decode_failed", f"cannot decode image: {exc}") from exc
+
+
+def _to_rgb(img: Image.Image) -> np.ndarray:
+    """Any Pillow mode -> HxWx3 uint8 RGB.
+
+    Alpha is flattened onto white (a transparent PNG background is usually a
+    cut-out on a page); 16/32-bit grayscale is scaled to its own range.
+    """
+    mode = img.mode
+    if mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        arr = np.asarray(img, dtype=np.float64)
+        lo, hi = float(arr.min()), float(arr.max())
+        arr = (arr - lo) * (255.0 / (hi - lo)) if hi > lo else np.zeros_like(arr)
+        gray = arr.clip(0, 255).astype(np.uint8)
+        return np.repeat(gray[:, :, None], 3, axis=2)
+    if mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in img.info):
+        rgba = img.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return np.asarray(Image.alpha_composite(background, rgba).convert("RGB"))
+    if mode != "RGB":
+        img = img.convert("RGB")  # L, 1, P, CMYK (Adobe-inverted handled by Pillow), YCbCr
+    return np.asarray(img)
+
+
+def decode_image(data: bytes, limits: DecodeLimits | None = None) -> np.ndarray:
+    """Decode image bytes to a contiguous HxWx3 BGR uint8 array.
+
+    Raises :class:`ImageError` for every kind of bad input.
+    """
+    limits = limits or DecodeLimits()
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise ImageError("not_an_image", f"expected bytes, got {type(data).__name__}")
+    if len(data) == 0:
+        raise ImageError("empty", "no image bytes")
+    if len(data) > limits.max_bytes:
+        raise ImageError("too_many_bytes", f"{len(data)} bytes exceeds {limits.max_bytes}")
+    img = _open(bytes(data))
+    try:
+        _check_size(img, limits)
+        img = _load(img)
+        _check_size(img, limits)
+        rgb = _to_rgb(img)
+    finally:
+        img.close()
+    if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.size == 0:
+        raise ImageError("decode_failed", f"unexpected pixel layout {rgb.shape}")
+    return np.ascontiguousarray(rgb[:, :, ::-1])
+
+
+def encode_jpeg(bgr: np.ndarray, max_bytes: int = 400 * 1024, max_side: int = 1024) -> bytes:
+    """Encode BGR pixels as a JPEG under ``max_bytes`` (lowering quality, then size)."""
+    img = Image.fromarray(np.ascontiguousarray(bgr[:, :, ::-1]))
+    if max(img.size) > max_side:
+        img.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+    while True:
+        for quality in (92, 85, 75, 65, 50):
+            buf = io.BytesIO()
+            img.save(buf, "JPEG", quality=quality, optimize=True)
+            if buf.tell() <= max_bytes:
+                return buf.getvalue()
+        if min(img.size) <= 32:
+            return buf.getvalue()  # cannot happen for sane limits; never loop forever
+        img = img.resize((max(1, img.width * 3 // 4), max(1, img.height * 3 // 4)),
+                         Image.Resampling.LANCZOS)

@@ -1,0 +1,171 @@
+"""Flow socket port (444): face_train and qna.
+
+The first frame is the socket handshake, a JSON object whose `type` names
+the flow (or the path does: /face_train, /qna). A bad or missing handshake
+gets one ``{"type": "error", "reason": ...}`` frame and the socket closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiohttp import WSMsgType, web
+
+from .. import bus
+from ..config import Settings
+from . import wsutil
+from .backends import Backends, NotEnabled, new_hash
+
+log = logging.getLogger(__name__)
+
+FLOWS = ("face_train", "qna")
+
+
+def check_handshake(text: str | None, path_flow: str | None) -> tuple[dict | None, str]:
+    """The handshake dict, or None and why it is refused."""
+    if text is None:
+        return None, "the first frame must be the JSON socket handshake (a text frame)"
+    hs = wsutil.parse_json_object(text)
+    if hs is None:
+        return None, "the socket handshake is not a JSON object"
+    kind = hs.get("type", path_flow)
+    if path_flow and kind != path_flow:
+        return None, f"handshake type {kind!r} does not match the path /{path_flow}"
+    if kind not in FLOWS:
+        return None, f"unknown flow type {kind!r}; expected one of {', '.join(FLOWS)}"
+    if not isinstance(hs.get("user_id"), str) or not hs["user_id"].strip():
+        return None, "user_id must be a non-empty string"
+    if not isinstance(hs.get("hash", ""), str):
+        return None, "hash must be a string"
+    hs["type"], hs["hash"] = kind, hs.get("hash", "")
+    return hs, ""
+
+
+class FlowSockets:
+    def __init__(self, backends: Backends, settings: Settings):
+        self.backends = backends
+        self.settings = settings
+        limits = settings.limits
+        self.max_size = max(limits.max_text_bytes, limits.max_image_bytes, limits.max_audio_bytes)
+
+    async def handle(self, request: web.Request) -> web.WebSocketResponse:
+        ws = await wsutil.open_socket(request, self.max_size)
+        path_flow = request.match_info.get("flow") or None
+        if path_flow is not None and path_flow not in FLOWS:
+            await wsutil.refuse(ws, f"no flow at /{path_flow}; use /face_train or /qna")
+            return ws
+        try:
+            first = await ws.receive(timeout=wsutil.HANDSHAKE_TIMEOUT)
+        except asyncio.TimeoutError:
+            await wsutil.refuse(ws, f"no socket handshake within {wsutil.HANDSHAKE_TIMEOUT:.0f}s")
+            return ws
+        if first.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR):
+            return ws
+        hs, why = check_handshake(first.data if first.type == WSMsgType.TEXT else None, path_flow)
+        if hs is None:
+            await wsutil.refuse(ws, why)
+            return ws
+        if hs["type"] == "face_train":
+            await self.face_train(ws, hs)
+        else:
+            await self.qna(ws, hs)
+        return ws
+
+    # -- face_train ----------------------------------------------------------
+    async def face_train(self, ws: web.WebSocketResponse, hs: dict) -> None:
+        conn = new_hash()
+        base = {"user_id": hs["user_id"], "type": "face_train", "hash": conn}
+        try:
+            await self.backends.call("face", "train.open", {"user_id": hs["user_id"], "hash": conn})
+        except bus.BusError as exc:
+            await wsutil.refuse(ws, str(exc) if isinstance(exc, NotEnabled) else wsutil.bus_failure(exc, "face")["reason"])
+            return
+        try:
+            async for msg in ws:
+                if msg.type == WSMsgType.TEXT:
+                    await wsutil.send_json(ws, {**base, "message": "continue", "reason": "bad_frame",
+                                                "detail": "send each image as a binary frame (JPEG or PNG)"})
+                    continue
+                if msg.type != WSMsgType.BINARY:
+                    break
+                try:
+                    reply, _ = await self.backends.call("face", "train.frame", {"user_id": hs["user_id"], "hash": conn},
+                                                        [msg.data])
+                except bus.BusError as exc:
+                    await wsutil.send_json(ws, {**base, "message": "continue", "reason": "unavailable", "detail": str(exc)})
+                    continue
+                extra = {k: v for k, v in reply.items() if k not in ("id", "ok", "hash", "type", "user_id")}
+                await wsutil.send_json(ws, {**base, "message": "continue", **extra})
+                if extra.get("message") == "success":
+                    await ws.close()
+        finally:
+            try:
+                await self.backends.call("face", "train.close", {"hash": conn}, timeout=2.0)
+            except bus.BusError:
+                pass
+
+    # -- qna -------------------------------------------------------------------
+    async def qna(self, ws: web.WebSocketResponse, hs: dict) -> None:
+        ids = {"user_id": hs["user_id"], "hash": hs["hash"]}
+        try:
+            reply, _ = await self.backends.call("dialogue", "qna.open", ids)
+        except bus.BusError as exc:
+            await wsutil.refuse(ws, getattr(exc, "reason", None) or wsutil.bus_failure(exc, "dialogue")["reason"])
+            return
+        if await self._say(ws, reply):
+            return
+        async for msg in ws:
+            if msg.type == WSMsgType.TEXT:
+                fields = {**ids, "text": msg.data, "from_audio": False}
+            elif msg.type == WSMsgType.BINARY:
+                fields = await self._transcribe(ws, ids, msg.data)
+                if fields is None:
+                    continue
+            else:
+                break
+            try:
+                reply, _ = await self.backends.call("dialogue", "qna.answer", fields)
+            except bus.RemoteError as exc:
+                await wsutil.refuse(ws, exc.reason)
+                return
+            except bus.BusError as exc:
+                await wsutil.send_json(ws, wsutil.bus_failure(exc, "dialogue"))
+                continue
+            if await self._say(ws, reply):
+                return
+
+    async def _transcribe(self, ws, ids: dict, audio: bytes) -> dict | None:
+        try:
+            reply, _ = await self.backends.call("speech", "transcribe", {}, [audio])
+        except bus.BusError as exc:
+            await wsutil.send_json(ws, wsutil.bus_failure(exc, "speech"))
+            return None
+        return {**ids, "text": reply.get("text", ""), "from_audio": True}
+
+    async def _say(self, ws: web.WebSocketResponse, reply: dict) -> bool:
+        """Send the dialogue's next words; True when the questions are over."""
+        if reply.get("text"):
+            await ws.send_str(reply["text"])
+            await self._speak(ws, reply["text"])
+        if reply.get("done"):
+            await ws.send_str("")  # the seed's end-of-questions marker
+            await ws.close()
+            return True
+        return False
+
+    async def _speak(self, ws: web.WebSocketResponse, text: str) -> None:
+        """Spoken questions (speech.speak_questions): a binary WAV frame after the text frame."""
+        if not getattr(getattr(self.settings, "speech", None), "speak_questions", False):
+            return
+        try:
+            _, payloads = await self.backends.call("speech", "synthesize", {"text": text})
+            await ws.send_bytes(payloads[0])
+        except bus.BusError as exc:
+            log.warning("could not speak a question: %s", exc)
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_get("/", self.handle)
+        app.router.add_get("/{flow}", self.handle)
+        return app

@@ -1,0 +1,96 @@
+"""The gateway process: one asyncio loop, three aiohttp sites, a heartbeat
+that comes from the same loop (so a wedged loop goes quiet)."""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import logging
+import os
+import signal
+
+import zmq
+from aiohttp import web
+
+from ..config import Settings
+from ..worker import EXIT_CONFIG, Control, rss_bytes
+from .backends import Backends
+from .flow_http import FlowHttp
+from .flow_socket import FlowSockets
+from .tool import ToolSockets
+
+log = logging.getLogger(__name__)
+
+
+class PortError(Exception):
+    """A port cannot be opened; restarting will not help."""
+
+
+class GatewayWorker:
+    name = "gateway"
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.ports: dict[str, int] = {}
+
+    def run(self) -> int:
+        try:
+            return asyncio.run(self._main())
+        except PortError as exc:
+            log.error("%s", exc)
+            Control(self.settings, self.name, zmq.Context.instance()).send("fatal", reason=str(exc))
+            return EXIT_CONFIG
+
+    async def _main(self) -> int:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        backends = Backends(self.settings)
+        limits = self.settings.limits
+        apps = {
+            "tool": ToolSockets(backends, self.settings).app(),
+            "flow_socket": FlowSockets(backends, self.settings).app(),
+            "flow_http": FlowHttp(backends).app(limits.max_http_body),
+        }
+        runners = []
+        try:
+            for key, app in apps.items():
+                runners.append(await self._serve(key, app))
+            control = Control(self.settings, self.name, zmq.Context.instance())
+            control.send("ready", status={"ports": self.ports})
+            log.info("gateway listening on %s %s", self.settings.ports.bind, self.ports)
+            await self._beat(control, backends, stop)
+        finally:
+            for runner in runners:
+                await runner.cleanup()
+            await backends.close()
+        return 0
+
+    async def _serve(self, key: str, app: web.Application) -> web.AppRunner:
+        runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=2.0)
+        await runner.setup()
+        port = getattr(self.settings.ports, key)
+        site = web.TCPSite(runner, self.settings.ports.bind, port, reuse_address=True, backlog=512)
+        try:
+            await site.start()
+        except OSError as exc:
+            await runner.cleanup()
+            if exc.errno == errno.EACCES:
+                raise PortError(f"cannot listen on port {port} (ports.{key}): ports below 1024 need root or "
+                                "CAP_NET_BIND_SERVICE (the systemd unit grants it)") from None
+            if exc.errno == errno.EADDRINUSE:
+                raise OSError(f"port {port} (ports.{key}) is already in use") from None
+            raise
+        self.ports[key] = site._server.sockets[0].getsockname()[1]
+        return runner
+
+    async def _beat(self, control: Control, backends: Backends, stop: asyncio.Event) -> None:
+        interval = self.settings.supervisor.heartbeat_interval
+        while not stop.is_set():
+            control.send("heartbeat", inflight=sum(backends.inflight().values()), handled=0, rss=rss_bytes(),
+                         oldest=0.0, status={"ports": self.ports, "pid": os.getpid()})
+            try:
+                await asyncio.wait_for(stop.wait(), interval)
+            except asyncio.TimeoutError:
+                pass

@@ -1,0 +1,110 @@
+"""Tool port (3304): /face_predict, /stt, /tts — no handshake, answer fast.
+
+Errors on /stt and /tts are sent as a JSON text frame ``{"type": "error",
+"reason": ...}`` and the connection stays open for the next request.  Frames
+over the size limit close the socket with 1009 (message too big) before any
+decoding.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from aiohttp import WSMsgType, web
+
+from .. import bus
+from ..config import Settings
+from . import wsutil
+from .backends import Backends, NotEnabled, new_hash
+
+log = logging.getLogger(__name__)
+
+
+class ToolSockets:
+    def __init__(self, backends: Backends, settings: Settings):
+        self.backends = backends
+        self.settings = settings
+
+    async def face_predict(self, request: web.Request) -> web.WebSocketResponse:
+        ws = await wsutil.open_socket(request, self.settings.limits.max_image_bytes)
+        conn = new_hash()
+        base = {"user_id": "", "type": "face_predict", "hash": conn}
+        max_frames = self.settings.face.predict_max_frames
+        frames = 0
+        try:
+            async for msg in ws:
+                if msg.type not in (WSMsgType.BINARY, WSMsgType.TEXT):
+                    break
+                frames += 1
+                if msg.type == WSMsgType.TEXT:
+                    reply = {**base, "message": "continue", "reason": "bad_frame",
+                             "detail": "send each camera image as a binary frame (JPEG or PNG)"}
+                else:
+                    reply = await self._predict(ws, base, frames, msg.data)
+                    if reply is None:
+                        return ws
+                if reply["message"] != "success" and frames >= max_frames:
+                    reply = {**reply, "message": "fail", "user_id": ""}
+                await wsutil.send_json(ws, reply)
+                if reply["message"] == "fail":
+                    await ws.close(message=b"too many frames without a match")
+        finally:
+            await self._forget("face", "predict.close", {"hash": conn})
+        return ws
+
+    async def _predict(self, ws, base: dict, frame_no: int, image: bytes) -> dict | None:
+        try:
+            reply, _ = await self.backends.call("face", "predict", {"hash": base["hash"], "frame": frame_no}, [image])
+        except NotEnabled as exc:
+            await wsutil.refuse(ws, str(exc))
+            return None
+        except bus.BusError as exc:
+            return {**base, "message": "continue", "reason": "unavailable", "detail": str(exc)}
+        extra = {k: v for k, v in reply.items() if k not in ("id", "ok", "hash", "type")}
+        return {**base, "message": "continue", **extra}
+
+    async def stt(self, request: web.Request) -> web.WebSocketResponse:
+        ws = await wsutil.open_socket(request, self.settings.limits.max_audio_bytes)
+        async for msg in ws:
+            if msg.type == WSMsgType.TEXT:
+                await wsutil.send_json(ws, {"type": "error", "reason": "send the utterance as one binary audio frame"})
+            elif msg.type == WSMsgType.BINARY:
+                try:
+                    reply, _ = await self.backends.call("speech", "transcribe", {}, [msg.data])
+                    await ws.send_str(reply.get("text", ""))
+                except bus.BusError as exc:
+                    await wsutil.send_json(ws, wsutil.bus_failure(exc, "speech"))
+            else:
+                break
+        return ws
+
+    async def tts(self, request: web.Request) -> web.WebSocketResponse:
+        ws = await wsutil.open_socket(request, self.settings.limits.max_text_bytes)
+        async for msg in ws:
+            if msg.type == WSMsgType.BINARY:
+                await wsutil.send_json(ws, {"type": "error", "reason": "send the text to speak as a text frame"})
+            elif msg.type == WSMsgType.TEXT:
+                try:
+                    _, payloads = await self.backends.call("speech", "synthesize", {"text": msg.data})
+                    await ws.send_bytes(payloads[0])
+                except bus.BusError as exc:
+                    await wsutil.send_json(ws, wsutil.bus_failure(exc, "speech"))
+            else:
+                break
+        return ws
+
+    async def _forget(self, worker: str, op: str, fields: dict) -> None:
+        """Tell a worker to drop per-connection state; best effort."""
+        if self.backends.enabled(worker):
+            try:
+                await self.backends.call(worker, op, fields, timeout=2.0)
+            except bus.BusError:
+                pass
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_get("/face_predict", self.face_predict)
+        app.router.add_get("/stt", self.stt)
+        app.router.add_get("/tts", self.tts)
+        return app
+

@@ -1,0 +1,46 @@
+"""Small helpers shared by the two WebSocket ports."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiohttp import WSCloseCode, web
+
+from .. import bus
+from .backends import describe, is_transient
+
+HANDSHAKE_TIMEOUT = 30.0
+"""Seconds a flow-socket client has to send its handshake."""
+
+
+async def open_socket(request: web.Request, max_size: int) -> web.WebSocketResponse:
+    # heartbeat: pings find dead peers (a kiosk front end that crashed) so they don't pile up
+    ws = web.WebSocketResponse(max_msg_size=max_size, heartbeat=30.0)
+    await ws.prepare(request)
+    return ws
+
+
+async def send_json(ws: web.WebSocketResponse, payload: dict[str, Any]) -> None:
+    if not ws.closed:
+        await ws.send_str(json.dumps(payload, ensure_ascii=False))
+
+
+async def refuse(ws: web.WebSocketResponse, reason: str, code: int = WSCloseCode.POLICY_VIOLATION) -> None:
+    """One error frame, then close: the answer to a bad socket handshake."""
+    await send_json(ws, {"type": "error", "reason": reason})
+    await ws.close(code=code, message=reason[:120].encode())
+
+
+def bus_failure(exc: bus.BusError, worker: str) -> dict[str, Any]:
+    """An error frame for a failed worker call; `retry` tells the client it may resend."""
+    return {"type": "busy" if is_transient(exc) else "error", "reason": describe(exc, worker),
+            "retry": is_transient(exc)}
+
+
+def parse_json_object(text: str) -> dict[str, Any] | None:
+    try:
+        value = json.loads(text)
+    except (json.JSONDecodeError, RecursionError):
+        return None
+    return value if isinstance(value, dict) else None

@@ -1,0 +1,187 @@
+"""Speech to text: Whisper base (CTranslate2, int8) via faster-whisper, Mandarin first.
+
+Why the extra steps around Whisper:
+- a Simplified-Chinese ``initial_prompt`` listing the kiosk's service names, otherwise base
+  mishears the domain words (我要半身份整) and drifts into traditional characters;
+- the output is converted to Simplified Chinese anyway (zhconv) because the prompt only biases;
+- silero VAD (shipped inside faster-whisper) runs first: silence returns "" without decoding,
+  and only the speech parts are decoded, which also keeps noise from being "transcribed";
+- segments Whisper itself rates as no-speech or very unlikely are dropped (noise hallucinations).
+
+A second backend, ``whispercpp``, loads a technician-installed ggml file with pywhispercpp.
+No ggml model ships in any registry, so it is never the default.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Optional
+
+import numpy as np
+
+from .audio import TARGET_RATE, decode_audio
+from .modelfiles import ModelError, model_paths, require
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TERMS = ("身份证", "户口本", "居住证", "社保卡", "医保", "公积金", "护照", "港澳通行证",
+                 "营业执照", "驾驶证", "结婚登记", "不动产登记")
+# Verbs citizens use with the service names; biasing toward them fixes 补办 -> 不办 etc.
+_VERBS = "办理、补办、换领、挂失、续签、申请、查询、预约"
+MIN_RMS = 1e-4           # below this the input is digital silence: skip even the VAD
+NO_SPEECH_DROP = 0.6     # segment dropped if no_speech_prob above this ...
+LOGPROB_DROP = -1.0      # ... and its avg log-prob below this (Whisper's own heuristic)
+
+
+class STTError(RuntimeError):
+    """Transcription failed (bad input array, backend failure)."""
+
+
+@dataclass
+class Transcript:
+    """One utterance's result. ``timings`` are seconds: vad, decode, total."""
+
+    text: str
+    language: str
+    duration: float
+    timings: dict = field(default_factory=dict)
+    language_probability: float = 0.0
+
+
+def build_prompt(terms: Iterable[str]) -> str:
+    """The Simplified-Chinese domain prompt; it also sets the punctuation style (，。)."""
+    names = "、".join(dict.fromkeys(t.strip() for t in terms if t and t.strip()))
+    prompt = f"以下是普通话的政务服务咨询，请用简体中文。常见业务：{names}。常用词：{_VERBS}。"
+    return prompt[:400]  # Whisper keeps only the last ~224 prompt tokens anyway
+
+
+def to_simplified(text: str) -> str:
+    """Script conversion only ('zh-hans'), not regional vocabulary rewriting ('zh-cn')."""
+    import zhconv
+
+    return zhconv.convert(text, "zh-hans")
+
+
+def speech_spans(samples: np.ndarray, min_silence_ms: int = 500) -> list[dict]:
+    """Silero VAD speech spans (sample offsets) at 16 kHz, via faster-whisper's bundled ONNX."""
+    from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+    opts = VadOptions(min_silence_duration_ms=min_silence_ms, speech_pad_ms=300)
+    return get_speech_timestamps(samples, opts, sampling_rate=TARGET_RATE)
+
+
+def _check(samples: np.ndarray) -> np.ndarray:
+    x = np.asarray(samples)
+    if x.ndim != 1:
+        raise STTError(f"expected mono 1-D samples, got shape {x.shape}")
+    return np.ascontiguousarray(x, dtype=np.float32)
+
+
+class _FasterWhisper:
+    """faster-whisper backend over the local CTranslate2 model directory."""
+
+    def __init__(self, models_dir: Path, cpu_threads: int):
+        require(models_dir, ["whisper-base/model.bin", "whisper-base/config.json",
+                             "whisper-base/tokenizer.json", "whisper-base/vocabulary.txt"])
+        from faster_whisper import WhisperModel
+
+        self.model = WhisperModel(str(model_paths(models_dir)["whisper_dir"]), device="cpu",
+                                  compute_type="int8", cpu_threads=cpu_threads,
+                                  local_files_only=True)
+
+    def run(self, x: np.ndarray, language: Optional[str], prompt: str) -> tuple[str, str, float]:
+        segments, info = self.model.transcribe(
+            x, language=language, initial_prompt=prompt, beam_size=5,
+            condition_on_previous_text=False,   # no error carry-over between segments
+            no_speech_threshold=NO_SPEECH_DROP, log_prob_threshold=LOGPROB_DROP,
+            compression_ratio_threshold=2.4, vad_filter=False, without_timestamps=True)
+        kept = [s.text for s in segments
+                if not (s.no_speech_prob > NO_SPEECH_DROP and s.avg_logprob < LOGPROB_DROP)
+                and s.compression_ratio <= 2.4]
+        return "".join(kept), info.language, float(info.language_probability)
+
+
+class _WhisperCpp:
+    """pywhispercpp backend for a ggml model file a technician installed by hand."""
+
+    def __init__(self, ggml_path: Path, cpu_threads: int):
+        if not ggml_path or not Path(ggml_path).is_file():
+            # pywhispercpp treats a non-path as a model *name* and downloads it: never allow that.
+            raise ModelError(f"whisper.cpp ggml model file not found: {ggml_path}")
+        try:
+            from pywhispercpp.model import Model
+        except ImportError as e:
+            raise ModelError("backend 'whispercpp' needs the pywhispercpp package") from e
+        self.model = Model(str(ggml_path), n_threads=cpu_threads,
+                           redirect_whispercpp_logs_to=None)
+
+    def run(self, x: np.ndarray, language: Optional[str], prompt: str) -> tuple[str, str, float]:
+        segs = self.model.transcribe(x, language=language or "auto", initial_prompt=prompt,
+                                     no_context=True)
+        return "".join(s.text for s in segs), language or "", 0.0
+
+
+class SpeechToText:
+    """Load once, transcribe many. Not thread-safe: one worker process owns one instance.
+
+    ``language`` "zh" forces Mandarin (the kiosk's default); "auto" or None detects it.
+    ``backend`` is "faster-whisper" (default) or "whispercpp" (needs ``ggml_path``).
+    Raises ModelError at construction if the model files are missing.
+    """
+
+    def __init__(self, models_dir: Path, prompt_terms: Iterable[str] = DEFAULT_TERMS,
+                 language: Optional[str] = "zh", backend: str = "faster-whisper",
+                 cpu_threads: int = 2, ggml_path: Optional[Path] = None, use_vad: bool = True):
+        t0 = time.perf_counter()
+        self.language = language or "auto"
+        self.prompt = build_prompt(prompt_terms)
+        self.use_vad = use_vad
+        if backend == "faster-whisper":
+            self._backend = _FasterWhisper(Path(models_dir), cpu_threads)
+        elif backend == "whispercpp":
+            self._backend = _WhisperCpp(Path(ggml_path) if ggml_path else None, cpu_threads)
+        else:
+            raise ValueError(f"unknown STT backend {backend!r}")
+        self.backend = backend
+        self.load_seconds = time.perf_counter() - t0
+
+    def transcribe(self, samples16k: np.ndarray, language: Optional[str] = None) -> Transcript:
+        """Mono float32 16 kHz samples -> Transcript (text "" for silence or noise).
+
+        ``language`` overrides the instance default for this call ("auto" = detect).
+        """
+        t0 = time.perf_counter()
+        x = _check(samples16k)
+        lang = language or self.language
+        lang = None if lang == "auto" else lang  # None lets Whisper detect the language
+        duration = x.size / TARGET_RATE
+        timings = {"vad": 0.0, "decode": 0.0}
+        if x.size < TARGET_RATE // 10 or float(np.sqrt(np.mean(x * x))) < MIN_RMS:
+            return self._done("", lang, duration, timings, t0)
+        if self.use_vad:
+            spans = speech_spans(x)
+            timings["vad"] = time.perf_counter() - t0
+            if not spans:
+                return self._done("", lang, duration, timings, t0)
+            x = np.concatenate([x[s["start"]:s["end"]] for s in spans])
+        t1 = time.perf_counter()
+        try:
+            text, detected, prob = self._backend.run(x, lang, self.prompt)
+        except Exception as e:  # backend errors are opaque C++ exceptions; wrap them
+            raise STTError(f"{self.backend} failed: {e}") from e
+        timings["decode"] = time.perf_counter() - t1
+        out = self._done(to_simplified(text.strip()), detected or lang or "", duration, timings, t0)
+        out.language_probability = prob
+        return out
+
+    def transcribe_bytes(self, data: bytes, max_seconds: float = 60.0,
+                         language: Optional[str] = None) -> Transcript:
+        """Audio file bytes (WAV etc.) -> Transcript. Raises audio.AudioError for bad audio."""
+        return self.transcribe(decode_audio(data, max_seconds=max_seconds), language)
+
+    @staticmethod
+    def _done(text: str, lang: Optional[str], duration: float, timings: dict, t0: float) -> Transcript:
+        timings["total"] = time.perf_counter() - t0
+        return Transcript(text=text, language=lang or "", duration=duration, timings=timings)

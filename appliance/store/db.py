@@ -1,0 +1,34 @@
+"""Opening the database: WAL so readers never block the writer, a busy
+timeout so several worker processes can write, synchronous=FULL so a
+committed record survives a power cut."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import peewee
+
+database = peewee.DatabaseProxy()
+"""Every model binds to this; open_database() points it at the real file."""
+
+PRAGMAS = {
+    "journal_mode": "wal",
+    "synchronous": "full",
+    "busy_timeout": 10_000,
+    "foreign_keys": 1,
+}
+
+
+def open_database(path: Path | str) -> peewee.SqliteDatabase:
+    """Open (creating if needed) the database file and bind the models to it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    db = peewee.SqliteDatabase(str(path), pragmas=PRAGMAS, timeout=10)
+    db.connect(reuse_if_open=True)
+    database.initialize(db)
+    return db
+
+
+def integrity_check(db: peewee.SqliteDatabase) -> str:
+    """'ok' or SQLite's description of the damage."""
+    return db.execute_sql("PRAGMA integrity_check").fetchone()[0]

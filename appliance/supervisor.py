@@ -1,0 +1,280 @@
+"""The supervisor: the one process systemd sees.
+
+It spawns every worker, proxies events, collects heartbeats, tells systemd
+READY once every worker is ready, pings the watchdog only while every
+heartbeat is fresh, restarts dead or stuck workers within a budget, and on
+SIGTERM stops workers in reverse order.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import zmq
+
+from . import bus, endpoints, store
+from .config import Settings
+from .sdnotify import Notifier
+from .worker import EXIT_CONFIG
+
+log = logging.getLogger(__name__)
+
+EXIT_OK, EXIT_BUDGET, EXIT_START = 0, 3, 4
+STABLE_AFTER = 30.0
+"""A worker up this long has its restart backoff reset."""
+
+
+@dataclass
+class WorkerState:
+    name: str
+    proc: subprocess.Popen | None = None
+    state: str = "stopped"  # starting | ready | backoff | stopped
+    started: float = 0.0
+    last_beat: float = 0.0
+    beat: dict[str, Any] = field(default_factory=dict)
+    restarts: int = 0
+    failures: int = 0  # consecutive, for backoff
+    restart_at: float = 0.0
+    last_exit: str = ""
+    fatal: str = ""  # the reason a worker gave before exiting
+
+    def describe(self, now: float) -> dict[str, Any]:
+        return {
+            "name": self.name, "state": self.state, "pid": self.proc.pid if self.proc else None,
+            "uptime": round(now - self.started, 1) if self.proc else 0.0,
+            "heartbeat_age": round(now - self.last_beat, 2) if self.last_beat else None,
+            "restarts": self.restarts, "last_exit": self.last_exit,
+            "inflight": self.beat.get("inflight", 0), "handled": self.beat.get("handled", 0),
+            "rss": self.beat.get("rss", 0), "status": self.beat.get("status", {}),
+        }
+
+
+class Supervisor:
+    def __init__(self, settings: Settings, config_path: str | None = None):
+        self.settings = settings
+        self.config_path = config_path or settings.source
+        self.sup = settings.supervisor
+        self.workers = {name: WorkerState(name) for name in self.sup.workers}
+        self.notifier = Notifier()
+        self.ctx = zmq.Context()
+        self._stop = threading.Event()
+        self._restart_times: collections.deque[float] = collections.deque()
+        self._ready_sent = False
+        self._last_watchdog = 0.0
+        self._last_status = ""
+        self._started = time.monotonic()
+        self.exit_code = EXIT_OK
+
+    # -- life cycle ----------------------------------------------------
+    def run(self) -> int:
+        signal.signal(signal.SIGTERM, lambda *_: self._stop.set())
+        signal.signal(signal.SIGINT, lambda *_: self._stop.set())
+        self._prepare_dirs()
+        store.migrate(store.open_database(endpoints.database_path(self.settings.data_dir)))
+        self._start_proxy()
+        control = self._bind(zmq.PULL, endpoints.supervisor_control(self.settings.runtime_dir))
+        requests = self._bind(zmq.ROUTER, endpoints.supervisor_requests(self.settings.runtime_dir))
+        self.notifier.status(f"starting {len(self.workers)} workers")
+        for worker in self.workers.values():
+            self._spawn(worker)
+        try:
+            self._loop(control, requests)
+        finally:
+            self._shutdown()
+            control.close(linger=0)
+            requests.close(linger=0)
+            self.ctx.term()
+        return self.exit_code
+
+    def _prepare_dirs(self) -> None:
+        self.settings.runtime_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        for name in list(self.workers) + ["supervisor"]:  # stale sockets of a killed predecessor
+            stale = self.settings.runtime_dir / f"{name}.req"
+            stale.unlink(missing_ok=True)
+
+    def _bind(self, kind: int, endpoint: str) -> zmq.Socket:
+        sock = self.ctx.socket(kind)
+        sock.setsockopt(zmq.LINGER, 0)
+        sock.bind(endpoint)
+        return sock
+
+    def _start_proxy(self) -> None:
+        xsub = self._bind(zmq.XSUB, endpoints.events_in(self.settings.runtime_dir))
+        xpub = self._bind(zmq.XPUB, endpoints.events_out(self.settings.runtime_dir))
+        xpub.setsockopt(zmq.SNDHWM, bus.EVENT_HWM)
+
+        def proxy() -> None:
+            try:
+                zmq.proxy(xsub, xpub)
+            except zmq.ContextTerminated:
+                pass
+            finally:
+                xsub.close(linger=0)
+                xpub.close(linger=0)
+
+        threading.Thread(target=proxy, name="events-proxy", daemon=True).start()
+
+    # -- the loop --------------------------------------------------------
+    def _loop(self, control: zmq.Socket, requests: zmq.Socket) -> None:
+        poller = zmq.Poller()
+        poller.register(control, zmq.POLLIN)
+        poller.register(requests, zmq.POLLIN)
+        while not self._stop.is_set():
+            events = dict(poller.poll(200))
+            if control in events:
+                self._drain_control(control)
+            if requests in events:
+                self._answer(requests)
+            now = time.monotonic()
+            for worker in self.workers.values():
+                self._check(worker, now)
+            if self.exit_code:
+                return
+            self._notify(now)
+
+    def _drain_control(self, control: zmq.Socket) -> None:
+        while True:
+            try:
+                message, _ = bus.decode(control.recv_multipart(flags=zmq.NOBLOCK))
+            except zmq.Again:
+                return
+            except ValueError:
+                continue
+            worker = self.workers.get(message.get("worker"))
+            if worker is None or worker.proc is None or message.get("pid") != worker.proc.pid:
+                continue  # a message from a predecessor we already replaced
+            worker.last_beat = time.monotonic()
+            if message["kind"] == "ready":
+                worker.state = "ready"
+                worker.beat = {"status": message.get("status", {})}
+                log.info("%s ready after %.1fs", worker.name, worker.last_beat - worker.started)
+            elif message["kind"] == "heartbeat":
+                worker.beat = message
+            elif message["kind"] == "fatal":
+                worker.fatal = message.get("reason", "fatal")
+
+    def _answer(self, requests: zmq.Socket) -> None:
+        frames = requests.recv_multipart()
+        try:
+            header, _ = bus.decode(frames[1:])
+        except (ValueError, IndexError):
+            return
+        reply = {"id": header.get("id"), "ok": True, **self.snapshot()}
+        requests.send_multipart([frames[0], *bus.encode(reply)])
+
+    def snapshot(self) -> dict[str, Any]:
+        now = time.monotonic()
+        workers = [w.describe(now) for w in self.workers.values()]
+        return {"pid": os.getpid(), "uptime": round(now - self._started, 1), "ready": self._ready_sent,
+                "healthy": self._all_healthy(now), "workers": workers,
+                "restarts_in_window": len(self._restart_times)}
+
+    # -- workers -----------------------------------------------------------
+    def _spawn(self, worker: WorkerState) -> None:
+        command = [sys.executable, "-m", "appliance.workers", worker.name]
+        if self.config_path:
+            command += ["--config", str(self.config_path)]
+        worker.proc = subprocess.Popen(command, close_fds=True)
+        worker.state, worker.started, worker.last_beat, worker.beat = "starting", time.monotonic(), 0.0, {}
+        worker.fatal = ""
+        log.info("started %s (pid %d)", worker.name, worker.proc.pid)
+
+    def _check(self, worker: WorkerState, now: float) -> None:
+        if worker.state == "backoff":
+            if now >= worker.restart_at:
+                self._spawn(worker)
+            return
+        if worker.proc is None:
+            return
+        code = worker.proc.poll()
+        if code is not None:
+            reason = worker.fatal or f"exit code {code}"
+            if code == EXIT_CONFIG:
+                worker.last_exit = reason
+                return self._give_up(EXIT_START, f"{worker.name} cannot start: {reason}")
+            return self._restart(worker, f"died ({reason})", now, kill=False)
+        if worker.state == "starting" and now - worker.started > self.sup.ready_timeout:
+            return self._restart(worker, f"not ready after {self.sup.ready_timeout:.0f}s", now)
+        if worker.state == "ready":
+            if now - worker.last_beat > self.sup.heartbeat_timeout:
+                return self._restart(worker, f"no heartbeat for {now - worker.last_beat:.1f}s", now)
+            if worker.beat.get("oldest", 0) > self.sup.stuck_timeout:
+                return self._restart(worker, f"a request stuck for {worker.beat['oldest']:.0f}s", now)
+
+    def _restart(self, worker: WorkerState, why: str, now: float, kill: bool = True) -> None:
+        if kill and worker.proc is not None:
+            worker.proc.kill()
+        if worker.proc is not None:
+            worker.proc.wait()
+        log.warning("%s %s; restarting", worker.name, why)
+        worker.last_exit = why
+        self._restart_times.append(now)
+        while self._restart_times and now - self._restart_times[0] > self.sup.restart_window:
+            self._restart_times.popleft()
+        if len(self._restart_times) > self.sup.restart_budget:
+            return self._give_up(EXIT_BUDGET, f"restart budget exhausted ({len(self._restart_times)} restarts in "
+                                              f"{self.sup.restart_window:.0f}s; last: {worker.name} {why})")
+        if now - worker.started > STABLE_AFTER:
+            worker.failures = 0
+        delay = min(self.sup.backoff_max, 0.25 * (2 ** worker.failures)) if worker.failures else 0.0
+        worker.failures += 1
+        worker.restarts += 1
+        worker.proc, worker.state, worker.restart_at = None, "backoff", now + delay
+
+    def _give_up(self, code: int, why: str) -> None:
+        log.error("giving up: %s", why)
+        self.notifier.status(f"failed: {why}")
+        self.exit_code = code
+
+    # -- systemd -------------------------------------------------------------
+    def _all_healthy(self, now: float) -> bool:
+        return all(w.state == "ready" and now - w.last_beat <= self.sup.heartbeat_timeout
+                   for w in self.workers.values())
+
+    def _notify(self, now: float) -> None:
+        healthy = self._all_healthy(now)
+        if healthy and not self._ready_sent:
+            self._ready_sent = True
+            self.notifier.ready(self._status_line(now))
+            log.info("all %d workers ready: %s", len(self.workers), self._status_line(now))
+        interval = self.notifier.watchdog_interval
+        if healthy and interval and now - self._last_watchdog >= interval:
+            self.notifier.watchdog()  # only while every heartbeat is fresh
+            self._last_watchdog = now
+        line = self._status_line(now)
+        if line != self._last_status:
+            self.notifier.status(line)
+            self._last_status = line
+
+    def _status_line(self, now: float) -> str:
+        ready = sum(w.state == "ready" for w in self.workers.values())
+        waiting = [f"{w.name} {w.state}" for w in self.workers.values() if w.state != "ready"]
+        restarts = sum(w.restarts for w in self.workers.values())
+        text = f"{ready}/{len(self.workers)} workers ready; {restarts} restarts"
+        return text + ("; " + ", ".join(waiting) if waiting else "; serving")
+
+    def _shutdown(self) -> None:
+        self.notifier.stopping("stopping workers")
+        for worker in reversed(list(self.workers.values())):
+            proc = worker.proc
+            if proc is None or proc.poll() is not None:
+                continue
+            proc.terminate()
+            try:
+                proc.wait(self.sup.stop_timeout)
+            except subprocess.TimeoutExpired:
+                log.warning("%s did not stop in %.1fs; killing", worker.name, self.sup.stop_timeout)
+                proc.kill()
+                proc.wait()
+            worker.state = "stopped"
+        log.info("all workers stopped")

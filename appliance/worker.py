@@ -1,0 +1,223 @@
+"""What every worker process shares: control messages to the supervisor and a
+request loop on a ROUTER socket.
+
+Heartbeats come from the loop that serves requests, never from a free-running
+thread: a worker whose loop is wedged goes quiet and the supervisor restarts
+it.  Handlers run on a small thread pool so that a slow model call does not
+stop the heartbeat; a request running longer than ``supervisor.stuck_timeout``
+is reported in the heartbeat and the supervisor treats the worker as stuck.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import ctypes
+import logging
+import os
+import queue
+import resource
+import signal
+import threading
+import time
+from typing import Any, Callable
+
+import zmq
+
+from . import bus, endpoints
+from .config import Settings
+
+log = logging.getLogger(__name__)
+
+Reply = tuple[dict[str, Any], list[bytes]]
+Handler = Callable[[dict[str, Any], list[bytes]], "Reply | dict[str, Any]"]
+
+EXIT_CONFIG = 78  # EX_CONFIG: restarting would not help; the supervisor stops
+_PR_SET_PDEATHSIG = 1
+
+
+class HandlerError(Exception):
+    """An expected failure a handler reports to its caller (bad data, unknown hash…)."""
+
+    def __init__(self, code: str, reason: str, **extra: Any):
+        super().__init__(reason)
+        self.code, self.reason, self.extra = code, reason, extra
+
+
+def die_with_parent() -> None:
+    """Ask Linux to SIGKILL this process when its parent dies: no orphans, even
+    if the supervisor itself is killed with -9."""
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    except OSError:  # not Linux: the supervisor's own shutdown still reaps us
+        pass
+    if os.getppid() == 1:  # parent already gone before prctl took effect
+        os._exit(1)
+
+
+def rss_bytes() -> int:
+    """Current resident memory of this process."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except OSError:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+class Control:
+    """PUSH to the supervisor: ready, heartbeat, fatal."""
+
+    def __init__(self, settings: Settings, name: str, ctx: zmq.Context):
+        self.name = name
+        self._sock = ctx.socket(zmq.PUSH)
+        self._sock.setsockopt(zmq.SNDHWM, 10)
+        self._sock.setsockopt(zmq.LINGER, 200)
+        self._sock.connect(endpoints.supervisor_control(settings.runtime_dir))
+
+    def send(self, kind: str, **fields: Any) -> None:
+        message = {"kind": kind, "worker": self.name, "pid": os.getpid(), "t": time.time(), **fields}
+        try:
+            self._sock.send_multipart(bus.encode(message), flags=zmq.NOBLOCK)
+        except zmq.Again:  # supervisor busy or gone; the next heartbeat will do
+            pass
+
+    def close(self) -> None:
+        self._sock.close()
+
+
+class ServiceWorker:
+    """A worker that answers bus requests. Subclasses set ``name`` and ``ops``."""
+
+    name = "worker"
+    threads = 1
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.ctx = zmq.Context.instance()
+        self._stop = threading.Event()
+        self._started: dict[str, float] = {}  # request key -> start time, shared with handler threads
+        self._lock = threading.Lock()
+        self._handled = 0
+
+    # -- for subclasses -------------------------------------------------
+    def setup(self) -> None:
+        """Load models, open the database. Runs before ready is reported."""
+
+    def ops(self) -> dict[str, Handler]:
+        return {}
+
+    def status(self) -> dict[str, Any]:
+        """Worker-specific figures carried in every heartbeat."""
+        return {}
+
+    def teardown(self) -> None:
+        """Release resources on a clean stop."""
+
+    # -- the loop -------------------------------------------------------
+    def run(self) -> int:
+        control = Control(self.settings, self.name, self.ctx)
+        signal.signal(signal.SIGTERM, lambda *_: self._stop.set())
+        signal.signal(signal.SIGINT, lambda *_: self._stop.set())
+        try:
+            self.setup()
+        except Exception as exc:  # a worker that cannot start says why, once
+            log.exception("%s failed to start", self.name)
+            control.send("fatal", reason=f"{type(exc).__name__}: {exc}")
+            control.close()
+            return EXIT_CONFIG
+        router = self.ctx.socket(zmq.ROUTER)
+        router.setsockopt(zmq.LINGER, 0)
+        router.setsockopt(zmq.RCVHWM, self.settings.limits.max_inflight * 2)
+        router.bind(endpoints.worker_requests(self.settings.runtime_dir, self.name))
+        control.send("ready", status=self.status())
+        log.info("%s ready (pid %d)", self.name, os.getpid())
+        try:
+            self._serve(router, control)
+        finally:
+            router.close(linger=0)
+            self.teardown()
+            control.close()
+        return 0
+
+    def _serve(self, router: zmq.Socket, control: Control) -> None:
+        handlers = self.ops()
+        pool = concurrent.futures.ThreadPoolExecutor(self.threads, thread_name_prefix=self.name)
+        done: queue.SimpleQueue = queue.SimpleQueue()
+        wake_r, wake_w = os.pipe()  # handler threads wake the loop; zmq sockets stay on this thread
+        poller = zmq.Poller()
+        poller.register(router, zmq.POLLIN)
+        poller.register(wake_r, zmq.POLLIN)
+        interval = self.settings.supervisor.heartbeat_interval
+        next_beat = 0.0
+        while not self._stop.is_set():
+            now = time.monotonic()
+            if now >= next_beat:
+                control.send("heartbeat", **self._heartbeat())
+                next_beat = now + interval
+            events = dict(poller.poll(max(1, (next_beat - time.monotonic()) * 1000)))
+            if router in events:
+                while True:
+                    try:
+                        frames = router.recv_multipart(flags=zmq.NOBLOCK, copy=False)
+                    except zmq.Again:
+                        break
+                    self._accept(router, frames, handlers, pool, done, wake_w)
+            if wake_r in events:
+                os.read(wake_r, 4096)
+            while not done.empty():
+                identity, reply, payloads = done.get()
+                router.send_multipart([identity, *bus.encode(reply, payloads)], copy=False)
+        pool.shutdown(wait=False, cancel_futures=True)
+        os.close(wake_r)
+        os.close(wake_w)
+
+    def _accept(self, router, frames, handlers, pool, done, wake_w) -> None:
+        identity = frames[0].bytes
+        try:
+            header, payloads = bus.decode(frames[1:])
+        except (ValueError, IndexError):
+            router.send_multipart([identity, *bus.encode({"ok": False, "error": "bad_request",
+                                                          "reason": "undecodable bus message"})])
+            return
+        req_id = header.get("id")
+        handler = handlers.get(header.get("op"))
+        if handler is None:
+            reply = {"id": req_id, "ok": False, "error": "unknown_op", "reason": f"{self.name} has no op {header.get('op')!r}"}
+            router.send_multipart([identity, *bus.encode(reply)])
+            return
+        if len(self._started) >= self.settings.limits.max_inflight:
+            router.send_multipart([identity, *bus.encode({"id": req_id, "ok": False, "error": "busy",
+                                                          "reason": f"{self.name} queue full"})])
+            return
+        key = f"{identity.hex()}:{req_id}"
+        with self._lock:
+            self._started[key] = time.monotonic()
+
+        def work() -> None:
+            reply, out = self._call(handler, header, [p.bytes for p in payloads])
+            reply["id"] = req_id
+            with self._lock:
+                self._started.pop(key, None)
+                self._handled += 1
+            done.put((identity, reply, out))
+            os.write(wake_w, b"x")
+
+        pool.submit(work)
+
+    def _call(self, handler: Handler, header: dict, payloads: list[bytes]) -> Reply:
+        try:
+            result = handler(header, payloads)
+        except HandlerError as exc:
+            return {"ok": False, "error": exc.code, "reason": exc.reason, **exc.extra}, []
+        except Exception as exc:  # a bug in one request must not take the worker down
+            log.exception("%s: %s failed", self.name, header.get("op"))
+            return {"ok": False, "error": "internal", "reason": f"{type(exc).__name__}: {exc}"}, []
+        reply, out = result if isinstance(result, tuple) else (result, [])
+        return {"ok": True, **reply}, list(out)
+
+    def _heartbeat(self) -> dict[str, Any]:
+        with self._lock:
+            oldest = min(self._started.values(), default=None)
+            inflight = len(self._started)
+        return {"inflight": inflight, "handled": self._handled, "rss": rss_bytes(),
+                "oldest": 0.0 if oldest is None else time.monotonic() - oldest, "status": self.status()}
