@@ -247,14 +247,14 @@ class Supervisor:
             self._ready_sent = True
             self.notifier.ready(self._status_line(now))
             log.info("all %d workers ready: %s", len(self.workers), self._status_line(now))
-        interval = self.notifier.watchdog_interval
-        if healthy and interval and now - self._last_watchdog >= interval:
-            self.notifier.watchdog()  # only while every heartbeat is fresh
-            self._last_watchdog = now
         line = self._status_line(now)
         if line != self._last_status:
             self.notifier.status(line)
             self._last_status = line
+        interval = self.notifier.watchdog_interval
+        if healthy and interval and now - self._last_watchdog >= interval:
+            self.notifier.watchdog()  # only while every heartbeat is fresh
+            self._last_watchdog = now
 
     def _status_line(self, now: float) -> str:
         ready = sum(w.state == "ready" for w in self.workers.values())

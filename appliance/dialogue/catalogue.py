@@ -69,9 +69,16 @@ class Catalogue:
         return [self.get(n) for n in names if n]
 
     def needed_fields(self, classify: str | Iterable[str]) -> list[str]:
-        """Fields the chosen service(s) need, always-asked ones included, in asking order."""
+        """Fields the chosen service(s) need, always-asked ones included, in asking order.
+
+        The fallback alone needs nothing: someone asking where the toilets are
+        is not questioned for an ID number.
+        """
+        services = self.resolve(classify)
+        if all(s.fallback for s in services):
+            return []
         wanted = set(self.always_ask)
-        for service in self.resolve(classify):
+        for service in services:
             wanted.update(service.fields)
         return [f for f in FIELD_ORDER if f in wanted]
 

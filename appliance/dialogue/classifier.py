@@ -35,7 +35,7 @@ PINYIN_MIN = 0.8
 
 _KEEP = re.compile(r"[\u3400-\u9fffA-Za-z0-9]")
 # Words before a mention that make it a document to bring, not a request.
-_MATERIAL_BEFORE = ("带", "拿", "用", "凭", "需要", "交")
+_MATERIAL_BEFORE = ("带", "拿", "凭", "需要", "携带")
 # Words after a mention that make it background ("结婚以后 ...").
 _CONTEXT_AFTER = ("以后", "之后")
 # ... unless the speaker goes on to add a request ("... 以后还要办").
@@ -184,11 +184,17 @@ class Classifier:
         spans = self._strongest_spans(matches)
         requested = [m for m in spans if not self._is_incidental(text, m)]
         pool = requested or spans
-        best = max(scores[m.service] for m in pool)
-        chosen: list[str] = []
-        for m in sorted(pool, key=lambda m: m.start):
-            ok = scores[m.service] >= EXTRA_SCORE or scores[m.service] == best
-            if ok and m.service not in chosen and m.score >= MIN_SCORE:
+        best = max(m.score for m in pool)
+        if best < MIN_SCORE:
+            return []
+        # Each service is placed where its strongest mention is ("买房要提公积金还要办房产证":
+        # the weak hint 买房 does not put 不动产登记 first).
+        strongest: dict[str, _Match] = {}
+        for m in sorted(pool, key=lambda m: (-m.score, m.start)):
+            strongest.setdefault(m.service, m)
+        chosen = []
+        for m in sorted(strongest.values(), key=lambda m: m.start):
+            if m.score >= EXTRA_SCORE or m.score == best:
                 chosen.append(m.service)
         return chosen
 

@@ -20,7 +20,7 @@ from .result import MAX_ANSWER, ParseResult, bad as _bad, clean, strip_filler
 
 # -- necessary fields ---------------------------------------------------------
 
-_NAME_PREFIX = re.compile(r"^(你好|您好)?(我的?(名字|姓名)?(叫做?|是)|名字(叫做?|是)|姓名(是)?|本人(叫)?|叫)")
+_NAME_PREFIX = re.compile(r"^(你好|您好)?[，,\s]*(我的?(名字|姓名)?(叫做?|是)|名字(叫做?|是)|姓名(是)?|本人(叫)?|叫)")
 # Han names (· joins minority names), Latin names, and the mixes people really use ("英锐gg").
 _NAME_CHARS = re.compile(r"^[\u3400-\u9fffA-Za-z][\u3400-\u9fffA-Za-z·• .'-]{1,39}$")
 
@@ -214,6 +214,10 @@ def parse_field(name: str, text: Any, record: dict | None = None,
                 today: _dt.date | None = None) -> ParseResult:
     """Parse ``text`` as field ``name``; KeyError for an unknown field."""
     parser = PARSERS[name]
+    if isinstance(text, bool) and name != "marital_status":
+        return _bad(parser("").hint)
+    if text is not None and not isinstance(text, (str, int)):
+        return _bad(parser("").hint)  # lists, dicts, floats: not an answer
     if text is None or (isinstance(text, str) and not clean(text)):
         return _bad(parser("").hint or "没听清，请再说一遍。")
     if isinstance(text, str) and len(text) > 4 * MAX_ANSWER:

@@ -20,10 +20,16 @@ class InfoCheck:
     record: dict[str, Any] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
     ignored: list[str] = field(default_factory=list)  # keys that are not record fields
+    malformed: dict[str, str] = field(default_factory=dict)  # the subset of errors that are wrong types
 
     @property
     def ok(self) -> bool:
         return not self.errors
+
+    @property
+    def well_formed(self) -> bool:
+        """No wrong types. Wrong values (a bad phone number) only mean: ask that field again."""
+        return not self.malformed
 
 
 def validate_info(info: Any, today: _dt.date | None = None) -> InfoCheck:
@@ -39,7 +45,7 @@ def validate_info(info: Any, today: _dt.date | None = None) -> InfoCheck:
     if info is None:
         return check
     if not isinstance(info, dict):
-        check.errors["info"] = "info 必须是一个对象 (JSON object)"
+        check.errors["info"] = check.malformed["info"] = "info 必须是一个对象 (JSON object)"
         return check
     for key, value in info.items():
         if key not in FIELD_ORDER:
@@ -50,7 +56,7 @@ def validate_info(info: Any, today: _dt.date | None = None) -> InfoCheck:
             continue
         problem = _type_problem(key, value)
         if problem:
-            check.errors[key] = problem
+            check.errors[key] = check.malformed[key] = problem
             continue
         result = parse_field(key, value, today=today)
         if result.ok:

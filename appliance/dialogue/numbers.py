@@ -128,6 +128,8 @@ def parse_date(text: str | int, today: _dt.date | None = None) -> _dt.date:
         raise DateError("没听清日期")
     if month is None or day is None:
         raise DateError("月份或日子没听清")
+    if not 1 <= month <= 12:
+        raise DateError(f"没有{month}月")
     try:
         return _dt.date(year, month, day)
     except ValueError:

@@ -30,6 +30,7 @@ import numpy as np
 
 from .detector import YuNetDetector
 from .embedder import SFaceEmbedder, align_face, l2_normalise
+from .engine import DEFAULT_MATCH_THRESHOLD
 from .imagedecode import decode_image
 from .modelfiles import CONVERTED
 from .quality import QualitySettings, head_pose, is_frontal, sharpness
@@ -187,28 +188,40 @@ def augmented_genuine(models: Models, faces: list[dict], q: QualitySettings) -> 
     return out
 
 
+def normal_upper_quantile(p: float) -> float:
+    """z with P(N(0,1) > z) = p, by bisection on erfc (no scipy needed)."""
+    lo, hi = 0.0, 40.0
+    for _ in range(200):
+        mid = (lo + hi) / 2
+        if 0.5 * math.erfc(mid / math.sqrt(2)) > p:
+            lo = mid
+        else:
+            hi = mid
+    return (lo + hi) / 2
+
+
 def threshold_at(impostor: np.ndarray, far: float) -> dict:
     """Empirical and normal-fit thresholds for a false-accept rate."""
     imp = np.sort(np.asarray(impostor))
     k = int(math.floor(far * len(imp)))
     empirical = float(imp[-(k + 1)]) if len(imp) else float("nan")
     mu, sd = float(imp.mean()), float(imp.std(ddof=1))
-    z = float(-np.quantile(np.random.default_rng(0).standard_normal(2_000_000), far))
+    z = normal_upper_quantile(far)
     return {"far": far, "pairs": int(len(imp)), "empirical": round(empirical, 4),
             "normal_fit": round(mu + z * sd, 4), "mean": round(mu, 4), "sd": round(sd, 4)}
 
 
-def template_study(models: Models, faces: list[dict], q: QualitySettings) -> dict:
+def template_study(models: Models, faces: list[dict], q: QualitySettings,
+                   threshold: float = DEFAULT_MATCH_THRESHOLD,
+                   consistency: float = DEFAULT_MATCH_THRESHOLD) -> dict:
     """Enrol each kiosk-grade identity from 3 augmented frames; probe with real photos.
 
     'mean' = one normalised mean template; 'multi' = best of the 3 templates.
     """
-    by_ident: dict[str, list[dict]] = {}
-    for f in faces:
-        by_ident.setdefault(f["ident"], []).append(f)
     templates = {}
-    for ident, fs in by_ident.items():
-        enrol = fs[0]
+    for n, enrol in enumerate(faces):
+        # Every kiosk-grade face is enrolled once (as a kiosk would: a few
+        # frames of one sitting, here the photo plus two altered copies).
         if not kiosk_grade(enrol, q, min_px=80.0):
             continue
         bgr = decode_image(Path(enrol["file"]).read_bytes())
@@ -216,13 +229,15 @@ def template_study(models: Models, faces: list[dict], q: QualitySettings) -> dic
         for label, img, expected in augment(bgr, enrol["box"]):
             if label in ("dark", "rot8"):
                 g = matching_face(models.faces(img, min_face=20), expected)
-                if g is not None:
+                # Same consistency rule as EnrolmentSession: a sample far from
+                # the mean so far would not be admitted.
+                if g is not None and float(l2_normalise(np.mean(embs, 0)) @ g["emb"]) >= consistency:
                     embs.append(g["emb"])
-        templates[ident] = (np.stack(embs), enrol["photo"])
+        templates[n] = (enrol["ident"], np.stack(embs), enrol["photo"])
     result = {}
     for mode in ("mean", "multi"):
         gen, imp = [], []
-        for ident, (embs, photo) in templates.items():
+        for ident, embs, photo in templates.values():
             mean = l2_normalise(embs.mean(0))
             for probe in faces:
                 if probe["photo"] == photo:
@@ -234,7 +249,9 @@ def template_study(models: Models, faces: list[dict], q: QualitySettings) -> dic
         result[mode] = {"genuine": [round(g, 4) for g in gen], "impostor_pairs": len(imp),
                         "impostor_max": round(float(imp_a.max()), 4),
                         "impostor_mean": round(float(imp_a.mean()), 4),
-                        "genuine_min": round(float(gen_a.min()), 4), "d_prime": round(float(d_prime), 3)}
+                        "genuine_min": round(float(gen_a.min()), 4), "d_prime": round(float(d_prime), 3),
+                        "genuine_rejected_at_threshold": int((gen_a < threshold).sum()),
+                        "impostor_accepted_at_threshold": int((imp_a >= threshold).sum())}
     result["enrolled_identities"] = len(templates)
     return result
 
@@ -287,6 +304,13 @@ def run(models_dir: Path, work: Path) -> dict:
         "threshold_far_1e-3": threshold_at(np.array(impostor), 1e-3),
         "threshold_far_1e-4": threshold_at(np.array(impostor), 1e-4),
         "threshold_far_1e-3_kiosk_grade": threshold_at(np.array(g_impostor), 1e-3),
+        "normal_fit_far_1e-5": threshold_at(np.array(impostor), 1e-5)["normal_fit"],
+        "normal_fit_far_1e-6": threshold_at(np.array(impostor), 1e-6)["normal_fit"],
+        "sharpness_kiosk_grade": summarise([f["sharp"] for f in graded]),
+        "threshold_in_use": DEFAULT_MATCH_THRESHOLD,
+        "at_threshold": {"real_genuine_rejected": int((np.array(genuine) < DEFAULT_MATCH_THRESHOLD).sum()),
+                         "impostor_accepted": int((np.array(impostor) >= DEFAULT_MATCH_THRESHOLD).sum()),
+                         "augmented_genuine_rejected": int((np.array(all_aug) < DEFAULT_MATCH_THRESHOLD).sum())},
         "templates": template_study(models, faces, q),
         "blur": blur_study(faces, q, models),
     }

@@ -19,7 +19,7 @@ from .imagedecode import DecodeLimits, ImageError, decode_image
 from .modelfiles import CONVERTED, verify_models
 
 # Measured defaults (docs/face-calibration.md, appliance/face/calibrate.py).
-DEFAULT_MATCH_THRESHOLD = 0.45
+DEFAULT_MATCH_THRESHOLD = 0.50
 DEFAULT_MATCH_MARGIN = 0.05
 
 

@@ -41,7 +41,7 @@ class QualitySettings:
     max_yaw: float = 0.30          # |nose offset from eye midpoint| / eye distance
     max_roll_deg: float = 30.0     # eye-line angle (alignment removes roll; only extremes)
     pitch_range: tuple = (0.25, 0.80)  # (nose depth below eyes) / (mouth depth below eyes)
-    min_sharpness: float = 60.0    # variance of Laplacian on the aligned gray crop
+    min_sharpness: float = 40.0    # variance of Laplacian on the aligned gray crop
 
 
 def pick_subject(faces: list[Detection], dominance_ratio: float) -> tuple[Detection | None, str | None]:

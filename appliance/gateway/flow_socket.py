@@ -89,6 +89,10 @@ class FlowSockets:
                     continue
                 if msg.type != WSMsgType.BINARY:
                     break
+                oversize = wsutil.too_large(msg.data, self.settings.limits.max_image_bytes)
+                if oversize:
+                    await wsutil.send_json(ws, {**base, "message": "continue", "reason": "too_large", "detail": oversize})
+                    continue
                 try:
                     reply, _ = await self.backends.call("face", "train.frame", {"user_id": hs["user_id"], "hash": conn},
                                                         [msg.data])
@@ -119,6 +123,10 @@ class FlowSockets:
             if msg.type == WSMsgType.TEXT:
                 fields = {**ids, "text": msg.data, "from_audio": False}
             elif msg.type == WSMsgType.BINARY:
+                oversize = wsutil.too_large(msg.data, self.settings.limits.max_audio_bytes)
+                if oversize:
+                    await wsutil.send_json(ws, {"type": "error", "reason": "too_large", "detail": oversize})
+                    continue
                 fields = await self._transcribe(ws, ids, msg.data)
                 if fields is None:
                     continue

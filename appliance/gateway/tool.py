@@ -36,9 +36,12 @@ class ToolSockets:
                 if msg.type not in (WSMsgType.BINARY, WSMsgType.TEXT):
                     break
                 frames += 1
+                oversize = wsutil.too_large(msg.data, self.settings.limits.max_image_bytes)
                 if msg.type == WSMsgType.TEXT:
                     reply = {**base, "message": "continue", "reason": "bad_frame",
                              "detail": "send each camera image as a binary frame (JPEG or PNG)"}
+                elif oversize:
+                    reply = {**base, "message": "continue", "reason": "too_large", "detail": oversize}
                 else:
                     reply = await self._predict(ws, base, frames, msg.data)
                     if reply is None:
@@ -68,6 +71,9 @@ class ToolSockets:
         async for msg in ws:
             if msg.type == WSMsgType.TEXT:
                 await wsutil.send_json(ws, {"type": "error", "reason": "send the utterance as one binary audio frame"})
+            elif msg.type == WSMsgType.BINARY and wsutil.too_large(msg.data, self.settings.limits.max_audio_bytes):
+                await wsutil.send_json(ws, {"type": "error", "reason": "too_large",
+                                            "detail": wsutil.too_large(msg.data, self.settings.limits.max_audio_bytes)})
             elif msg.type == WSMsgType.BINARY:
                 try:
                     reply, _ = await self.backends.call("speech", "transcribe", {}, [msg.data])
@@ -83,6 +89,9 @@ class ToolSockets:
         async for msg in ws:
             if msg.type == WSMsgType.BINARY:
                 await wsutil.send_json(ws, {"type": "error", "reason": "send the text to speak as a text frame"})
+            elif msg.type == WSMsgType.TEXT and wsutil.too_large(msg.data.encode(), self.settings.limits.max_text_bytes):
+                await wsutil.send_json(ws, {"type": "error", "reason": "too_large",
+                                            "detail": wsutil.too_large(msg.data.encode(), self.settings.limits.max_text_bytes)})
             elif msg.type == WSMsgType.TEXT:
                 try:
                     _, payloads = await self.backends.call("speech", "synthesize", {"text": msg.data})

@@ -14,9 +14,15 @@ HANDSHAKE_TIMEOUT = 30.0
 """Seconds a flow-socket client has to send its handshake."""
 
 
+HARD_LIMIT_FACTOR = 2
+"""Frames up to the configured limit are processed; up to twice it they are
+answered with a `too_large` reason (the connection stays usable); larger ones
+drop the connection (1009) before they are even read whole."""
+
+
 async def open_socket(request: web.Request, max_size: int) -> web.WebSocketResponse:
     # heartbeat: pings find dead peers (a kiosk front end that crashed) so they don't pile up
-    ws = web.WebSocketResponse(max_msg_size=max_size, heartbeat=30.0)
+    ws = web.WebSocketResponse(max_msg_size=max_size * HARD_LIMIT_FACTOR, heartbeat=30.0)
     await ws.prepare(request)
     return ws
 
@@ -36,6 +42,12 @@ def bus_failure(exc: bus.BusError, worker: str) -> dict[str, Any]:
     """An error frame for a failed worker call; `retry` tells the client it may resend."""
     return {"type": "busy" if is_transient(exc) else "error", "reason": describe(exc, worker),
             "retry": is_transient(exc)}
+
+
+def too_large(data: bytes | str, limit: int) -> str:
+    """A reason when a frame exceeds its limit, else ''."""
+    size = len(data)
+    return f"frame of {size} bytes exceeds the limit of {limit}" if size > limit else ""
 
 
 def parse_json_object(text: str) -> dict[str, Any] | None:
