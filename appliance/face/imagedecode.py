@@ -60,6 +60,11 @@ def _open(data: bytes) -> Image.Image:
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             return Image.open(io.BytesIO(data), formats=ALLOWED_FORMATS)
     except UnidentifiedImageError as exc:
+        if data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR" and (
+                data[16:20] == b"\0\0\0\0" or data[20:24] == b"\0\0\0\0"):
+            raise ImageError("zero_size", "PNG header declares a zero width or height") from exc
+        if data[:3] == b"\xff\xd8\xff" or data[:8] == b"\x89PNG\r\n\x1a\n":
+            raise ImageError("decode_failed", "damaged JPEG/PNG header") from exc
         if data[:4] in _OTHER_IMAGE_MAGIC or data[4:8] == b"ftyp":
             raise ImageError("unsupported_format",
                              f"image format not accepted (only {'/'.join(ALLOWED_FORMATS)})") from exc

@@ -76,24 +76,27 @@ class DialogueWorker(ServiceWorker):
 
     def handshake(self, body: dict, digest: str) -> dict:
         check = validate_info(body.get("info"))
-        if not check.ok:
-            fields = ", ".join(f"{k}: {v}" for k, v in check.errors.items())
-            return error(body, f"malformed info ({fields})", fields=check.errors)
+        if not check.well_formed:  # wrong types: the back end's request is broken
+            fields = ", ".join(f"{k}: {v}" for k, v in check.malformed.items())
+            return error(body, f"malformed info ({fields})", fields=check.malformed)
+        # wrong values (a bad check digit…) are left out of the record and asked again
         given = body.get("input")
         if not isinstance(given, dict) or given.get("type") not in ("text", "audio"):
             return error(body, 'input must be {"type": "text", "text": ...} or {"type": "audio", "media": <base64>}')
         if given["type"] == "text":
             if not isinstance(given.get("text"), str) or not given["text"].strip():
                 return error(body, "input.text must be a non-empty string")
-            return self._open_session(body, check.record, given["text"], "")
-        return self._audio_handshake(body, check.record, given.get("media"), digest)
+            return self._open_session(body, check.record, given["text"], "", check.errors)
+        return self._audio_handshake(body, check, given.get("media"), digest)
 
-    def _open_session(self, body: dict, record: dict, text: str, transcript: str) -> dict:
+    def _open_session(self, body: dict, record: dict, text: str, transcript: str, problems: dict) -> dict:
         result = self.classifier.classify(text)
         session = sessions.create(body["user_id"], self.ttl, classify=result.classify, flow=result.flow,
                                   transcript=transcript or text, info=record)
         log.info("handshake %s: %s", body["user_id"], result.classify)
-        return response(200, {**body, "hash": session.hash}, "handshake", classify=result.classify, flow=result.flow)
+        extra = {"invalid_info": problems} if problems else {}  # tells the back end what will be asked again
+        return response(200, {**body, "hash": session.hash}, "handshake", classify=result.classify, flow=result.flow,
+                        **extra)
 
     def storage(self, body: dict, session) -> dict:
         if session.state == "handshake":
@@ -130,7 +133,7 @@ class DialogueWorker(ServiceWorker):
         return out
 
     # -- audio handshake: processing until transcribed ----------------------------
-    def _audio_handshake(self, body: dict, record: dict, media: Any, digest: str) -> dict:
+    def _audio_handshake(self, body: dict, check, media: Any, digest: str) -> dict:
         if "speech" not in self.settings.supervisor.workers:
             return error(body, "speech recognition not available", status=501)
         if not isinstance(media, str) or not media:
@@ -149,15 +152,15 @@ class DialogueWorker(ServiceWorker):
         if pending is None:
             with store.database.atomic("IMMEDIATE"):
                 PendingRequest.get_or_create(key=digest, defaults={"user_id": body["user_id"]})
-        threading.Thread(target=self._transcribe_then_open, args=(body, record, audio, digest), daemon=True).start()
+        threading.Thread(target=self._transcribe_then_open, args=(body, check, audio, digest), daemon=True).start()
         return response(202, body, "processing")
 
-    def _transcribe_then_open(self, body: dict, record: dict, audio: bytes, digest: str) -> None:
+    def _transcribe_then_open(self, body: dict, check, audio: bytes, digest: str) -> None:
         client = bus.BusClient(endpoints.worker_requests(self.settings.runtime_dir, "speech"), timeout=120)
         try:
             reply, _ = client.request("transcribe", {}, [audio])
             text = reply.get("text", "").strip()
-            result = (self._open_session(body, record, text, text) if text else
+            result = (self._open_session(body, check.record, text, text, check.errors) if text else
                       error(body, "no speech was heard in the audio; please speak again"))
         except bus.RemoteError as exc:
             result = error(body, f"the audio could not be transcribed: {exc.reason}")
