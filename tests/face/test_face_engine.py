@@ -103,6 +103,9 @@ def test_rotated_photo_with_exif_is_still_found(face_engine, face_photos):
     from PIL import Image
 
     img = Image.open(BytesIO(face_photos["biden"])).transpose(Image.Transpose.ROTATE_90)
+    plain = BytesIO()
+    img.save(plain, "JPEG", quality=92)
+    assert face_engine.analyse(plain.getvalue()).reason == quality.NO_FACE  # sideways: not found
     exif = Image.Exif()
     exif[0x0112] = 8  # "rotate 270 CW to view": undoes the 90° CCW turn above
     buf = BytesIO()

@@ -1,0 +1,89 @@
+"""Gallery: identity-level top-2, replace/remove without rebuild, open-set decision."""
+import numpy as np
+import pytest
+
+from appliance.face.embedder import l2_normalise
+from appliance.face.engine import DEFAULT_MATCH_MARGIN, DEFAULT_MATCH_THRESHOLD
+from appliance.face.gallery import Gallery, decide, from_percent, to_percent
+
+
+def _rand(rng, n=1):
+    return l2_normalise(rng.standard_normal((n, 128)).astype(np.float32))
+
+
+def test_top2_is_per_identity_not_per_template():
+    rng = np.random.default_rng(0)
+    g = Gallery(capacity=2)  # forces growth
+    base = _rand(rng)[0]
+    # "alice" has three near-identical templates that all beat bob's.
+    alice = l2_normalise(base + 0.05 * _rand(rng, 3))
+    g.set_user("alice", alice)
+    bob = l2_normalise(base + 0.6 * _rand(rng)[0])
+    g.set_user("bob", bob)
+    for i in range(20):
+        g.set_user(f"other{i}", _rand(rng))
+    res = g.search(base)
+    assert res.best_id == "alice" and res.second_id == "bob"
+    assert res.best_score == pytest.approx(float((alice @ base).max()), abs=1e-6)
+    assert res.second_score == pytest.approx(float(bob @ base), abs=1e-6)
+    assert len(g) == 24 and g.user_count == 22
+
+
+def test_replace_and_remove_keep_rows_consistent():
+    rng = np.random.default_rng(1)
+    g = Gallery(capacity=4)
+    vecs = {f"u{i}": _rand(rng, 1 + i % 3) for i in range(30)}
+    for uid, v in vecs.items():
+        g.set_user(uid, v)
+    new = _rand(rng, 2)
+    g.set_user("u3", new)          # replace: old templates must be gone
+    vecs["u3"] = new
+    for uid in ("u0", "u10", "u29", "u7"):
+        assert g.remove(uid)
+        del vecs[uid]
+    assert not g.remove("u0") and "u0" not in g
+    assert len(g) == sum(len(v) for v in vecs.values())
+    for uid, v in vecs.items():   # every remaining row still belongs to its user
+        np.testing.assert_allclose(g.templates(uid), v, atol=1e-6)
+        assert g.search(v[0]).best_id == uid
+    assert g.search(vecs["u3"][1]).best_id == "u3"
+
+
+def test_empty_and_single_user_gallery():
+    g = Gallery()
+    assert g.search(np.ones(128)).best_id is None
+    g.set_user("only", np.ones(128))
+    res = g.search(np.ones(128))
+    assert res.best_id == "only" and res.second_id is None and res.best_score == pytest.approx(1.0)
+    with pytest.raises(ValueError):
+        g.set_user("bad", np.full(128, np.nan))
+
+
+def test_decide_open_set_rule():
+    t, m = 0.5, 0.05
+    assert decide(0.7, 0.2, t, m)
+    assert decide(0.5, None, t, m)            # at threshold counts
+    assert not decide(0.49, None, t, m)       # under threshold
+    assert not decide(0.7, 0.68, t, m)        # two identities too close: refuse
+    assert not decide(None, None, t, m)
+
+
+def test_percent_mapping_is_monotone_and_anchored():
+    t = DEFAULT_MATCH_THRESHOLD
+    assert to_percent(t, t) == 70.0 and to_percent(1.0, t) == 100.0 and to_percent(-0.3, t) == 0.0
+    values = [to_percent(s, t) for s in np.linspace(-1, 1, 41)]
+    assert values == sorted(values)
+    for p in (0, 35, 70, 80, 100):
+        assert to_percent(from_percent(p, t), t) == pytest.approx(p, abs=0.05)
+
+
+def test_real_faces_identify_in_gallery(face_analyses):
+    g = Gallery()
+    for name in ("obama_1", "biden", "astronaut"):
+        g.set_user(name, face_analyses[name].embedding)
+    res = g.search(face_analyses["obama_2"].embedding)
+    assert res.best_id == "obama_1"
+    assert decide(res.best_score, res.second_score, DEFAULT_MATCH_THRESHOLD, DEFAULT_MATCH_MARGIN)
+    g.remove("obama_1")               # not enrolled any more: must not match anyone
+    res = g.search(face_analyses["obama_2"].embedding)
+    assert not decide(res.best_score, res.second_score, DEFAULT_MATCH_THRESHOLD, DEFAULT_MATCH_MARGIN)
