@@ -112,6 +112,32 @@ class FaceSettings:
     """Frames a /face_predict connection may send without success before `fail`."""
     train_samples: int = _opt(3, min=1, max=20)
     """Good samples of one face that face_train collects before `success`."""
+    match_threshold: float = _opt(0.50, min=0.0, max=1.0)
+    """Cosine at or above which a face matches (docs/face-calibration.md: FAR ≤ 1e-3). Shown as 70 on 0–100."""
+    match_margin: float = _opt(0.05, min=0.0, max=1.0)
+    """The best identity must lead the second-best by this much (open-set safety)."""
+    allow_duplicate_enrolment: bool = False
+    """Allow face_train of a face already enrolled under another user_id (it is reported either way)."""
+
+
+@dataclass(frozen=True)
+class SpeechSettings:
+    stt_backend: str = _opt("faster-whisper", choices=("faster-whisper", "whispercpp"))
+    """faster-whisper (Whisper base, shipped) or whispercpp (a ggml file a technician installs)."""
+    ggml_model: str = ""
+    """For whispercpp: the ggml file's name inside paths.models_dir."""
+    language: str = _opt("zh", choices=("zh", "en", "auto"))
+    """Language spoken to the kiosk (auto = detect per utterance)."""
+    max_seconds: float = _opt(60.0, min=1, max=600)
+    """Longest utterance accepted; longer audio is refused from its header."""
+    voice: str = _opt("jf_alpha", choices=("jf_alpha", "jf_gongitsune", "jf_nezumi", "jf_tebukuro", "jm_kumo"))
+    """Kokoro voice style for Chinese speech."""
+    english_voice: bool = True
+    """Load piper's English voice for English text (else espeak-ng)."""
+    max_tts_chars: int = _opt(2000, min=10, max=100_000)
+    """Longest text /tts accepts."""
+    speak_questions: bool = False
+    """qna: after each question's text frame, also send it as a binary WAV frame."""
 
 
 @dataclass(frozen=True)
@@ -167,6 +193,7 @@ SECTIONS: dict[str, type] = {
     "limits": LimitsSettings,
     "dialogue": DialogueSettings,
     "face": FaceSettings,
+    "speech": SpeechSettings,
     "sebox": SeboxSettings,
     "tencent": TencentSettings,
     "liveness_api": LivenessApiSettings,
@@ -184,6 +211,7 @@ class Settings:
     limits: LimitsSettings = field(default_factory=LimitsSettings)
     dialogue: DialogueSettings = field(default_factory=DialogueSettings)
     face: FaceSettings = field(default_factory=FaceSettings)
+    speech: SpeechSettings = field(default_factory=SpeechSettings)
     sebox: SeboxSettings = field(default_factory=SeboxSettings)
     tencent: TencentSettings = field(default_factory=TencentSettings)
     liveness_api: LivenessApiSettings = field(default_factory=LivenessApiSettings)

@@ -116,9 +116,7 @@ class ServiceWorker:
     # -- the loop -------------------------------------------------------
     def run(self) -> int:
         control = Control(self.settings, self.name, self.ctx)
-        signal.signal(signal.SIGTERM, lambda *_: self._stop.set())
-        signal.signal(signal.SIGINT, lambda *_: self._stop.set())
-        try:
+        try:  # SIGTERM keeps its default (die) while models load: nothing to save yet
             self.setup()
         except Exception as exc:  # a worker that cannot start says why, once
             log.exception("%s failed to start", self.name)
@@ -129,6 +127,8 @@ class ServiceWorker:
         router.setsockopt(zmq.LINGER, 0)
         router.setsockopt(zmq.RCVHWM, self.settings.limits.max_inflight * 2)
         router.bind(endpoints.worker_requests(self.settings.runtime_dir, self.name))
+        signal.signal(signal.SIGTERM, lambda *_: self._stop.set())
+        signal.signal(signal.SIGINT, lambda *_: self._stop.set())
         control.send("ready", status=self.status())
         log.info("%s ready (pid %d)", self.name, os.getpid())
         try:

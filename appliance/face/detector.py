@@ -147,3 +147,4 @@ class YuNetDetector:
         box_scale = np.tile(scale, 2)
         return [Detection(box=b * box_scale, landmarks=k * scale, score=float(s))
                 for b, k, s in zip(boxes, kps, scores)]
+

@@ -37,6 +37,28 @@ class FaceSettings:
     match_margin: float = DEFAULT_MATCH_MARGIN
     verify_checksums: bool = True
 
+    @classmethod
+    def from_mapping(cls, data: dict) -> "FaceSettings":
+        """Build from a config table, e.g. ``{"match_threshold": 0.55,
+        "quality": {"min_face_px": 100}, "limits": {"max_pixels": 20e6}}``.
+        Unknown keys raise ValueError so a typo in the config is not ignored."""
+        data = dict(data or {})
+        nested = {"quality": quality.QualitySettings, "limits": DecodeLimits}
+        kwargs = {}
+        for key, value in data.items():
+            if key in nested:
+                known = nested[key].__dataclass_fields__
+                bad = set(value) - set(known)
+                if bad:
+                    raise ValueError(f"unknown face.{key} settings: {sorted(bad)}")
+                kwargs[key] = nested[key](**{k: (tuple(v) if isinstance(v, list) else v)
+                                             for k, v in value.items()})
+            elif key in cls.__dataclass_fields__:
+                kwargs[key] = value
+            else:
+                raise ValueError(f"unknown face setting: {key}")
+        return cls(**kwargs)
+
 
 @dataclass
 class FaceAnalysis:
@@ -120,8 +142,18 @@ class FaceEngine:
     def analyse_array(self, bgr: np.ndarray) -> FaceAnalysis:
         """Analyse an already decoded HxWx3 BGR uint8 frame (e.g. from the camera)."""
         clock = _Clock()
+        frame = np.asarray(bgr)
+        if frame.dtype != np.uint8 or frame.ndim not in (2, 3) or frame.size == 0 or (
+                frame.ndim == 3 and frame.shape[2] not in (1, 3, 4)):
+            clock.lap("decode")
+            return FaceAnalysis(ok=False, reason=quality.BAD_IMAGE, timings_ms=clock.done(),
+                                detail=f"decode_failed: frame {frame.dtype} {frame.shape}")
+        if frame.ndim == 2 or frame.shape[2] == 1:
+            frame = np.repeat(frame.reshape(frame.shape[0], frame.shape[1], 1), 3, axis=2)
+        elif frame.shape[2] == 4:
+            frame = frame[:, :, :3]  # BGRA from some camera back ends: drop alpha
         clock.lap("decode")
-        return self._analyse(np.ascontiguousarray(bgr), clock)
+        return self._analyse(np.ascontiguousarray(frame), clock)
 
     def _analyse(self, bgr: np.ndarray, clock: _Clock) -> FaceAnalysis:
         faces = self.detector.detect(bgr)

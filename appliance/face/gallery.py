@@ -159,3 +159,36 @@ def from_percent(percent: float, threshold: float) -> float:
     if p <= 70.0:
         return p / 70.0 * threshold
     return threshold + (p - 70.0) / 30.0 * (1.0 - threshold)
+
+
+@dataclass(frozen=True)
+class Match:
+    """A 1:N verdict for the worker: ``user_id`` is set only when accepted."""
+
+    accepted: bool
+    user_id: str | None
+    score: float | None          # best identity's cosine
+    second_score: float | None   # runner-up identity's cosine
+    percent: float | None        # score on the technicians' 0–100 scale
+    candidate_id: str | None     # best identity even when not accepted (for logs)
+
+
+def identify(gallery: Gallery, embedding: np.ndarray, threshold: float, margin: float) -> Match:
+    """Search the gallery and apply :func:`decide`."""
+    res = gallery.search(embedding)
+    ok = decide(res.best_score, res.second_score, threshold, margin)
+    return Match(ok, res.best_id if ok else None, res.best_score, res.second_score,
+                 to_percent(res.best_score, threshold), res.best_id)
+
+
+def template_to_bytes(template: np.ndarray) -> bytes:
+    """(k, 128) float32 -> bytes for a database BLOB (little-endian float32)."""
+    arr = np.asarray(template, dtype="<f4")
+    return arr.reshape(-1, EMBEDDING_DIM).tobytes()
+
+
+def template_from_bytes(blob: bytes) -> np.ndarray:
+    """Inverse of :func:`template_to_bytes`; raises ValueError on a wrong length."""
+    if len(blob) == 0 or len(blob) % (4 * EMBEDDING_DIM):
+        raise ValueError(f"template blob of {len(blob)} bytes is not k×{EMBEDDING_DIM} float32")
+    return np.frombuffer(blob, dtype="<f4").reshape(-1, EMBEDDING_DIM).astype(np.float32)

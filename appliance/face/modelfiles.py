@@ -15,9 +15,11 @@ absent) and the worker only loads what is already there.
 """
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -41,6 +43,15 @@ CONVERTED = {
     "recognizer": "face_recognition_sface_2021dec_f32.onnx",
 }
 CHECKSUMS_FILE = "face_checksums.json"
+# The wheel's original int8bq files are kept too (OpenCV 4.x loads them
+# directly: tests compare against cv2.FaceDetectorYN / FaceRecognizerSF).
+ORIGINALS_SUBDIR = "original"
+
+
+def original_paths(models_dir: Path) -> dict[str, Path]:
+    """Where ensure_models keeps the wheel's unconverted files."""
+    return {key: Path(models_dir) / ORIGINALS_SUBDIR / Path(member).name
+            for key, (member, _sha) in ORIGINALS.items()}
 
 
 class ModelError(RuntimeError):
@@ -212,6 +223,9 @@ def verify_models(models_dir: Path) -> list[str]:
     problems = []
     if not sums:
         problems.append(f"{models_dir / CHECKSUMS_FILE} missing or unreadable")
+    for key, path in original_paths(models_dir).items():
+        if not path.exists() or sha256_file(path) != ORIGINALS[key][1]:
+            problems.append(f"original {key} model missing or altered: {path}")
     for key, name in CONVERTED.items():
         path = models_dir / name
         if not path.exists():
@@ -237,11 +251,23 @@ def ensure_models(models_dir: Path, wheel_dir: Path | None = None) -> dict[str, 
     if not verify_models(models_dir):
         return paths
     models_dir.mkdir(parents=True, exist_ok=True)
+    # Several processes may run set-up at once (CI, doctor, worker): one converts.
+    with open(models_dir / ".face-models.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not verify_models(models_dir):
+            return paths
+        return _install(models_dir, paths, wheel_dir)
+
+
+def _install(models_dir: Path, paths: dict[str, Path], wheel_dir: Path | None) -> dict[str, Path]:
+    """Fetch, check, convert and record; caller holds the lock."""
     with tempfile.TemporaryDirectory(prefix="face-models-") as tmp:
         work = Path(tmp)
         originals = _extract_originals(_fetch_wheel(work, wheel_dir), work)
+        (models_dir / ORIGINALS_SUBDIR).mkdir(exist_ok=True)
         sums = {}
         for key, src in originals.items():
+            shutil.copyfile(src, original_paths(models_dir)[key])
             convert_model(src, paths[key], dynamic_hw=(key == "detector"))
             sums[key] = {"file": paths[key].name, "sha256": sha256_file(paths[key]),
                          "source": ORIGINALS[key][0], "source_sha256": ORIGINALS[key][1],
@@ -253,3 +279,13 @@ def ensure_models(models_dir: Path, wheel_dir: Path | None = None) -> dict[str, 
     if problems:
         raise ModelError("; ".join(problems))
     return paths
+
+
+if __name__ == "__main__":  # set-up step: python -m appliance.face.modelfiles MODELS_DIR
+    target = Path(sys.argv[1]) if len(sys.argv) > 1 else Path("models")
+    try:
+        for name, file in ensure_models(target).items():
+            print(f"{name}: {file}")
+    except ModelError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(1)

@@ -164,7 +164,7 @@ class FlowSockets:
 
     async def _speak(self, ws: web.WebSocketResponse, text: str) -> None:
         """Spoken questions (speech.speak_questions): a binary WAV frame after the text frame."""
-        if not getattr(getattr(self.settings, "speech", None), "speak_questions", False):
+        if not self.settings.speech.speak_questions:
             return
         try:
             _, payloads = await self.backends.call("speech", "synthesize", {"text": text})

@@ -13,6 +13,7 @@ import json
 import logging
 import shutil
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 from typing import Iterator, Optional
@@ -136,11 +137,15 @@ class EspeakEngine:
             raise ModelError("espeak-ng is not installed (apt-get install espeak-ng)")
 
     def speak(self, sentence: str, lang: str) -> tuple[np.ndarray, int]:
-        res = subprocess.run([self.exe, "-v", self.VOICES[lang], "--stdout", sentence],
-                             capture_output=True, timeout=30)
-        if res.returncode != 0:
-            raise TTSError(f"espeak-ng failed: {res.stderr.decode(errors='replace')[:200]}")
-        return read_wav(res.stdout, max_seconds=600)
+        # Write a file, not --stdout: on a pipe espeak-ng leaves a placeholder data size
+        # (0x7FFFF000) in the header, which our strict WAV reader rightly refuses.
+        with tempfile.TemporaryDirectory(prefix="espeak-") as tmp:
+            out = Path(tmp) / "out.wav"
+            res = subprocess.run([self.exe, "-v", self.VOICES[lang], "-w", str(out), sentence],
+                                 capture_output=True, timeout=30)
+            if res.returncode != 0 or not out.is_file():
+                raise TTSError(f"espeak-ng failed: {res.stderr.decode(errors='replace')[:200]}")
+            return read_wav(out.read_bytes(), max_seconds=600)
 
 
 class TextToSpeech:

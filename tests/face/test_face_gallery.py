@@ -87,3 +87,42 @@ def test_real_faces_identify_in_gallery(face_analyses):
     g.remove("obama_1")               # not enrolled any more: must not match anyone
     res = g.search(face_analyses["obama_2"].embedding)
     assert not decide(res.best_score, res.second_score, DEFAULT_MATCH_THRESHOLD, DEFAULT_MATCH_MARGIN)
+
+
+def test_identify_and_template_blob_roundtrip(face_analyses):
+    from appliance.face.gallery import identify, template_from_bytes, template_to_bytes
+
+    g = Gallery()
+    blob = template_to_bytes(np.stack([face_analyses["obama_1"].embedding,
+                                       face_analyses["obama_3"].embedding]))
+    g.set_user("obama", template_from_bytes(blob))
+    g.set_user("biden", template_from_bytes(template_to_bytes(face_analyses["biden"].embedding)))
+    m = identify(g, face_analyses["obama_2"].embedding, DEFAULT_MATCH_THRESHOLD, DEFAULT_MATCH_MARGIN)
+    assert m.accepted and m.user_id == "obama" and m.percent > 70
+    m = identify(g, face_analyses["astronaut"].embedding, DEFAULT_MATCH_THRESHOLD, DEFAULT_MATCH_MARGIN)
+    assert not m.accepted and m.user_id is None and m.percent < 70
+    with pytest.raises(ValueError):
+        template_from_bytes(b"\0" * 100)
+
+
+def test_random_operations_agree_with_brute_force():
+    """Many random adds/replaces/removes; search must equal a naive reference."""
+    rng = np.random.default_rng(7)
+    g, ref = Gallery(capacity=3), {}
+    for step in range(400):
+        uid = f"u{rng.integers(0, 40)}"
+        if rng.random() < 0.3:
+            assert g.remove(uid) == (uid in ref)
+            ref.pop(uid, None)
+        else:
+            ref[uid] = _rand(rng, int(rng.integers(1, 4)))
+            g.set_user(uid, ref[uid])
+        if step % 10 == 0 and len(ref) >= 2:
+            q = _rand(rng)[0]
+            best = {u: float((v @ q).max()) for u, v in ref.items()}
+            order = sorted(best, key=best.get, reverse=True)
+            res = g.search(q)
+            assert (res.best_id, res.second_id) == (order[0], order[1])
+            assert res.best_score == pytest.approx(best[order[0]], abs=1e-5)
+            assert res.second_score == pytest.approx(best[order[1]], abs=1e-5)
+    assert len(g) == sum(len(v) for v in ref.values()) and g.user_count == len(ref)

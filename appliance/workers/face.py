@@ -1,0 +1,207 @@
+"""The face worker: owns the face engine and the gallery.
+
+face_train (port 444) and /face_predict (port 3304) arrive here as bus
+requests with the image as a raw payload frame. The gallery is the single
+normalised matrix of every enrolled template, loaded from the database at
+start and updated in place on enrolment or deletion.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any
+
+import numpy as np
+
+from .. import bus, endpoints, store
+from ..face.engine import FaceAnalysis, FaceEngine
+from ..face.engine import FaceSettings as EngineSettings
+from ..face.enrolment import EnrolmentSession, EnrolmentSettings
+from ..face.gallery import Gallery, decide, to_percent
+from ..store import faces as face_store
+from ..worker import HandlerError, ServiceWorker
+
+log = logging.getLogger(__name__)
+
+MODEL_NAME = "sface-2021dec"
+"""Templates carry the model that made them: another model's are not comparable."""
+IDLE_CONNECTION = 600.0
+"""Per-connection state not touched for this long is dropped (a client that vanished)."""
+
+
+class FaceWorker(ServiceWorker):
+    name = "face"
+    threads = 2
+
+    def setup(self) -> None:
+        store.open_database(endpoints.database_path(self.settings.data_dir))
+        cfg = self.settings.face
+        self.engine = FaceEngine(self.settings.models_dir, EngineSettings(
+            threads=2, match_threshold=cfg.match_threshold, match_margin=cfg.match_margin))
+        self.gallery = Gallery()
+        self._lock = threading.Lock()  # the gallery and the connection tables have one owner at a time
+        self._training: dict[str, tuple[str, EnrolmentSession, float]] = {}
+        self._predicting: dict[str, float] = {}
+        self.publisher = bus.Publisher(self.settings.runtime_dir)
+        loaded = 0
+        for user_id, embeddings in face_store.load_templates(MODEL_NAME):
+            self.gallery.set_user(user_id, embeddings)
+            loaded += 1
+        log.info("gallery: %d users, %d templates", loaded, len(self.gallery))
+
+    def ops(self):
+        return {"predict": self.predict, "predict.close": self.predict_close,
+                "train.open": self.train_open, "train.frame": self.train_frame, "train.close": self.train_close,
+                "identify": self.identify, "enroll": self.enroll, "users.delete": self.delete_user}
+
+    def status(self) -> dict[str, Any]:
+        if not hasattr(self, "gallery"):
+            return {}
+        return {"users": self.gallery.user_count, "templates": len(self.gallery),
+                "training": len(self._training), "predicting": len(self._predicting)}
+
+    # -- helpers ---------------------------------------------------------------
+    def _image(self, payloads: list[bytes]) -> bytes:
+        if len(payloads) != 1:
+            raise HandlerError("bad_request", "exactly one image payload expected")
+        return payloads[0]
+
+    def _match(self, analysis: FaceAnalysis) -> dict[str, Any]:
+        """The gallery's verdict on an analysed face, in protocol terms."""
+        cfg = self.settings.face
+        with self._lock:
+            found = self.gallery.search(analysis.embedding)
+        score = to_percent(found.best_score, cfg.match_threshold)
+        if decide(found.best_score, found.second_score, cfg.match_threshold, cfg.match_margin):
+            return {"message": "success", "user_id": found.best_id, "score": score}
+        return {"message": "continue", "reason": "unknown", "score": score}
+
+    def _sweep(self) -> None:
+        cutoff = time.monotonic() - IDLE_CONNECTION
+        for table in (self._training, self._predicting):
+            for key in [k for k, v in table.items() if (v[-1] if isinstance(v, tuple) else v) < cutoff]:
+                table.pop(key, None)
+
+    # -- /face_predict ---------------------------------------------------------
+    def predict(self, header: dict, payloads: list[bytes]) -> dict:
+        with self._lock:
+            self._predicting[header.get("hash", "")] = time.monotonic()
+        analysis = self.engine.analyse(self._image(payloads))
+        if not analysis.ok:
+            return {"message": "continue", "reason": analysis.reason, "detail": analysis.detail}
+        return self._match(analysis)
+
+    def predict_close(self, header: dict, _payloads) -> dict:
+        with self._lock:
+            self._predicting.pop(header.get("hash", ""), None)
+            self._sweep()
+        return {}
+
+    # -- face_train ----------------------------------------------------------------
+    def train_open(self, header: dict, _payloads) -> dict:
+        user_id = header.get("user_id")
+        if not isinstance(user_id, str) or not user_id.strip() or len(user_id) > 128:
+            raise HandlerError("bad_data", "user_id must be a non-empty string of at most 128 characters")
+        session = EnrolmentSession(EnrolmentSettings(required=self.settings.face.train_samples,
+                                                     same_person_threshold=self.settings.face.match_threshold))
+        with self._lock:
+            self._sweep()
+            self._training[header["hash"]] = (user_id, session, time.monotonic())
+        return {}
+
+    def train_close(self, header: dict, _payloads) -> dict:
+        with self._lock:
+            self._training.pop(header.get("hash", ""), None)
+        return {}
+
+    def train_frame(self, header: dict, payloads: list[bytes]) -> dict:
+        with self._lock:
+            entry = self._training.get(header.get("hash", ""))
+        if entry is None:
+            raise HandlerError("out_of_order", "no face_train in progress on this connection")
+        user_id, session, _ = entry
+        analysis = self.engine.analyse(self._image(payloads))
+        extra: dict[str, Any] = {}
+        if analysis.ok:
+            other = self._enrolled_as_other(user_id, analysis)
+            if other is not None:
+                extra["enrolled_as"] = other
+                if not self.settings.face.allow_duplicate_enrolment:
+                    return {"message": "continue", "reason": "enrolled_as_other", **extra,
+                            "detail": f"this face is already enrolled as {other}"}
+        step = session.feed(analysis)
+        with self._lock:
+            self._training[header["hash"]] = (user_id, session, time.monotonic())
+        reply = {"message": step.message, "samples": step.good_samples, "required": step.required, **extra}
+        if step.reason:
+            reply["reason"] = step.reason
+            if not analysis.ok:
+                reply["detail"] = analysis.detail
+        if step.message == "success":
+            self._store(user_id, session.result.template, session.result.best_jpeg)
+            reply["consistency"] = session.result.consistency
+        return reply
+
+    def _enrolled_as_other(self, user_id: str, analysis: FaceAnalysis) -> str | None:
+        with self._lock:
+            found = self.gallery.search(analysis.embedding)
+        if found.best_id not in (None, user_id) and found.best_score >= self.settings.face.match_threshold:
+            return found.best_id
+        return None
+
+    def _store(self, user_id: str, template: np.ndarray, sample_jpeg: bytes) -> None:
+        face_store.save_template(user_id, MODEL_NAME, template, sample_jpeg)
+        with self._lock:
+            self.gallery.set_user(user_id, template)
+        self.publisher.publish(endpoints.TOPIC_ENROLLED, {"user_id": user_id, "model": MODEL_NAME,
+                                                          "templates": int(template.shape[0])}, [sample_jpeg])
+        log.info("enrolled %s (%d templates)", user_id, template.shape[0])
+
+    # -- technician's tools (CLI) ------------------------------------------------------
+    def identify(self, header: dict, payloads: list[bytes]) -> dict:
+        analysis = self.engine.analyse(self._image(payloads))
+        if not analysis.ok:
+            return {"found": False, "reason": analysis.reason, "detail": analysis.detail}
+        with self._lock:
+            scores = self.gallery.scores(analysis.embedding)
+            best = top_identities(self.gallery, scores, int(header.get("top", 5)))
+        threshold = self.settings.face.match_threshold
+        return {"found": True, **self._match(analysis), "box": analysis.box, "timings_ms": analysis.timings_ms,
+                "top": [{"user_id": u, "cosine": round(s, 4), "score": to_percent(s, threshold)} for u, s in best]}
+
+    def enroll(self, header: dict, payloads: list[bytes]) -> dict:
+        """Enrol from still images (all of the same person), as face_train would."""
+        user_id = header.get("user_id", "")
+        self.train_open({"user_id": user_id, "hash": f"cli-{id(payloads)}"}, [])
+        key = f"cli-{id(payloads)}"
+        try:
+            reply: dict = {"message": "continue"}
+            for index, image in enumerate(payloads):
+                reply = self.train_frame({"hash": key}, [image])
+                reply["image"] = index
+                if reply["message"] == "success":
+                    break
+            return reply
+        finally:
+            self.train_close({"hash": key}, [])
+
+    def delete_user(self, header: dict, _payloads) -> dict:
+        user_id = header.get("user_id", "")
+        removed = face_store.delete_template(user_id)
+        with self._lock:
+            in_gallery = self.gallery.remove(user_id)
+        return {"removed": bool(removed or in_gallery)}
+
+
+def top_identities(gallery: Gallery, scores: np.ndarray, k: int) -> list[tuple[str, float]]:
+    """The k best identities (one entry per user: their best template)."""
+    best: dict[str, float] = {}
+    for row in np.argsort(-scores)[: max(k * 8, k)]:
+        user = gallery.owner_of_row(int(row))
+        if user is not None and user not in best:
+            best[user] = float(scores[row])
+        if len(best) >= k:
+            break
+    return list(best.items())

@@ -1,0 +1,118 @@
+"""Speech to text on real models: synthesised Mandarin, silence, noise, any WAV, backends."""
+import numpy as np
+import pytest
+
+from appliance.speech.audio import AudioError, decode_audio, encode_wav, resample
+from appliance.speech.modelfiles import ModelError
+from appliance.speech.stt import STTError, SpeechToText, build_prompt, to_simplified
+
+
+@pytest.fixture(scope="module")
+def speech_request_audio(speech_tts):
+    """'我要办身份证。' spoken by the TTS, as float32 at the TTS rate."""
+    audio, rate = speech_tts.synthesize("我要办身份证。")
+    return audio, rate
+
+
+def test_prompt_is_simplified_and_names_the_services():
+    prompt = build_prompt(["身份证", "社保卡", "身份证", " "])
+    assert "身份证、社保卡" in prompt and prompt.count("身份证") == 1
+    assert to_simplified(prompt) == prompt
+
+
+def test_traditional_output_is_converted():
+    assert to_simplified("我要辦身份證") == "我要办身份证"
+
+
+def test_transcribes_synthesised_request(speech_stt, speech_request_audio):
+    audio, rate = speech_request_audio
+    tr = speech_stt.transcribe(resample(audio, rate, 16000))
+    assert "身份证" in tr.text
+    assert tr.language == "zh"
+    assert tr.duration == pytest.approx(len(audio) / rate, abs=0.01)
+    assert tr.timings["decode"] > 0 and tr.timings["total"] >= tr.timings["decode"]
+
+
+def test_stereo_44k1_wav_bytes_are_transcribed(speech_stt, speech_request_audio):
+    audio, rate = speech_request_audio
+    x = resample(audio, rate, 44100)
+    stereo = np.stack([x, x], axis=1).reshape(-1)
+    import io
+    import wave
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:
+        w.setnchannels(2)
+        w.setsampwidth(2)
+        w.setframerate(44100)
+        w.writeframes((np.clip(stereo, -1, 1) * 32767).astype("<i2").tobytes())
+    assert "身份证" in speech_stt.transcribe_bytes(buf.getvalue()).text
+
+
+def test_speech_padded_with_silence_is_trimmed_and_heard(speech_stt, speech_request_audio):
+    audio, rate = speech_request_audio
+    x = resample(audio, rate, 16000)
+    padded = np.concatenate([np.zeros(16000 * 3, np.float32), x, np.zeros(16000 * 4, np.float32)])
+    assert "身份证" in speech_stt.transcribe(padded).text
+
+
+@pytest.mark.parametrize("level", [0.0, 1e-5, 3e-3])
+def test_silence_returns_empty_without_decoding(speech_stt, level):
+    rng = np.random.default_rng(1)
+    x = (rng.standard_normal(16000 * 5) * level).astype(np.float32)
+    tr = speech_stt.transcribe(x)
+    assert tr.text == "" and tr.timings["decode"] == 0.0
+
+
+def test_white_noise_does_not_hallucinate(speech_stt):
+    rng = np.random.default_rng(2)
+    x = (rng.standard_normal(16000 * 8) * 0.2).astype(np.float32)
+    assert len(speech_stt.transcribe(x).text) <= 4
+
+
+def test_too_short_input_is_empty(speech_stt):
+    assert speech_stt.transcribe(np.full(800, 0.3, np.float32)).text == ""
+
+
+def test_bad_input_shapes_raise(speech_stt):
+    with pytest.raises(STTError):
+        speech_stt.transcribe(np.zeros((2, 16000), np.float32))
+    with pytest.raises(AudioError):
+        speech_stt.transcribe_bytes(b"not audio at all")
+
+
+def test_english_when_language_is_auto(speech_stt, speech_tts):
+    if speech_tts.piper is None:
+        pytest.skip("piper English voice not installed")
+    audio, rate = speech_tts.synthesize("Please bring your ID card and two photos.")
+    tr = speech_stt.transcribe(resample(audio, rate, 16000), language="auto")
+    assert tr.language == "en"
+    assert "photos" in tr.text.lower()
+
+
+def test_whispercpp_backend_refuses_a_missing_model_file(tmp_path):
+    # Must never fall back to pywhispercpp's own download-by-name behaviour.
+    with pytest.raises(ModelError):
+        SpeechToText(tmp_path, backend="whispercpp", ggml_path=tmp_path / "ggml-base.bin")
+
+
+def test_whispercpp_backend_with_installed_model(speech_request_audio):
+    """Runs only where a technician installed a ggml model (none ships in any registry)."""
+    import os
+    from pathlib import Path
+    pytest.importorskip("pywhispercpp")
+    ggml = Path(os.environ.get("APPLIANCE_WHISPER_GGML", "/nonexistent/ggml-base.bin"))
+    if not ggml.is_file():
+        pytest.skip("no ggml whisper model installed (set APPLIANCE_WHISPER_GGML)")
+    stt = SpeechToText(ggml.parent, backend="whispercpp", ggml_path=ggml)
+    audio, rate = speech_request_audio
+    assert "身份证" in stt.transcribe(resample(audio, rate, 16000)).text
+
+
+def test_unknown_backend_is_refused(speech_models_dir):
+    with pytest.raises(ValueError):
+        SpeechToText(speech_models_dir, backend="nope")
+
+
+def test_wav_round_trip_through_bytes(speech_stt, speech_request_audio):
+    audio, rate = speech_request_audio
+    assert "身份证" in speech_stt.transcribe(decode_audio(encode_wav(audio, rate))).text
