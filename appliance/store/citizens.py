@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .db import database
-from .models import RECORD_FIELDS, Citizen, now
+from .models import RECORD_FIELDS, Citizen, FlowSession, PendingRequest, now
 
 
 def upsert(user_id: str, record: dict[str, Any]) -> Citizen:
@@ -29,3 +29,12 @@ def upsert(user_id: str, record: dict[str, Any]) -> Citizen:
 
 def get(user_id: str) -> Citizen | None:
     return Citizen.get_or_none(Citizen.user_id == user_id)
+
+
+def delete(user_id: str) -> tuple[bool, int]:
+    """Remove the citizen's record and sessions; (record removed?, sessions removed)."""
+    with database.atomic("IMMEDIATE"):
+        removed = Citizen.delete().where(Citizen.user_id == user_id).execute()
+        sessions = FlowSession.delete().where(FlowSession.user_id == user_id).execute()
+        PendingRequest.delete().where(PendingRequest.user_id == user_id).execute()
+    return bool(removed), sessions

@@ -55,7 +55,8 @@ class DialogueWorker(ServiceWorker):
         self._lock = threading.Lock()
 
     def ops(self):
-        return {"flow": self.flow, "qna.open": self.qna_open, "qna.answer": self.qna_answer}
+        return {"flow": self.flow, "qna.open": self.qna_open, "qna.answer": self.qna_answer,
+                "citizen.delete": self.delete_citizen}
 
     def status(self) -> dict[str, Any]:
         return {"services": len(self.catalogue.services)} if hasattr(self, "catalogue") else {}
@@ -175,6 +176,12 @@ class DialogueWorker(ServiceWorker):
                 PendingRequest.update(state="done", response=result).where(PendingRequest.key == digest).execute()
         with self._lock:
             self._transcribing.discard(digest)
+
+    def delete_citizen(self, header: dict, _payloads) -> dict:
+        """The technician's `appliance users delete`: the record and every session."""
+        user_id = header.get("user_id", "")
+        removed, count = citizens.delete(user_id)
+        return {"removed": removed, "sessions": count}
 
     # -- qna socket ----------------------------------------------------------
     def _qna_session(self, header: dict):

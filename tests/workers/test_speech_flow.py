@@ -1,0 +1,114 @@
+"""/stt, /tts, audio handshakes and spoken qna answers over the real ports with the real models."""
+
+import base64
+import io
+import json
+import math
+import struct
+import time
+import wave
+
+import pytest
+
+from harness import Appliance
+
+
+@pytest.fixture(scope="module")
+def app():
+    app = Appliance(workers="dialogue,speech,gateway").wait_ready(300)
+    yield app
+    app.stop()
+
+
+def say(app, text) -> bytes:
+    ws = app.ws("tool", "/tts")
+    ws.send(text)
+    return ws.recv()
+
+
+def wav_info(data: bytes):
+    with wave.open(io.BytesIO(data)) as w:
+        return w.getnchannels(), w.getsampwidth(), w.getframerate(), w.getnframes()
+
+
+def test_tts_gives_16bit_mono_wav_and_stt_reads_it_back(app):
+    wav = say(app, "我要办身份证")
+    assert wav[:4] == b"RIFF" and wav[8:12] == b"WAVE"
+    channels, width, rate, frames = wav_info(wav)
+    assert (channels, width) == (1, 2) and frames / rate > 0.5
+    stt = app.ws("tool", "/stt")
+    stt.send_binary(wav)
+    assert "身份证" in stt.recv()
+    stt.send_binary(say(app, "我想办理营业执照"))  # several utterances on one connection
+    assert "营业执照" in stt.recv()
+
+
+def silence_wav(seconds: float, rate=8000) -> bytes:
+    out = io.BytesIO()
+    with wave.open(out, "wb") as w:
+        w.setnchannels(2)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(b"\x00\x00" * 2 * int(seconds * rate))
+    return out.getvalue()
+
+
+def test_bad_audio_is_an_error_or_empty_never_a_crash(app):
+    stt = app.ws("tool", "/stt")
+    stt.send_binary(silence_wav(2.0))
+    assert stt.recv() == ""
+    stt.send_binary(silence_wav(0.1))
+    assert stt.recv() == ""
+    for bad in (b"", b"this is not audio at all" * 100, silence_wav(1.0)[:44] + b"\x01"):
+        stt.send_binary(bad)
+        reply = stt.recv()
+        assert reply == "" or json.loads(reply)["type"] == "error"
+    lying = bytearray(silence_wav(1.0))
+    struct.pack_into("<I", lying, 40, 10**9)  # data chunk claims a gigabyte
+    stt.send_binary(bytes(lying))
+    reply = stt.recv()
+    assert reply == "" or json.loads(reply)["type"] == "error"
+    hour = bytearray(silence_wav(0.5))
+    struct.pack_into("<I", hour, 40, 3600 * 8000 * 4)
+    stt.send_binary(bytes(hour) + b"\x00" * 1000)
+    reply = json.loads(stt.recv())
+    assert reply["type"] == "error"
+    assert app.get("/health")[0] == 200
+
+
+def test_tts_bad_text(app):
+    ws = app.ws("tool", "/tts")
+    ws.send("")
+    assert json.loads(ws.recv())["type"] == "error"
+    ws.send("办" * 5000)
+    assert json.loads(ws.recv())["type"] == "error"
+    ws.send("好的")
+    assert ws.recv()[:4] == b"RIFF"  # still usable
+
+
+def test_audio_handshake_processing_then_result_without_redoing_work(app):
+    body = {"user_id": "voice-1", "type": "handshake", "info": {},
+            "input": {"type": "audio", "media": base64.b64encode(say(app, "我要补办社保卡")).decode()}}
+    status, first = app.post("/handshake", body)
+    assert status == 202 and first["type"] == "processing" and first["user_id"] == "voice-1"
+    for _ in range(120):
+        status, reply = app.post("/handshake", body)
+        if reply["type"] != "processing":
+            break
+        time.sleep(0.5)
+    assert status == 200 and reply["type"] == "handshake" and reply["classify"] == "社保卡", reply
+    status, again = app.post("/handshake", body)
+    assert again["hash"] == reply["hash"]  # the same answer, not a second transcription
+
+
+def test_spoken_answer_in_qna_is_read_back(app):
+    _, hs = app.post("/handshake", {"user_id": "voice-2", "type": "handshake",
+                                    "info": {"name": "王芳", "gender": "女", "nationality": "汉"},
+                                    "input": {"type": "text", "text": "我要办社保卡"}})
+    ws = app.ws("flow_socket", "/qna")
+    ws.send(json.dumps({"user_id": "voice-2", "type": "qna", "hash": hs["hash"]}))
+    question = ws.recv()
+    assert "身份证" in question or "手机" in question
+    ws.send_binary(say(app, "一三九一二三四五六七八"))
+    reply = ws.recv()
+    assert "对吗" in reply or "请" in reply  # a number heard by ear is read back (or asked again)
