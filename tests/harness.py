@@ -53,13 +53,13 @@ class NotifyListener:
     def lines(self) -> list[str]:
         return [line for _, line in list(self.messages)]
 
-    def wait_for(self, line: str, timeout: float) -> bool:
+    def wait_for(self, line: str, timeout: float, alive=lambda: True) -> bool:
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and alive():
             if line in self.lines():
                 return True
             time.sleep(0.05)
-        return False
+        return line in self.lines()
 
     def close(self) -> None:
         self._stop = True
@@ -102,8 +102,8 @@ class Appliance:
         return self.dir / "data"
 
     def wait_ready(self, timeout: float = 180.0) -> "Appliance":
-        if not self.notify.wait_for("READY=1", timeout):
-            raise AssertionError(f"not READY within {timeout}s; log:\n{self.logtext()}")
+        if not self.notify.wait_for("READY=1", timeout, alive=lambda: self.proc.poll() is None):
+            raise AssertionError(f"not READY within {timeout}s (exit code {self.proc.poll()}); log:\n{self.logtext()}")
         return self
 
     def logtext(self) -> str:
@@ -193,3 +193,12 @@ def wait_gone(pids, timeout: float = 15.0) -> list[int]:
             return []
         time.sleep(0.05)
     return [pid for pid in pids if alive(pid)]
+
+
+def assert_closed_by_server(ws: websocket.WebSocket) -> None:
+    """The next thing on the socket is the server's close (or the socket is gone)."""
+    try:
+        opcode, _ = ws.recv_data(control_frame=True)
+    except (websocket.WebSocketConnectionClosedException, ConnectionError):
+        return
+    assert opcode == websocket.ABNF.OPCODE_CLOSE, f"expected a close frame, got opcode {opcode}"

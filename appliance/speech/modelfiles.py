@@ -96,6 +96,16 @@ def verify_models(models_dir: Path, full: bool = True) -> dict:
     return out
 
 
+def model_problems(models_dir: Path, english: bool = True) -> list[str]:
+    """Like face's verify_models: a list of "file: missing|corrupt" lines, empty when healthy.
+
+    The piper files are only checked with ``english`` (they are optional).
+    """
+    names = REQUIRED + (OPTIONAL if english else [])
+    status = verify_models(models_dir)
+    return [f"{n}: {status[n]}" for n in names if status[n] != "ok"]
+
+
 def require(models_dir: Path, names: list[str]) -> None:
     """Raise ModelError unless each named file exists (cheap check the engines do at load)."""
     status = verify_models(models_dir, full=False)

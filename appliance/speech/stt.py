@@ -137,7 +137,8 @@ class SpeechToText:
 
     def __init__(self, models_dir: Path, prompt_terms: Iterable[str] = DEFAULT_TERMS,
                  language: Optional[str] = "zh", backend: str = "faster-whisper",
-                 cpu_threads: int = 2, ggml_path: Optional[Path] = None, use_vad: bool = True):
+                 cpu_threads: int = 2, ggml_path: Optional[Path] = None, use_vad: bool = True,
+                 warmup: bool = True):
         t0 = time.perf_counter()
         self.language = language or "auto"
         self.prompt = build_prompt(prompt_terms)
@@ -149,7 +150,16 @@ class SpeechToText:
         else:
             raise ValueError(f"unknown STT backend {backend!r}")
         self.backend = backend
+        if warmup:
+            self._warmup()
         self.load_seconds = time.perf_counter() - t0
+
+    def _warmup(self) -> None:
+        """First VAD and decode calls allocate buffers (~0.5 s): pay that at load, not per user."""
+        quiet = np.zeros(TARGET_RATE, np.float32)
+        if self.use_vad:
+            speech_spans(quiet)
+        self._backend.run(quiet, None if self.language == "auto" else self.language, self.prompt)
 
     def transcribe(self, samples16k: np.ndarray, language: Optional[str] = None) -> Transcript:
         """Mono float32 16 kHz samples -> Transcript (text "" for silence or noise).

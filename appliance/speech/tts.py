@@ -71,6 +71,7 @@ class KokoroEngine:
             self.voices = {k: npz[k].astype(np.float32) for k in npz.files}
         self.g2p = zh.ZHG2P()  # version None = the IPA phoneme set of Kokoro v1.0
         self.g2p("预热")  # jieba builds its dictionary on first use (~0.6 s): do it at load
+        self.infer(self.tokens(self.phonemes("你好")), DEFAULT_VOICE, 1.0)  # first run allocates
 
     def phonemes(self, text: str) -> str:
         """Chinese text (already normalised) -> Kokoro phoneme string."""
@@ -174,6 +175,12 @@ class TextToSpeech:
         if self.kokoro is None and self.espeak is None:
             raise ModelError("no Chinese TTS engine could be loaded (Kokoro nor espeak-ng)")
         self.load_seconds = time.perf_counter() - t0
+
+    @property
+    def engines(self) -> dict:
+        """Which engine speaks each language now, for the worker's ready/doctor report."""
+        esp = "espeak-ng" if self.espeak else None
+        return {"zh": "kokoro" if self.kokoro else esp, "en": "piper" if self.piper else esp}
 
     @staticmethod
     def _try(factory, name):

@@ -8,6 +8,7 @@ from appliance.speech.modelfiles import (SHA256, ModelError, ensure_models, requ
 
 def test_all_models_verify(speech_models_dir):
     assert set(verify_models(speech_models_dir).values()) == {"ok"}
+    assert modelfiles.model_problems(speech_models_dir) == []
 
 
 def test_ensure_is_idempotent(speech_models_dir):
@@ -36,6 +37,8 @@ def test_verify_reports_missing_and_corrupt(tmp_path):
     status = verify_models(tmp_path)
     assert status["kokoro/vocab.json"] == "corrupt"
     assert status["whisper-base/model.bin"] == "missing"
+    problems = modelfiles.model_problems(tmp_path, english=False)
+    assert "kokoro/vocab.json: corrupt" in problems and len(problems) == len(modelfiles.REQUIRED)
 
 
 def test_engines_refuse_to_start_without_models(tmp_path):

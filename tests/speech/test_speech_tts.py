@@ -11,6 +11,7 @@ from appliance.speech.tts import EspeakEngine, TextToSpeech, TTSError
 
 
 def test_chinese_audio_is_valid(speech_tts):
+    assert speech_tts.engines["zh"] == "kokoro"
     audio, rate = speech_tts.synthesize("您好，请问您要办理什么业务？")
     assert rate == 24000 and audio.dtype == np.float32 and audio.ndim == 1
     seconds = len(audio) / rate
@@ -89,6 +90,6 @@ def test_without_models_falls_back_to_espeak(tmp_path):
     if not shutil.which("espeak-ng"):
         pytest.skip("espeak-ng not installed")
     tts = TextToSpeech(tmp_path, english=False)
-    assert tts.kokoro is None
+    assert tts.engines == {"zh": "espeak-ng", "en": "espeak-ng"}
     back, rate = read_wav(tts.synthesize_wav("你好。"))
     assert rate == 24000 and len(back) / rate > 0.3
