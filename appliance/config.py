@@ -20,7 +20,8 @@ from typing import Any, Mapping
 
 ENV_PREFIX = "APPLIANCE_"
 CONFIG_ENV = "APPLIANCE_CONFIG"
-KNOWN_WORKERS = ("dialogue", "face", "speech", "gateway")
+KNOWN_WORKERS = ("dialogue", "face", "liveness", "speech", "sync", "gateway")
+DEFAULT_WORKERS = ("dialogue", "face", "speech", "gateway")
 
 
 class ConfigError(ValueError):
@@ -62,7 +63,7 @@ class PathsSettings:
 
 @dataclass(frozen=True)
 class SupervisorSettings:
-    workers: tuple[str, ...] = _opt(KNOWN_WORKERS, choices=KNOWN_WORKERS)
+    workers: tuple[str, ...] = _opt(DEFAULT_WORKERS, choices=KNOWN_WORKERS)
     """Workers to run, in start order (stopped in reverse)."""
     heartbeat_interval: float = _opt(1.0, min=0.05, max=30)
     """Seconds between a worker's heartbeats."""

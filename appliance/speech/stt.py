@@ -68,6 +68,17 @@ def to_simplified(text: str) -> str:
     return zhconv.convert(text, "zh-hans")
 
 
+_FULLWIDTH = str.maketrans({",": "，", "?": "？", "!": "！", ":": "：", ";": "；"})
+
+
+def tidy_chinese(text: str) -> str:
+    """Simplified script, and the full-width punctuation Chinese text uses (Whisper mixes in ASCII)."""
+    text = to_simplified(text)
+    if any("\u4e00" <= c <= "\u9fff" for c in text):
+        text = text.translate(_FULLWIDTH)
+    return text
+
+
 def speech_spans(samples: np.ndarray, min_silence_ms: int = 500) -> list[dict]:
     """Silero VAD speech spans (sample offsets) at 16 kHz, via faster-whisper's bundled ONNX."""
     from faster_whisper.vad import VadOptions, get_speech_timestamps
@@ -186,7 +197,7 @@ class SpeechToText:
         except Exception as e:  # backend errors are opaque C++ exceptions; wrap them
             raise STTError(f"{self.backend} failed: {e}") from e
         timings["decode"] = time.perf_counter() - t1
-        out = self._done(to_simplified(text.strip()), detected or lang or "", duration, timings, t0)
+        out = self._done(tidy_chinese(text.strip()), detected or lang or "", duration, timings, t0)
         out.language_probability = prob
         return out
 

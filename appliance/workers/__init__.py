@@ -10,6 +10,8 @@ REGISTRY = {
     "dialogue": "appliance.workers.dialogue:DialogueWorker",
     "face": "appliance.workers.face:FaceWorker",
     "speech": "appliance.workers.speech:SpeechWorker",
+    "liveness": "appliance.workers.liveness:LivenessWorker",
+    "sync": "appliance.workers.sync:SyncWorker",
 }
 
 

@@ -4,7 +4,7 @@ import pytest
 
 from appliance.speech.audio import AudioError, decode_audio, encode_wav, resample
 from appliance.speech.modelfiles import ModelError
-from appliance.speech.stt import STTError, SpeechToText, build_prompt, to_simplified
+from appliance.speech.stt import STTError, SpeechToText, build_prompt, tidy_chinese, to_simplified
 
 
 @pytest.fixture(scope="module")
@@ -22,6 +22,11 @@ def test_prompt_is_simplified_and_names_the_services():
 
 def test_traditional_output_is_converted():
     assert to_simplified("我要辦身份證") == "我要办身份证"
+
+
+def test_chinese_output_gets_fullwidth_punctuation():
+    assert tidy_chinese("您好,请问辦理什么?") == "您好，请问办理什么？"
+    assert tidy_chinese("Hello, world?") == "Hello, world?"
 
 
 def test_transcribes_synthesised_request(speech_stt, speech_request_audio):

@@ -38,8 +38,7 @@ def test_stream_is_lazy(speech_tts):
     assert first.size > 0  # the first sentence is ready before the second is synthesised
 
 
-def test_codes_make_longer_audio_than_quantities(speech_tts):
-    # 13912345678 read as digits has 11 syllables; read as a quantity it would be different.
+def test_codes_are_spelled_before_synthesis(speech_tts):
     pieces = speech_tts.sentences("我的电话是13912345678。")
     assert pieces == [("zh", "我的电话是一三九一二三四五六七八。")]
 
