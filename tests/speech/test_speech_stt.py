@@ -100,6 +100,13 @@ def test_whispercpp_backend_refuses_a_missing_model_file(tmp_path):
         SpeechToText(tmp_path, backend="whispercpp", ggml_path=tmp_path / "ggml-base.bin")
 
 
+def test_whispercpp_backend_refuses_a_file_that_is_not_ggml(tmp_path):
+    junk = tmp_path / "ggml-base.bin"
+    junk.write_bytes(b"\x00not a model" * 100)
+    with pytest.raises(ModelError, match="not a whisper.cpp ggml model"):
+        SpeechToText(tmp_path, backend="whispercpp", ggml_path=junk)
+
+
 def test_whispercpp_backend_with_installed_model(speech_request_audio):
     """Runs only where a technician installed a ggml model (none ships in any registry)."""
     import os
