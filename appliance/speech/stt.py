@@ -80,6 +80,13 @@ def tidy_chinese(text: str) -> str:
     return text
 
 
+def repetitive(text: str) -> bool:
+    """Whisper's noise hallucination is a loop over a few prompt characters (证证、证… 证判证判…),
+    short enough to pass its compression-ratio test; real utterances are far more varied."""
+    chars = [c for c in text if c.isalnum()]
+    return len(chars) >= 8 and len(set(chars)) / len(chars) < 0.3
+
+
 def speech_spans(samples: np.ndarray, min_silence_ms: int = 500) -> list[dict]:
     """Silero VAD speech spans (sample offsets) at 16 kHz, via faster-whisper's bundled ONNX."""
     from faster_whisper.vad import VadOptions, get_speech_timestamps
@@ -115,7 +122,7 @@ class _FasterWhisper:
             compression_ratio_threshold=2.4, vad_filter=False, without_timestamps=True)
         kept = [s.text for s in segments
                 if not (s.no_speech_prob > NO_SPEECH_DROP and s.avg_logprob < LOGPROB_DROP)
-                and s.compression_ratio <= 2.4]
+                and s.compression_ratio <= 2.4 and not repetitive(s.text)]
         return "".join(kept), info.language, float(info.language_probability)
 
 

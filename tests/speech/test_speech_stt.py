@@ -4,7 +4,8 @@ import pytest
 
 from appliance.speech.audio import AudioError, decode_audio, encode_wav, resample
 from appliance.speech.modelfiles import ModelError
-from appliance.speech.stt import STTError, SpeechToText, build_prompt, tidy_chinese, to_simplified
+from appliance.speech.stt import (STTError, SpeechToText, build_prompt, repetitive, tidy_chinese,
+                                  to_simplified)
 
 
 @pytest.fixture(scope="module")
@@ -72,6 +73,19 @@ def test_white_noise_does_not_hallucinate(speech_stt):
     rng = np.random.default_rng(2)
     x = (rng.standard_normal(16000 * 8) * 0.2).astype(np.float32)
     assert len(speech_stt.transcribe(x).text) <= 4
+
+
+def test_repetition_filter():
+    assert repetitive("证证、证、证、证、证、证、证") and repetitive("证判证判证判证判证")
+    assert not repetitive("我的电话是13912345678。") and not repetitive("我要办身份证")
+
+
+def test_noise_without_vad_is_caught_by_whisper_level_filters(speech_models_dir):
+    stt = SpeechToText(speech_models_dir, use_vad=False, warmup=False)
+    rng = np.random.default_rng(2)
+    for level in (0.02, 0.2):
+        x = (rng.standard_normal(16000 * 8) * level).astype(np.float32)
+        assert len(stt.transcribe(x).text) <= 4
 
 
 def test_too_short_input_is_empty(speech_stt):
