@@ -29,6 +29,8 @@ Payloads = Sequence[bytes | memoryview | zmq.Frame]
 
 EVENT_HWM = 100
 """Events a slow subscriber may lag behind before old ones are dropped."""
+FRAME_HWM = 2
+"""Camera frames: a slow consumer gets the newest frame, never a growing queue."""
 _ids = itertools.count(1)
 CONNECT_GRACE = 0.25
 """Seconds a new client waits for its first connection before calling a worker unavailable."""
@@ -227,9 +229,9 @@ class AsyncBusClient:
 class Publisher:
     """PUB into the supervisor's event proxy."""
 
-    def __init__(self, runtime_dir, ctx: zmq.Context | None = None):
+    def __init__(self, runtime_dir, ctx: zmq.Context | None = None, hwm: int = EVENT_HWM):
         self._sock = (ctx or zmq.Context.instance()).socket(zmq.PUB)
-        self._sock.setsockopt(zmq.SNDHWM, EVENT_HWM)
+        self._sock.setsockopt(zmq.SNDHWM, hwm)
         self._sock.setsockopt(zmq.LINGER, 500)
         self._sock.connect(endpoints.events_in(runtime_dir))
 
@@ -243,12 +245,13 @@ class Publisher:
         self._sock.close()
 
 
-def subscriber(runtime_dir, topics: Sequence[bytes], ctx: zmq.Context | None = None) -> zmq.Socket:
-    """A SUB on the event proxy; receive with ``decode(frames[1:])``."""
+def subscriber(runtime_dir, topics: Sequence[bytes], ctx: zmq.Context | None = None,
+               hwm: int = EVENT_HWM, endpoint: str | None = None) -> zmq.Socket:
+    """A SUB on the event proxy (or on `endpoint`); receive with ``decode(frames[1:])``."""
     sock = (ctx or zmq.Context.instance()).socket(zmq.SUB)
-    sock.setsockopt(zmq.RCVHWM, EVENT_HWM)
+    sock.setsockopt(zmq.RCVHWM, hwm)
     sock.setsockopt(zmq.LINGER, 0)
     for topic in topics:
         sock.setsockopt(zmq.SUBSCRIBE, topic)
-    sock.connect(endpoints.events_out(runtime_dir))
+    sock.connect(endpoint or endpoints.events_out(runtime_dir))
     return sock

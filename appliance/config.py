@@ -20,7 +20,7 @@ from typing import Any, Mapping
 
 ENV_PREFIX = "APPLIANCE_"
 CONFIG_ENV = "APPLIANCE_CONFIG"
-KNOWN_WORKERS = ("dialogue", "face", "liveness", "speech", "sync", "gateway")
+KNOWN_WORKERS = ("camera", "dialogue", "face", "liveness", "speech", "sync", "gateway")
 DEFAULT_WORKERS = ("dialogue", "face", "speech", "gateway")
 
 
@@ -47,6 +47,8 @@ class PortsSettings:
     """WebSocket flow port: face_train, qna. Below 1024: needs CAP_NET_BIND_SERVICE."""
     flow_http: int = _opt(10925, min=0, max=65535)
     """HTTP flow port: handshake, storage, summary; GET /health."""
+    event_feed: int = _opt(5679, min=0, max=65535)
+    """WebSocket feed of the kiosk's own recognition events in the SE box's protocol (seed 001)."""
 
 
 @dataclass(frozen=True)
@@ -122,6 +124,34 @@ class FaceSettings:
 
 
 @dataclass(frozen=True)
+class CameraSettings:
+    source: str = "auto"
+    """auto | none | picamera2 | v4l2:/dev/videoN | rtsp://… | file:PATH | stills:DIR."""
+    width: int = _opt(640, min=64, max=7680)
+    """Frame width published on the bus (frames are letterboxed to it)."""
+    height: int = _opt(480, min=64, max=4320)
+    """Frame height published on the bus."""
+    fps: float = _opt(10.0, min=0.1, max=120)
+    """Frames per second captured (files and stills are paced to it)."""
+    rotate: int = _opt(0, choices=(0, 90, 180, 270))
+    """Clockwise rotation applied to every frame (a camera mounted sideways)."""
+    mirror: bool = False
+    """Flip frames left-right."""
+    loop: bool = True
+    """file: and stills: sources start over at the end."""
+    device_id: str = ""
+    """The camera's UUID in the event feed (empty: derived from /etc/machine-id, stable per kiosk)."""
+    device_ip: str = "127.0.0.1"
+    """media_device_ip reported in the event feed."""
+    recognise_fps: float = _opt(2.0, min=0.1, max=30)
+    """Frames per second the face worker examines while someone is in front of the kiosk."""
+    min_face_px: int = _opt(80, min=20, max=2000)
+    """Faces smaller than this (eye-to-mouth box side) are passers-by: not recognised."""
+    visit_gap: float = _opt(10.0, min=0.5, max=3600)
+    """Seconds without seeing a person that end their visit (one event per visit)."""
+
+
+@dataclass(frozen=True)
 class SpeechSettings:
     stt_backend: str = _opt("faster-whisper", choices=("faster-whisper", "whispercpp"))
     """faster-whisper (Whisper base, shipped) or whispercpp (a ggml file a technician installs)."""
@@ -131,7 +161,7 @@ class SpeechSettings:
     """Language spoken to the kiosk (auto = detect per utterance)."""
     max_seconds: float = _opt(60.0, min=1, max=600)
     """Longest utterance accepted; longer audio is refused from its header."""
-    voice: str = _opt("jf_alpha", choices=("jf_alpha", "jf_gongitsune", "jf_nezumi", "jf_tebukuro", "jm_kumo"))
+    voice: str = _opt("jf_gongitsune", choices=("jf_alpha", "jf_gongitsune", "jf_nezumi", "jf_tebukuro", "jm_kumo"))
     """Kokoro voice style for Chinese speech."""
     english_voice: bool = True
     """Load piper's English voice for English text (else espeak-ng)."""
@@ -155,6 +185,12 @@ class SeboxSettings:
     """Ask the box for the enrolled photo with each record."""
     media_device_ids: tuple[str, ...] = ()
     """Cameras whose events the box should push (empty: all)."""
+    keep_images: bool = False
+    """Store the live face crop of each record in the database (else images are dropped)."""
+    ping_interval: float = _opt(10.0, min=0.5, max=600)
+    """Seconds between WebSocket pings; a box silent to two pings is reconnected."""
+    backoff_max: float = _opt(30.0, min=0.1, max=3600)
+    """Longest wait between reconnection attempts (exponential, with jitter)."""
 
 
 @dataclass(frozen=True)
@@ -165,6 +201,32 @@ class TencentSettings:
     """Base of faceLib/person/reg, faceLib/person/recong, faceAdv, faceAdvResult."""
     token: str = _opt("", secret=True)
     """Sent as the Authorization header. Never logged or shown."""
+    timeout: float = _opt(10.0, min=0.5, max=300)
+    """Seconds a request may take before it counts as failed (and is retried)."""
+    person_type: str = _opt("normal", choices=("normal", "vip", "inner"))
+    """personType sent with faceLib/person/reg."""
+    recong_fallback: bool = False
+    """Offer remote faceLib/person/recong (op `recong`) when the local gallery has no match."""
+    recong_threshold: float = _opt(85.0, min=0, max=100)
+    """Remote 1:N score accepted as a match (1:N needs more than 1:1: 80 ≈ 0.1 % false accepts at 10k faces)."""
+    verify_before_storage: bool = False
+    """Ask faceAdv (authmatch: name + ID number) to confirm a citizen before storage."""
+    verify_threshold: float = _opt(70.0, min=0, max=100)
+    """faceAdvResult similarity accepted as the same person (1:1: 70 ≈ 1/1000, 80 ≈ 1/10000 false accepts)."""
+
+
+@dataclass(frozen=True)
+class SyncSettings:
+    backoff_base: float = _opt(2.0, min=0.01, max=3600)
+    """Seconds before the first retry of an outbox item; doubles per attempt (with jitter)."""
+    backoff_max: float = _opt(300.0, min=0.1, max=86400)
+    """Longest wait between two attempts of one outbox item."""
+    max_failures: int = _opt(5, min=1, max=1000)
+    """Refusals (errcode ≠ 0) before an item is dead-lettered; network failures retry for ever."""
+    reconcile_interval: float = _opt(60.0, min=1, max=86400)
+    """Seconds between scans for face templates that have no registration queued."""
+    record_wait: float = _opt(30.0, min=0.1, max=86400)
+    """Seconds between checks for the name and ID number of a registration that waits for storage."""
 
 
 @dataclass(frozen=True)
@@ -194,9 +256,11 @@ SECTIONS: dict[str, type] = {
     "limits": LimitsSettings,
     "dialogue": DialogueSettings,
     "face": FaceSettings,
+    "camera": CameraSettings,
     "speech": SpeechSettings,
     "sebox": SeboxSettings,
     "tencent": TencentSettings,
+    "sync": SyncSettings,
     "liveness_api": LivenessApiSettings,
     "logging": LoggingSettings,
 }
@@ -212,9 +276,11 @@ class Settings:
     limits: LimitsSettings = field(default_factory=LimitsSettings)
     dialogue: DialogueSettings = field(default_factory=DialogueSettings)
     face: FaceSettings = field(default_factory=FaceSettings)
+    camera: CameraSettings = field(default_factory=CameraSettings)
     speech: SpeechSettings = field(default_factory=SpeechSettings)
     sebox: SeboxSettings = field(default_factory=SeboxSettings)
     tencent: TencentSettings = field(default_factory=TencentSettings)
+    sync: SyncSettings = field(default_factory=SyncSettings)
     liveness_api: LivenessApiSettings = field(default_factory=LivenessApiSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
     source: str = ""
@@ -390,9 +456,9 @@ def _check_meta(value: Any, key: str, meta: Mapping[str, Any]) -> None:
 
 
 def _check_cross_section(s: Settings) -> None:
-    ports = [p for p in (s.ports.tool, s.ports.flow_socket, s.ports.flow_http) if p]
+    ports = [p for p in (s.ports.tool, s.ports.flow_socket, s.ports.flow_http, s.ports.event_feed) if p]
     if len(set(ports)) != len(ports):
-        raise ConfigError(f"ports.tool, ports.flow_socket and ports.flow_http must differ, got {ports}")
+        raise ConfigError(f"ports.tool, ports.flow_socket, ports.flow_http and ports.event_feed must differ, got {ports}")
     if not ipaddress.ip_address(s.ports.bind).is_loopback and not s.ports.allow_remote:
         raise ConfigError(f"ports.bind = {s.ports.bind!r} exposes the kiosk's ports beyond this machine: "
                           "set ports.allow_remote = true to do that on purpose")

@@ -49,6 +49,11 @@ def events_out(runtime_dir: Path) -> str:
     return _ipc(runtime_dir, "events.out")
 
 
+def camera_frames(runtime_dir: Path) -> str:
+    """The camera worker's own PUB (high-water mark 2: consumers get the newest frame)."""
+    return _ipc(runtime_dir, "camera.frames")
+
+
 def database_path(data_dir: Path) -> Path:
     return Path(data_dir) / DATABASE_FILE
 
@@ -57,3 +62,8 @@ def database_path(data_dir: Path) -> Path:
 TOPIC_ENROLLED = b"face.enrolled"
 TOPIC_RECOGNISED = b"face.recognised"
 TOPIC_WORKER = b"supervisor.worker"
+TOPIC_FRAME = b"camera.frame"
+"""Header {frame_id, ts, shape, source}; one payload: the BGR pixels."""
+TOPIC_SEBOX = b"sebox.recognised"
+"""An SE box identified someone (header: event_id, identity_id, identity_name, user_type, score 0–100,
+device_id, timestamp_ms, source "sebox"; one payload frame, the face crop, when images are kept)."""

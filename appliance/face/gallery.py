@@ -112,6 +112,10 @@ class Gallery:
         self._free_owners.append(owner)
         return True
 
+    def owner_of_row(self, row: int) -> str | None:
+        """The user whose template is in this row of the matrix."""
+        return self._user_ids[int(self._owners[row])] if 0 <= row < self._size else None
+
     def scores(self, query: np.ndarray) -> np.ndarray:
         """Cosine score of the query against every row (view-free copy)."""
         q = l2_normalise(np.asarray(query, np.float32).reshape(self.dim))

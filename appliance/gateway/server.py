@@ -15,6 +15,7 @@ from aiohttp import web
 from ..config import Settings
 from ..worker import EXIT_CONFIG, Control, rss_bytes
 from .backends import Backends
+from .feed import EventFeed
 from .flow_http import FlowHttp
 from .flow_socket import FlowSockets
 from .tool import ToolSockets
@@ -53,6 +54,8 @@ class GatewayWorker:
             "flow_socket": FlowSockets(backends, self.settings).app(),
             "flow_http": FlowHttp(backends).app(limits.max_http_body),
         }
+        if "camera" in self.settings.supervisor.workers:  # the kiosk's own events, SE-box style
+            apps["event_feed"] = EventFeed(self.settings).app()
         runners = []
         try:
             for key, app in apps.items():

@@ -7,6 +7,7 @@ import importlib
 
 REGISTRY = {
     "gateway": "appliance.gateway.server:GatewayWorker",
+    "camera": "appliance.workers.camera:CameraWorker",
     "dialogue": "appliance.workers.dialogue:DialogueWorker",
     "face": "appliance.workers.face:FaceWorker",
     "speech": "appliance.workers.speech:SpeechWorker",

@@ -22,6 +22,7 @@ from ..face.enrolment import EnrolmentSession, EnrolmentSettings
 from ..face.gallery import Gallery, decide, to_percent
 from ..store import faces as face_store
 from ..worker import HandlerError, ServiceWorker
+from .recognition import Recogniser
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,13 @@ class FaceWorker(ServiceWorker):
             self.gallery.set_user(user_id, embeddings)
             loaded += 1
         log.info("gallery: %d users, %d templates", loaded, len(self.gallery))
+        self.recogniser = None
+        if "camera" in self.settings.supervisor.workers:  # the kiosk's own camera: recognise continuously
+            self.recogniser = Recogniser(self, self._match)
+            self.recogniser.start()
+
+    def sample_of(self, user_id: str) -> bytes | None:
+        return face_store.sample_of(user_id)
 
     def ops(self):
         return {"predict": self.predict, "predict.close": self.predict_close,
@@ -60,7 +68,8 @@ class FaceWorker(ServiceWorker):
         if not hasattr(self, "gallery"):
             return {}
         return {"users": self.gallery.user_count, "templates": len(self.gallery),
-                "training": len(self._training), "predicting": len(self._predicting)}
+                "training": len(self._training), "predicting": len(self._predicting),
+                **({"camera": dict(self.recogniser.stats)} if self.recogniser else {})}
 
     # -- helpers ---------------------------------------------------------------
     def _image(self, payloads: list[bytes]) -> bytes:

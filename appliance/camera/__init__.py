@@ -1,0 +1,1 @@
+"""The kiosk's own camera: frame sources and the capture loop."""
