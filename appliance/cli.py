@@ -7,7 +7,6 @@ error; 3 the supervisor's restart budget ran out; 4 a worker cannot start.
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import click
@@ -143,6 +142,3 @@ def models_fetch(ctx: click.Context, only: tuple[str, ...]) -> None:
 
 
 from . import cli_tools  # noqa: E402,F401  (registers the technician's commands on `main`)
-
-if __name__ == "__main__":
-    sys.exit(main())

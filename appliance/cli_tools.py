@@ -29,6 +29,7 @@ def call(ctx: click.Context, worker: str, op: str, fields: dict, payloads=(), ti
         if local is None:
             from .workers import worker_class
 
+            store.migrate(store.open_database(endpoints.database_path(settings.data_dir)))
             local = worker_class(worker)(settings)
             local.setup()
             ctx.obj[f"local-{worker}"] = local

@@ -94,7 +94,7 @@ class Appliance:
             self.env["WATCHDOG_USEC"] = str(watchdog_usec)
         self.notify = NotifyListener(self.dir / "notify")
         self.log = open(self.dir / "appliance.log", "wb")
-        self.proc = subprocess.Popen([sys.executable, "-m", "appliance.cli", "run"], env=self.env, cwd=ROOT,
+        self.proc = subprocess.Popen([sys.executable, "-m", "appliance", "run"], env=self.env, cwd=ROOT,
                                      stdout=self.log, stderr=subprocess.STDOUT)
 
     @property

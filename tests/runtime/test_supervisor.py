@@ -85,7 +85,7 @@ def test_restart_budget_exhausted_exits_nonzero(start_appliance):
 
 def test_bad_config_fails_at_start_naming_the_key(tmp_path):
     env = {**os.environ, "APPLIANCE_PORTS_FLOW_HTTP": "eighty"}
-    result = subprocess.run([sys.executable, "-m", "appliance.cli", "run"], env=env, cwd=ROOT,
+    result = subprocess.run([sys.executable, "-m", "appliance", "run"], env=env, cwd=ROOT,
                             capture_output=True, text=True, timeout=30)
     assert result.returncode == 2
     assert "ports.flow_http" in result.stderr and "'eighty'" in result.stderr
