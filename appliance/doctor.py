@@ -166,20 +166,35 @@ def check_speech_models(s: Settings) -> list[Check]:
 
 def check_camera(s: Settings) -> list[Check]:
     camera = getattr(s, "camera", None)
-    source = getattr(camera, "source", "") if camera is not None else ""
-    if not source:
-        return [_row("camera", "WARN", "no camera configured (the front end sends images itself)",
-                     "set camera.source when the kiosk's own camera is used")]
-    import cv2
+    if camera is None:
+        return [_row("camera", "WARN", "no camera configured", "the front end sends images itself")]
+    running = [w for w in (our_gateway(s) or {}).get("workers", []) if w.get("name") == "camera"]
+    if running and running[0].get("state") == "ready":  # the device is the worker's: do not fight it
+        return [_row("camera", "PASS", f"{camera.source}: the running camera worker delivers frames "
+                     f"({running[0].get('status') or 'ready'})")]
+    from .camera.sources import SourceError, make_source
 
-    capture = cv2.VideoCapture(int(source) if str(source).isdigit() else source)
+    fix = "check the cable / device path, group video; or appliance config set camera.source none"
     try:
-        ok, frame = capture.read()
+        source = make_source(camera.source, camera.width, camera.height, camera.fps, loop=False)
+    except SourceError as exc:
+        return [_row("camera", "FAIL", str(exc), fix)]
+    if source is None:
+        return [_row("camera", "WARN", f"no camera configured (camera.source = {camera.source!r} found none)",
+                     "set camera.source when the kiosk's own camera is used")]
+    frame = None
+    try:
+        source.open()
+        deadline = time.monotonic() + 3.0  # a camera's first frames may take a moment
+        while frame is None and time.monotonic() < deadline:
+            frame = source.read()
+    except Exception as exc:  # SourceError, OpenCV errors: the source does not deliver
+        return [_row("camera", "FAIL", f"{camera.source}: {exc}", fix)]
     finally:
-        capture.release()
-    return [_row("camera", "PASS" if ok else "FAIL",
-                 f"{source}: frame {frame.shape[1]}x{frame.shape[0]}" if ok else f"{source}: no frame",
-                 "check the cable / device path and that the user is in group video")]
+        source.close()
+    if frame is None:
+        return [_row("camera", "FAIL", f"{camera.source}: opened but delivered no frame in 3 s", fix)]
+    return [_row("camera", "PASS", f"{camera.source}: frame {frame.shape[1]}x{frame.shape[0]}")]
 
 
 # -- ports and privileges -------------------------------------------------------------------

@@ -1,0 +1,77 @@
+"""STT and TTS real-time factors and time to first audio, against the raw model calls.
+
+Inputs are real: sentences a citizen says to the kiosk and the kiosk says back
+(appliance.speech.bench's lists), synthesised by our TTS and fed back to our
+STT through WAV bytes as /tts → /stt would carry them.  References:
+- TTS: Kokoro's onnxruntime call alone on the same tokens (ours adds text
+  normalisation, G2P, sentence splitting, trimming);
+- time to first audio: the raw model call for the first sentence alone;
+- STT: faster-whisper's plain ``transcribe`` on the same samples, beam 5, no
+  VAD and no domain prompt (ours adds VAD, the prompt, simplification).
+RTF = processing seconds / audio seconds (below 1: faster than real time).
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+
+from ..config import Settings
+from .stats import figure
+
+
+def run(settings: Settings, quick: bool) -> dict:
+    from ..speech.audio import decode_audio, encode_wav
+    from ..speech.bench import ANSWERS, REQUESTS
+    from ..speech.stt import SpeechToText
+    from ..speech.tts import TextToSpeech
+
+    texts = (REQUESTS[:2] + ANSWERS[:1]) if quick else (REQUESTS[:6] + ANSWERS[:4])
+    tts = TextToSpeech(settings.models_dir, voice=settings.speech.voice, english=False)
+    stt = SpeechToText(settings.models_dir, language="zh")
+    if tts.kokoro is None:
+        raise RuntimeError("Kokoro did not load: the TTS figures would be espeak-ng's")
+    kokoro, voice = tts.kokoro, settings.speech.voice
+    tts.synthesize("预热。")
+    rows = []
+    for text in texts:
+        t0 = time.perf_counter()
+        chunks = tts.stream(text)
+        first = next(chunks)
+        ttfa = time.perf_counter() - t0
+        rest = list(chunks)
+        tts_s = time.perf_counter() - t0
+        audio = first if not rest else __import__("numpy").concatenate([first, *rest])
+        seconds = len(audio) / tts.rate
+        # raw: the model call alone on each sentence's tokens (G2P done outside the clock)
+        tokens = [kokoro.tokens(kokoro.phonemes(s)) for lang, s in tts.sentences(text) if lang == "zh"]
+        raw_times = []
+        for toks in tokens:
+            t1 = time.perf_counter()
+            kokoro.infer(toks, voice, tts.speed)
+            raw_times.append(time.perf_counter() - t1)
+        samples = decode_audio(encode_wav(audio, tts.rate))
+        t2 = time.perf_counter()
+        heard = stt.transcribe(samples).text
+        stt_s = time.perf_counter() - t2
+        t3 = time.perf_counter()
+        segments, _ = stt._backend.model.transcribe(samples, language="zh", beam_size=5)
+        raw_text = "".join(seg.text for seg in segments)
+        raw_stt_s = time.perf_counter() - t3
+        rows.append({"seconds": seconds, "tts": tts_s, "ttfa": ttfa, "raw_tts": sum(raw_times),
+                     "raw_first": raw_times[0] if raw_times else None, "stt": stt_s, "raw_stt": raw_stt_s,
+                     "heard": heard, "raw_heard": raw_text})
+    med = lambda key: statistics.median(r[key] for r in rows)  # noqa: E731
+    med_rtf = lambda key: statistics.median(r[key] / r["seconds"] for r in rows)  # noqa: E731
+    n = len(rows)
+    audio_s = statistics.median(r["seconds"] for r in rows)
+    return {
+        "tts_rtf": figure(med_rtf("tts"), "RTF", med_rtf("raw_tts"), "Kokoro session.run alone", n=n,
+                          note=f"median utterance {audio_s:.1f} s, voice {voice}"),
+        "tts_first_audio": figure(med("ttfa") * 1000, "ms", med("raw_first") * 1000,
+                                  "first sentence's model call", n=n),
+        "stt_rtf": figure(med_rtf("stt"), "RTF", med_rtf("raw_stt"), "faster-whisper transcribe, no VAD/prompt",
+                          n=n, note=f"e.g. heard {rows[0]['heard']!r}"),
+        "stt_load": figure(stt.load_seconds * 1000, "ms", None, "", n=1),
+        "tts_load": figure(tts.load_seconds * 1000, "ms", None, "", n=1),
+    }
