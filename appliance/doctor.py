@@ -330,17 +330,21 @@ def check_data_dir(s: Settings) -> list[Check]:
 
 
 def _open_read_only(path: Path):
+    """Open without creating anything: a reader of a WAL database makes -wal and -shm
+    files, and root-owned ones would lock the service out.  When the service has them
+    open already (-wal exists) we share them read-only; otherwise nobody writes, and
+    ``immutable=1`` reads the file as it is without any side file."""
     import peewee
 
-    for query in ("mode=ro", "immutable=1"):  # immutable: a WAL database without -shm and a read-only dir
-        db = peewee.SqliteDatabase(f"file:{path}?{query}", uri=True)
-        try:
-            db.connect()
-            db.execute_sql("SELECT count(*) FROM sqlite_master").fetchone()
-            return db
-        except peewee.OperationalError:
-            db.close()
-    raise OSError(f"cannot open {path} read-only")
+    wal = path.with_name(path.name + "-wal")
+    db = peewee.SqliteDatabase(f"file:{path}?{'mode=ro' if wal.exists() else 'immutable=1'}", uri=True)
+    try:
+        db.connect()
+        db.execute_sql("SELECT count(*) FROM sqlite_master").fetchone()
+    except peewee.DatabaseError as exc:
+        db.close()
+        raise OSError(f"cannot read {path}: {exc}") from None
+    return db
 
 
 def check_database(s: Settings) -> list[Check]:
@@ -354,6 +358,8 @@ def check_database(s: Settings) -> list[Check]:
         db = _open_read_only(path)
     except OSError as exc:
         return [_row("database", "FAIL", str(exc), "check the file's owner and permissions")]
+    previous = store.database.obj
+    store.database.initialize(db)  # the models' queries must go to this read-only handle
     try:
         verdict = integrity_check(db)
         rows = [_row("database", "PASS" if verdict == "ok" else "FAIL", f"integrity_check: {verdict}",
@@ -363,7 +369,6 @@ def check_database(s: Settings) -> list[Check]:
         rows.append(_row("schema", level, f"version {have}, software expects {want}",
                          "start the service to migrate" if have < want else "install the newer software again"))
         if have >= 1:
-            store.database.initialize(db)
             pending = store.OutboxItem.select().where(store.OutboxItem.state == "pending").count()
             dead = store.OutboxItem.select().where(store.OutboxItem.state == "dead").count()
             level = "WARN" if dead or pending > 100 else "PASS"
@@ -372,6 +377,7 @@ def check_database(s: Settings) -> list[Check]:
         return rows
     finally:
         db.close()
+        store.database.initialize(previous)
 
 
 def check_disk(s: Settings) -> list[Check]:

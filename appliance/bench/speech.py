@@ -16,6 +16,8 @@ from __future__ import annotations
 import statistics
 import time
 
+import numpy as np
+
 from ..config import Settings
 from .stats import figure
 
@@ -41,7 +43,7 @@ def run(settings: Settings, quick: bool) -> dict:
         ttfa = time.perf_counter() - t0
         rest = list(chunks)
         tts_s = time.perf_counter() - t0
-        audio = first if not rest else __import__("numpy").concatenate([first, *rest])
+        audio = np.concatenate([first, *rest])
         seconds = len(audio) / tts.rate
         # raw: the model call alone on each sentence's tokens (G2P done outside the clock)
         tokens = [kokoro.tokens(kokoro.phonemes(s)) for lang, s in tts.sentences(text) if lang == "zh"]

@@ -20,6 +20,7 @@ from aiohttp import WSMsgType, web
 
 from .. import bus, endpoints
 from ..config import Settings
+from . import wsutil
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +71,7 @@ class EventFeed:
     async def handle(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse(heartbeat=None, max_msg_size=65536)
         await ws.prepare(request)
+        wsutil.OPEN.add(ws)
         if self._pump is None:
             self._pump = asyncio.ensure_future(self.pump())
         try:

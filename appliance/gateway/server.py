@@ -14,6 +14,7 @@ from aiohttp import web
 
 from ..config import Settings
 from ..worker import EXIT_CONFIG, Control, rss_bytes
+from . import wsutil
 from .backends import Backends
 from .feed import EventFeed
 from .flow_http import FlowHttp
@@ -65,6 +66,7 @@ class GatewayWorker:
             log.info("gateway listening on %s %s", self.settings.ports.bind, self.ports)
             await self._beat(control, backends, stop)
         finally:
+            await wsutil.close_all()
             for runner in runners:
                 await runner.cleanup()
             await backends.close()

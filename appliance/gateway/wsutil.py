@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import weakref
 from typing import Any
 
 from aiohttp import WSCloseCode, web
 
 from .. import bus
 from .backends import describe, is_transient
+
+OPEN: "weakref.WeakSet[web.WebSocketResponse]" = weakref.WeakSet()
+"""Every open WebSocket, so a shutdown can say goodbye (1001) instead of waiting on them."""
 
 HANDSHAKE_TIMEOUT = 30.0
 """Seconds a flow-socket client has to send its handshake."""
@@ -24,7 +29,13 @@ async def open_socket(request: web.Request, max_size: int) -> web.WebSocketRespo
     # heartbeat: pings find dead peers (a kiosk front end that crashed) so they don't pile up
     ws = web.WebSocketResponse(max_msg_size=max_size * HARD_LIMIT_FACTOR, heartbeat=30.0)
     await ws.prepare(request)
+    OPEN.add(ws)
     return ws
+
+
+async def close_all(reason: bytes = b"server shutting down") -> None:
+    await asyncio.gather(*(ws.close(code=WSCloseCode.GOING_AWAY, message=reason) for ws in list(OPEN)),
+                         return_exceptions=True)
 
 
 async def send_json(ws: web.WebSocketResponse, payload: dict[str, Any]) -> None:

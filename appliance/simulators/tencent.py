@@ -188,8 +188,9 @@ class Simulator:
             self.requests[path] = self.requests.get(path, 0) + 1
             fault = self._take_fault()
             if fault["mode"] == "refuse":
-                request.transport.close()  # an outage as the client sees it: no answer at all
-                raise ConnectionResetError("simulated outage")
+                if request.transport is not None:
+                    request.transport.abort()  # an outage as the client sees it: no answer at all
+                return web.Response(status=503)  # never written: the connection is gone
             if fault["mode"] == "error":
                 return web.json_response({"message": "simulated server error"}, status=500)
             if fault["mode"] == "errcode":

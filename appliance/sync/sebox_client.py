@@ -27,6 +27,8 @@ from .records import BoxRecord, RecordError, config_message, normalise, parse_fr
 log = logging.getLogger(__name__)
 
 FIRST_BACKOFF = 0.5
+HANDSHAKE_TIMEOUT = 10.0
+"""Seconds to connect and upgrade; a box that accepts TCP but never answers is retried."""
 MAX_FRAME = 16 * 1024 * 1024
 """A record with two base64 photos is a few hundred KB; more is not a record."""
 
@@ -109,8 +111,11 @@ class SeboxClient:
 
     async def _session(self, session: aiohttp.ClientSession) -> bool:
         """One connection: configure, then read until it ends. True if it got configured."""
-        async with session.ws_connect(self.url, heartbeat=self.ping_interval, max_msg_size=MAX_FRAME,
-                                      autoping=True) as ws:
+        # a box that accepts TCP but never answers the upgrade must not hang us: bound the handshake
+        ws = await asyncio.wait_for(session.ws_connect(self.url, heartbeat=self.ping_interval,
+                                                       max_msg_size=MAX_FRAME, autoping=True),
+                                    timeout=HANDSHAKE_TIMEOUT)
+        try:
             await ws.send_str(json.dumps(self.config, ensure_ascii=False))
             self.stats.connected, self.stats.connected_since = True, time.time()
             self.stats.connects += 1
@@ -121,9 +126,14 @@ class SeboxClient:
                 elif message.type == aiohttp.WSMsgType.ERROR:
                     self.stats.last_error = f"websocket error: {ws.exception()}"
                     break
-            reason = f"closed by the box (code {ws.close_code})" if ws.close_code else "connection lost"
-            self.stats.last_error = reason
-            log.warning("SE box %s: %s", self.url, reason)
+        finally:
+            self.stats.connected = False
+            await ws.close()
+        reason = f"closed by the box (code {ws.close_code})" if ws.close_code else "connection lost"
+        if ws.close_code == aiohttp.WSCloseCode.ABNORMAL_CLOSURE or isinstance(ws.exception(), asyncio.TimeoutError):
+            reason = "connection lost (no answer to ping, or the link died)"
+        self.stats.last_error = reason
+        log.warning("SE box %s: %s", self.url, reason)
         return True
 
     def _handle(self, data: str | bytes) -> None:

@@ -1,0 +1,166 @@
+"""Gateway and bus overhead, measured on the running service.
+
+- /face_predict round trip over the WebSocket vs the same request sent
+  straight to the face worker over the bus (the worker's own time + one bus
+  hop): the difference is what the gateway adds;
+- HTTP `handshake` requests per second (text input, keep-alive, one at a time
+  and 8 in flight) vs a bare aiohttp server answering JSON in another process;
+- bus round trip of a trivial op through a worker's request loop and thread
+  pool vs a raw pyzmq DEALER/ROUTER echo over ipc://.
+
+`python -m appliance.bench.gateway serve PORT` is the bare reference server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import statistics
+import subprocess
+import sys
+import threading
+import time
+
+import zmq
+
+from .. import bus, endpoints
+from .service import ROOT, Service, free_port
+from .stats import figure, median_ms
+
+HANDSHAKE = {"user_id": "bench", "type": "handshake", "info": {"name": "李明", "phone": None},
+             "input": {"type": "text", "text": "我要办身份证"}}
+
+
+async def _ws_round_trips(url: str, jpeg: bytes, repeats: int) -> list[float]:
+    import aiohttp
+
+    times = []
+    async with aiohttp.ClientSession() as session:
+        async with session.ws_connect(url, max_msg_size=0) as ws:
+            for i in range(repeats + 1):
+                t0 = time.perf_counter()
+                await ws.send_bytes(jpeg)
+                reply = json.loads((await ws.receive()).data)
+                if i:  # the first frame is the warm-up
+                    times.append((time.perf_counter() - t0) * 1000)
+                if reply.get("message") == "fail":
+                    raise RuntimeError("face_predict closed the connection: raise face.predict_max_frames")
+    return times
+
+
+async def _http_rate(url: str, body: dict, total: int, concurrency: int) -> float:
+    import aiohttp
+
+    payload = json.dumps(body, ensure_ascii=False).encode()
+    headers = {"Content-Type": "application/json"}
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency)) as session:
+        async def one() -> None:
+            async with session.post(url, data=payload, headers=headers) as r:
+                await r.read()
+                if r.status != 200:
+                    raise RuntimeError(f"{url} answered HTTP {r.status}")
+
+        await one()  # warm-up, and proof the request is valid
+        queue = list(range(total))
+
+        async def lane() -> None:
+            while queue:
+                queue.pop()
+                await one()
+
+        t0 = time.perf_counter()
+        await asyncio.gather(*(lane() for _ in range(concurrency)))
+        return total / (time.perf_counter() - t0)
+
+
+def serve(port: int) -> None:
+    """The bare reference: aiohttp answering every POST with a small JSON body, no bus, no work."""
+    from aiohttp import web
+
+    async def answer(request: web.Request) -> web.Response:
+        await request.read()
+        return web.json_response({"user_id": "bench", "type": "handshake", "hash": "0" * 32})
+
+    app = web.Application()
+    app.router.add_post("/{tail:.*}", answer)
+    web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
+
+
+def _raw_zmq_rtt(repeats: int, path: str) -> float:
+    ctx = zmq.Context.instance()
+    router, dealer = ctx.socket(zmq.ROUTER), ctx.socket(zmq.DEALER)
+    router.bind(f"ipc://{path}")
+    dealer.connect(f"ipc://{path}")
+    stop = threading.Event()
+
+    def echo() -> None:
+        poller = zmq.Poller()
+        poller.register(router, zmq.POLLIN)
+        while not stop.is_set():
+            if poller.poll(100):
+                router.send_multipart(router.recv_multipart())
+
+    thread = threading.Thread(target=echo, daemon=True)
+    thread.start()
+    msg = [json.dumps({"id": 1, "op": "predict.close", "hash": "bench"}).encode()]
+
+    def once() -> None:
+        dealer.send_multipart(msg)
+        dealer.recv_multipart()
+
+    try:
+        return median_ms(once, repeats, warmup=20)
+    finally:
+        stop.set()
+        thread.join(1)
+        router.close(0)
+        dealer.close(0)
+
+
+def run(service: Service, quick: bool, jpeg: bytes) -> dict:
+    repeats = 10 if quick else 60
+    out = {}
+    ws_times = asyncio.run(_ws_round_trips(f"ws://127.0.0.1:{service.ports['tool']}/face_predict", jpeg, repeats))
+    client = bus.BusClient(endpoints.worker_requests(service.runtime_dir, "face"), timeout=30)
+    try:
+        direct = median_ms(lambda: client.request("predict", {"hash": "bench-direct"}, [jpeg]), repeats, warmup=2)
+        ws = statistics.median(ws_times)
+        out["face_predict_rtt"] = figure(ws, "ms", direct, "face worker over the bus, no gateway", n=repeats)
+        out["gateway_overhead"] = figure(ws - direct, "ms", ws, "share of the /face_predict round trip", n=repeats)
+        rtt = median_ms(lambda: client.request("predict.close", {"hash": "bench"}), repeats * 10, warmup=20)
+    finally:
+        client.close()
+    raw = _raw_zmq_rtt(repeats * 10, str(service.runtime_dir / "raw.req"))
+    out["bus_rtt"] = figure(rtt * 1000, "µs", raw * 1000, "raw pyzmq DEALER/ROUTER echo (ipc)", n=repeats * 10)
+
+    port = free_port()
+    ref = subprocess.Popen([sys.executable, "-m", "appliance.bench.gateway", "serve", str(port)], cwd=ROOT,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        _wait_port(port)
+        total = 100 if quick else 600
+        for concurrency in (1, 8):
+            ours = asyncio.run(_http_rate(service.url("/handshake"), HANDSHAKE, total, concurrency))
+            bare = asyncio.run(_http_rate(f"http://127.0.0.1:{port}/handshake", HANDSHAKE, total, concurrency))
+            out[f"handshake_rps_c{concurrency}"] = figure(ours, "req/s", bare, "bare aiohttp JSON answer",
+                                                          higher_is_better=True, n=total)
+    finally:
+        ref.terminate()
+        ref.wait(10)
+    return out
+
+
+def _wait_port(port: int, timeout: float = 20.0) -> None:
+    import socket
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise RuntimeError(f"reference server did not listen on {port}")
+
+
+if __name__ == "__main__" and len(sys.argv) == 3 and sys.argv[1] == "serve":
+    serve(int(sys.argv[2]))

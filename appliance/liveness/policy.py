@@ -1,0 +1,55 @@
+"""Liveness policy: thresholds and which checks are required (built from [liveness]).
+
+Defaults are measured on the evaluation set of appliance/liveness/attacks.py
+(docs/liveness.md; `python -m appliance.liveness.evaluate`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+CHECKS = ("motion", "moire", "model", "remote")
+
+
+@dataclass(frozen=True)
+class Policy:
+    required: tuple[str, ...] = ("motion",)
+    """Checks that must say "live" before the verdict is live."""
+    vetoes: tuple[str, ...] = ("moire", "model", "remote")
+    """Checks that reject the presentation when they say "attack" (if available)."""
+    parallax_threshold: float = 0.037
+    """Motion a homography cannot explain (75th percentile, eye distances) above which the face is 3-D."""
+    turn_min: float = 0.025
+    """Non-similarity motion (eye distances) needed before parallax is judged: the head must turn."""
+    moire_threshold: float = 3.6
+    """Median whitened spectral peak at or above which the face is on a screen."""
+    model_threshold: float = 0.5
+    """Mean 'real' probability of the installed ONNX model below which it vetoes."""
+    remote_threshold: float = 0.5
+    """Remote API score below which it vetoes (−1, no live face, always vetoes)."""
+    remote_on_unreachable: str = "local"
+    """local: decide without the remote API when it fails; reject: the verdict is not live."""
+    min_frames: int = 3
+    """No verdict before this many frames of one presentation."""
+    max_frames: int = 12
+    """Frames after which a presentation that has not proven life is rejected."""
+    history: int = 6
+    """Earlier frames each new frame is compared with (bounded work and memory)."""
+    remote_images: int = 2
+    """Frames sent to the remote API (the seed suggests at most 8)."""
+    cues_extra: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        for name in (*self.required, *self.vetoes):
+            if name not in CHECKS:
+                raise ValueError(f"unknown liveness check {name!r}; known: {CHECKS}")
+        if self.remote_on_unreachable not in ("local", "reject"):
+            raise ValueError("remote_on_unreachable must be 'local' or 'reject'")
+        if self.min_frames < 2 or self.max_frames < self.min_frames:
+            raise ValueError("need 2 <= min_frames <= max_frames")
+
+    @classmethod
+    def from_settings(cls, cfg) -> "Policy":
+        """From the [liveness] config section (appliance.config.LivenessSettings)."""
+        names = [f for f in cls.__dataclass_fields__ if f != "cues_extra"]
+        return cls(**{n: getattr(cfg, n) for n in names if hasattr(cfg, n)})
