@@ -141,4 +141,4 @@ def models_fetch(ctx: click.Context, only: tuple[str, ...]) -> None:
             click.echo(f"  {key}: {Path(path).name}")
 
 
-from . import cli_tools  # noqa: E402,F401  (registers the technician's commands on `main`)
+from . import cli_field, cli_sync, cli_tools  # noqa: E402,F401  (they register their commands on `main`)

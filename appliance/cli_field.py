@@ -176,8 +176,9 @@ def setup(ctx: click.Context, no_doctor: bool) -> None:
         click.echo(f"giving up; {path} unchanged", err=True)
         ctx.exit(EXIT_USAGE)
     click.echo("")
-    _report(path, [c for c in changes if c.changed] or changes[:0])
-    if not any(c.changed for c in changes):
+    if any(c.changed for c in changes):
+        _report(path, [c for c in changes if c.changed])
+    else:
         click.echo("nothing changed")
     if not no_doctor:
         click.echo("\nRunning the doctor:")
@@ -187,7 +188,8 @@ def setup(ctx: click.Context, no_doctor: bool) -> None:
 # -- bench --------------------------------------------------------------------------------------
 @main.command("bench")
 @click.option("--quick", is_flag=True, help="A fast subset (small sizes, few repeats).")
-@click.option("--only", multiple=True, help="Run only these families (face, search, speech, gateway, supervisor).")
+@click.option("--only", multiple=True, type=click.Choice(["face", "search", "speech", "gateway", "supervisor", "memory"]),
+              help="Run only this family (repeatable).")
 @click.option("--out", "out_path", default="bench.json", show_default=True, type=click.Path(dir_okay=False))
 @click.pass_context
 def bench_cmd(ctx: click.Context, quick: bool, only: tuple[str, ...], out_path: str) -> None:

@@ -94,9 +94,20 @@ def sync_purge(ctx: click.Context, days: float, dead_only: bool) -> None:
     click.echo(f"{reply['purged']} item(s) purged")
 
 
-@main.group()
-def simulate() -> None:
-    """Simulators of the remote systems, for tests and for checking a kiosk without them."""
+def _simulate_group() -> click.Group:
+    """`appliance simulate` may already exist (appliance/cli_liveness.py): join it, else create it."""
+    group = main.commands.get("simulate")
+    if isinstance(group, click.Group):
+        return group
+
+    @main.group("simulate")
+    def simulate() -> None:
+        """Simulators of the remote systems, for tests and for checking a kiosk without them."""
+
+    return simulate
+
+
+simulate = _simulate_group()
 
 
 @simulate.command("sebox")

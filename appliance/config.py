@@ -225,7 +225,7 @@ class SyncSettings:
     """Refusals (errcode ≠ 0) before an item is dead-lettered; network failures retry for ever."""
     reconcile_interval: float = _opt(60.0, min=1, max=86400)
     """Seconds between scans for face templates that have no registration queued."""
-    record_wait: float = _opt(30.0, min=0.1, max=86400)
+    record_wait: float = _opt(10.0, min=0.1, max=86400)
     """Seconds between checks for the name and ID number of a registration that waits for storage."""
 
 
@@ -241,6 +241,50 @@ class LivenessApiSettings:
     """Sent as Authorization. Never logged or shown."""
     device_uuid: str = ""
     """Sent as Device-Uuid when set."""
+    timeout: float = _opt(3.0, min=0.1, max=60)
+    """Seconds to wait for the API's answer; then the policy's liveness.remote_on_unreachable applies."""
+    verify_tls: bool = True
+    """Check the API's HTTPS certificate (false only for a test installation with a self-signed one)."""
+
+
+@dataclass(frozen=True)
+class LivenessSettings:
+    required: tuple[str, ...] = _opt(("motion",), choices=("motion", "moire", "model", "remote"))
+    """Checks that must say "live": motion (3-D head parallax), moire, model (ONNX), remote (the API)."""
+    vetoes: tuple[str, ...] = _opt(("moire", "model", "remote"), choices=("motion", "moire", "model", "remote"))
+    """Checks that reject a presentation when they say "attack" (model/remote only when installed/enabled)."""
+    parallax_threshold: float = _opt(0.03, min=0.0, max=1.0)
+    """Face motion a homography cannot explain (eye distances) at or above which the face is 3-D (docs/liveness.md)."""
+    parallax_ratio: float = _opt(1.0, min=0.0, max=100.0)
+    """…and the parallax must be at least this multiple of the head turn (a plane's is far less)."""
+    turn_min: float = _opt(0.025, min=0.0, max=1.0)
+    """Head turn (non-similarity motion, eye distances) needed before the parallax is judged."""
+    moire_threshold: float = _opt(3.5, min=1.0, max=100.0)
+    """Median whitened spectral peak of the face at or above which it is on a screen."""
+    model_file: str = ""
+    """A MiniFASNet-style ONNX model inside paths.models_dir (none ships; a technician installs one)."""
+    model_crop_scale: float = _opt(2.7, min=1.0, max=6.0)
+    """The model's crop: face box times this (2.7 MiniFASNetV2, 4.0 MiniFASNetV1SE)."""
+    model_input_scale: float = _opt(1.0, min=0.0, max=1.0)
+    """Multiplies the 0..255 BGR pixels before the model (1.0 for MiniFASNet, 1/255 for models trained so)."""
+    model_threshold: float = _opt(0.5, min=0.0, max=1.0)
+    """Mean 'real' probability of the model below which it rejects."""
+    remote_threshold: float = _opt(0.5, min=0.0, max=1.0)
+    """Remote API score below which it rejects (−1, no live face, always rejects)."""
+    remote_on_unreachable: str = _opt("local", choices=("local", "reject"))
+    """When the API fails: local = decide without it (never block the kiosk); reject = not live."""
+    remote_images: int = _opt(2, min=1, max=8)
+    """Frames sent to the API in one request (the seed recommends at most 8)."""
+    min_frames: int = _opt(3, min=2, max=100)
+    """No verdict before this many frames of one presentation."""
+    max_frames: int = _opt(12, min=2, max=1000)
+    """A presentation that has not proven life after this many frames is rejected."""
+    history: int = _opt(6, min=2, max=32)
+    """Earlier frames each new frame is compared with."""
+    max_sessions: int = _opt(64, min=1, max=10_000)
+    """Presentations (connection hashes) tracked at once; the least recently used is dropped."""
+    idle_expiry: float = _opt(300.0, min=1, max=86_400)
+    """Seconds after which a presentation nobody sends frames for is dropped."""
 
 
 @dataclass(frozen=True)
@@ -262,6 +306,7 @@ SECTIONS: dict[str, type] = {
     "tencent": TencentSettings,
     "sync": SyncSettings,
     "liveness_api": LivenessApiSettings,
+    "liveness": LivenessSettings,
     "logging": LoggingSettings,
 }
 
@@ -282,6 +327,7 @@ class Settings:
     tencent: TencentSettings = field(default_factory=TencentSettings)
     sync: SyncSettings = field(default_factory=SyncSettings)
     liveness_api: LivenessApiSettings = field(default_factory=LivenessApiSettings)
+    liveness: LivenessSettings = field(default_factory=LivenessSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
     source: str = ""
     """The config file read ('' when only embedded defaults were used)."""

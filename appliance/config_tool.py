@@ -135,7 +135,21 @@ def parse_value(info: KeyInfo, text: str) -> Any:
 
 def check_value(info: KeyInfo, text: str) -> Any:
     """Parse and check one value on its own (type, range, choices); cross-key rules come later."""
-    return config._coerce(parse_value(info, text), info.kind, info.key, info.meta)
+    value = config._coerce(parse_value(info, text), info.kind, info.key, info.meta)
+    if info.key == "camera.source":
+        _check_camera_source(value)
+    return value
+
+
+def _check_camera_source(spec: str) -> None:
+    """A source the camera worker can build (nothing is opened here)."""
+    from .camera.sources import SourceError, make_source
+
+    try:
+        make_source(spec, 640, 480, 1.0)
+    except SourceError as exc:
+        raise ConfigError(f"camera.source = {spec!r}: {exc}; use auto, none, picamera2, v4l2:/dev/videoN, "
+                          "rtsp://…, file:PATH or stills:DIR") from None
 
 
 def restart_needed(key: str) -> bool:

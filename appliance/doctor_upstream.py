@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
-from typing import Any
-
 from .config import Settings
 
 TIMEOUT = 5.0
+CREDENTIAL_WORDS = re.compile(r"author|token|auth|credential|鉴权|授权|认证|签名", re.IGNORECASE)
 
 
 def _ms(t0: float) -> float:
@@ -26,12 +26,9 @@ async def _sebox(settings: Settings) -> tuple[str, str, str]:
     import aiohttp
 
     cfg = settings.sebox
-    if cfg.dialect == "sophon":
-        hello: dict[str, Any] = {"need_face": cfg.with_face_image, "need_register": cfg.with_register_image,
-                                 "event_list": list(cfg.media_device_ids)}
-    else:
-        hello = {"with_face_image": cfg.with_face_image, "with_register_image": cfg.with_register_image,
-                 "media_device_ids": list(cfg.media_device_ids)}
+    from .sync.records import config_message  # the very message the sync worker sends
+
+    hello = config_message(cfg.dialect, cfg.with_face_image, cfg.with_register_image, cfg.media_device_ids)
     t0 = time.perf_counter()
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=TIMEOUT)) as session:
         async with session.ws_connect(cfg.url, heartbeat=None) as ws:
@@ -64,7 +61,19 @@ async def _http_probe(url: str, body: dict, headers: dict, what: str) -> tuple[s
         return ("WARN", f"{url} answered HTTP {response.status} but not JSON in {latency} ms",
                 "check the URL: it does not look like the API")
     code = answer.get("errcode", answer.get("code")) if isinstance(answer, dict) else None
+    message = _message(answer)
+    if code not in (0, 1020, None) and CREDENTIAL_WORDS.search(message):
+        # The seeds name no auth error code; the APIs say it in words (errmsg / msg).
+        return ("FAIL", f"{url} refused the credentials (code {code}: {message[:80]}) in {latency} ms",
+                f"set the right {what} with `appliance config set`")
     return "PASS", f"{url} answered (HTTP {response.status}, code {code}) in {latency} ms", ""
+
+
+def _message(answer) -> str:
+    if not isinstance(answer, dict):
+        return ""
+    data = answer.get("data") if isinstance(answer.get("data"), dict) else {}
+    return " ".join(str(v) for v in (answer.get("errmsg"), answer.get("msg"), data.get("msg")) if v)
 
 
 def _tencent(settings: Settings):

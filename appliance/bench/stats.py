@@ -36,3 +36,18 @@ def figure(value: float | None, unit: str, reference: float | None = None, ref: 
     return {"value": None if value is None else round(value, 3), "unit": unit,
             "reference": None if reference is None else round(reference, 3), "ref": ref,
             "ratio": ratio, "higher_is_better": higher_is_better, "n": n, "note": note}
+
+
+def interleaved_ms(calls: dict[str, Callable[[], Any]], repeats: int, warmup: int = 1) -> dict[str, float]:
+    """Median ms of each call, run in turn within every repeat: on a shared machine
+    a burst of load then hits ours and the reference alike, so the ratio holds."""
+    for _ in range(warmup):
+        for fn in calls.values():
+            fn()
+    times: dict[str, list[float]] = {name: [] for name in calls}
+    for _ in range(repeats):
+        for name, fn in calls.items():
+            t0 = time.perf_counter()
+            fn()
+            times[name].append((time.perf_counter() - t0) * 1000)
+    return {name: statistics.median(v) for name, v in times.items()}

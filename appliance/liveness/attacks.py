@@ -48,7 +48,7 @@ def room(seed: int) -> np.ndarray:
     return np.clip(base, 0, 255).astype(np.float32)
 
 
-def place(photo: np.ndarray, landmarks: np.ndarray, iod: float, centre: tuple[float, float]):
+def place(landmarks: np.ndarray, iod: float, centre: tuple[float, float]):
     """Similarity that puts the photo's face at ``centre`` with eye distance ``iod``."""
     lm = np.asarray(landmarks, np.float32)
     eye_l, eye_r = lm[0], lm[1]
@@ -131,14 +131,14 @@ def _trajectory(rng, n, yaw_amp, pitch_amp, roll_amp, shift_amp):
     return [(float(a), float(b), float(c), (float(d), float(e))) for a, b, c, d, e in zip(yaw, pitch, roll, sx, sy)]
 
 
-def _scene(photo, landmarks, rng, iod, paste_mask=None):
+def _scene(photo, landmarks, rng, iod):
     """The photo placed in the room: (rest frame, landmarks there, photo mask)."""
     w, h = SIZE
     centre = (w / 2 + rng.uniform(-30, 30), h / 2 + rng.uniform(-20, 10))
-    m, lm = place(photo, landmarks, iod, centre)
+    m, lm = place(landmarks, iod, centre)
     bg = room(int(rng.integers(1 << 30)))
     warped = cv2.warpAffine(photo.astype(np.float32), m, SIZE, flags=cv2.INTER_AREA if m[0, 0] < 1 else cv2.INTER_LINEAR)
-    inside = cv2.warpAffine(np.ones(photo.shape[:2], np.float32) if paste_mask is None else paste_mask, m, SIZE) > 0.5
+    inside = cv2.warpAffine(np.ones(photo.shape[:2], np.float32), m, SIZE) > 0.5
     base = np.where(inside[..., None], warped, bg)
     return base, lm, inside
 
@@ -182,7 +182,7 @@ def planar(photo, landmarks, rng, n=8, bend=0.0, screen=False, content=None):
     yy, xx = np.mgrid[0:h_, 0:w_].astype(np.float32)
     depth = (-bend * (xx - cx) ** 2 / iod).astype(np.float32) if bend else np.zeros((h_, w_), np.float32)
     depth = np.where(inside, depth, 0).astype(np.float32)
-    amp = (0.5, 0.5, 0.5, 2) if content is not None else (rng.uniform(10, 25), 8, 5, 8)
+    amp = (0.5, 0.5, 0.5, 2) if content is not None else (rng.uniform(10, 35), 12, 6, 10)
     poses = _trajectory(rng, n, *amp)
     pitch_grid = rng.uniform(1.1, 1.6)  # screen pixel pitch in camera pixels at rest
     glare_xy = (cx + rng.uniform(-80, 80), cy + rng.uniform(-80, 80))

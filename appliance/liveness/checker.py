@@ -23,6 +23,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+import cv2
 import numpy as np
 
 from . import frame_cues, motion
@@ -122,7 +123,10 @@ class LivenessChecker:
     def _measure(self, state: _Presentation, frame_bgr, landmarks, box) -> None:
         current = motion.view(frame_bgr, landmarks, state.scale)
         for earlier in ([state.first] if state.first is not None else []) + list(state.recent):
-            pair = motion.measure(earlier, current)
+            try:
+                pair = motion.measure(earlier, current)
+            except cv2.error:  # degenerate landmarks (e.g. collinear): this pair says nothing
+                pair = None
             if pair is not None and (state.best is None or pair.turn > state.best.turn):
                 state.best = pair
         if state.first is None:
@@ -133,7 +137,10 @@ class LivenessChecker:
         if score is not None:
             state.moire.append(score)
         if self.model is not None:
-            state.model.append(self.model.real_probability(frame_bgr, box))
+            try:
+                state.model.append(self.model.real_probability(frame_bgr, box))
+            except Exception as exc:  # a technician's model that misbehaves must not stop the kiosk
+                log.warning("liveness model failed on a frame: %s", exc)
         state.remote_frames.append(frame_bgr)
 
     def _cues(self, state: _Presentation) -> tuple[dict, dict]:
@@ -143,7 +150,10 @@ class LivenessChecker:
             values.update(turn=round(state.best.turn, 4), parallax=round(state.best.parallax, 4),
                           nose=round(state.best.nose, 4), tracks=state.best.tracks)
             if state.best.turn >= p.turn_min:
-                scores["motion"] = _sigmoid(4 * (state.best.parallax / p.parallax_threshold - 1))
+                ratio = state.best.parallax / state.best.turn
+                values["ratio"] = round(ratio, 3)
+                scores["motion"] = _sigmoid(4 * min(state.best.parallax / p.parallax_threshold - 1,
+                                                    ratio / p.parallax_ratio - 1))
             else:  # not judged yet: below 0.5, rising as the head turns
                 scores["motion"] = 0.49 * state.best.turn / p.turn_min
         if len(state.moire) >= 2:

@@ -10,8 +10,9 @@ Per pair of frames (an earlier reference, the current frame):
 
 1. corners are found on the inner face (the hull of the 5 landmarks, grown
    a little, so no background is in it) and tracked with pyramidal
-   Lucas–Kanade, started from the landmarks' similarity motion and checked
-   forward–backward;
+   Lucas–Kanade after the current frame was warped back by the homography
+   of the eyes and mouth corners (so a plane's patches are not distorted),
+   and checked forward–backward;
 2. a homography and a similarity are fitted to the tracks (RANSAC);
 3. ``turn`` = how much of the motion a similarity (shift, scale, in-plane
    rotation) does not explain — evidence that the face turned or tilted, in
@@ -91,16 +92,22 @@ def _track(a: FrameView, b: FrameView) -> tuple[np.ndarray, np.ndarray] | None:
     if p0 is None or len(p0) < MIN_TRACKS:
         return None
     p0 = p0.reshape(-1, 2).astype(np.float32)
-    sim, _ = cv2.estimateAffinePartial2D(a.landmarks, b.landmarks)  # a first guess for large motions
-    guess = p0 @ sim[:, :2].T + sim[:, 2] if sim is not None else p0.copy()
-    p1, st1, _ = cv2.calcOpticalFlowPyrLK(a.gray, b.gray, p0, guess.astype(np.float32).copy(),
-                                          flags=cv2.OPTFLOW_USE_INITIAL_FLOW, **LK)
-    if p1 is None:
+    # Undo the plane through the eyes and mouth corners first: B is resampled into A's
+    # frame, so LK (which models translation only) never sees a foreshortened patch.
+    # A print then needs no correction at all; a head only its parallax (a few pixels).
+    plane = cv2.getPerspectiveTransform(a.landmarks[[0, 1, 4, 3]], b.landmarks[[0, 1, 4, 3]])
+    if not np.isfinite(plane).all() or abs(np.linalg.det(plane)) < 1e-9:
         return None
-    back, st2, _ = cv2.calcOpticalFlowPyrLK(b.gray, a.gray, p1, p0.copy(), flags=cv2.OPTFLOW_USE_INITIAL_FLOW, **LK)
+    b_in_a = cv2.warpPerspective(b.gray, plane, (a.gray.shape[1], a.gray.shape[0]),
+                                 flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE)
+    q, st1, _ = cv2.calcOpticalFlowPyrLK(a.gray, b_in_a, p0, None, **LK)
+    if q is None:
+        return None
+    back, st2, _ = cv2.calcOpticalFlowPyrLK(b_in_a, a.gray, q, p0.copy(), flags=cv2.OPTFLOW_USE_INITIAL_FLOW, **LK)
     good = (st1.ravel() == 1) & (st2.ravel() == 1) & (np.linalg.norm(back - p0, axis=1) < FB_MAX)
     if good.sum() < MIN_TRACKS:
         return None
+    p1 = cv2.perspectiveTransform(q.reshape(-1, 1, 2), plane).reshape(-1, 2)
     return p0[good], p1[good]
 
 

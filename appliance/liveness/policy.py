@@ -6,7 +6,7 @@ Defaults are measured on the evaluation set of appliance/liveness/attacks.py
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 CHECKS = ("motion", "moire", "model", "remote")
 
@@ -17,11 +17,13 @@ class Policy:
     """Checks that must say "live" before the verdict is live."""
     vetoes: tuple[str, ...] = ("moire", "model", "remote")
     """Checks that reject the presentation when they say "attack" (if available)."""
-    parallax_threshold: float = 0.037
+    parallax_threshold: float = 0.03
     """Motion a homography cannot explain (75th percentile, eye distances) above which the face is 3-D."""
+    parallax_ratio: float = 1.0
+    """…and that parallax must also be at least this multiple of the turn (a plane's is far less)."""
     turn_min: float = 0.025
     """Non-similarity motion (eye distances) needed before parallax is judged: the head must turn."""
-    moire_threshold: float = 3.6
+    moire_threshold: float = 3.5
     """Median whitened spectral peak at or above which the face is on a screen."""
     model_threshold: float = 0.5
     """Mean 'real' probability of the installed ONNX model below which it vetoes."""
@@ -37,7 +39,6 @@ class Policy:
     """Earlier frames each new frame is compared with (bounded work and memory)."""
     remote_images: int = 2
     """Frames sent to the remote API (the seed suggests at most 8)."""
-    cues_extra: dict = field(default_factory=dict)
 
     def __post_init__(self):
         for name in (*self.required, *self.vetoes):
@@ -51,5 +52,5 @@ class Policy:
     @classmethod
     def from_settings(cls, cfg) -> "Policy":
         """From the [liveness] config section (appliance.config.LivenessSettings)."""
-        names = [f for f in cls.__dataclass_fields__ if f != "cues_extra"]
+        names = list(cls.__dataclass_fields__)
         return cls(**{n: getattr(cfg, n) for n in names if hasattr(cfg, n)})

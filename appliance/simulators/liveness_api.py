@@ -26,8 +26,8 @@ reads ``task_code`` first, so either convention works).
 Control (tests, technicians): ``POST /_sim/config`` JSON
 ``{"score": float, "error": code|null, "delay": seconds, "http_status": int|null,
 "count": k|null}`` (``count`` limits an injected error/status to the next k
-requests); ``GET /_sim/requests`` returns the last requests' headers (the
-Authorization masked) and summaries.
+requests); ``GET /_sim/requests`` returns the last requests' headers (names
+lower-cased, the Authorization masked) and summaries.
 """
 
 from __future__ import annotations
@@ -97,8 +97,8 @@ class LivenessApiSimulator:
     # -- the API -------------------------------------------------------------
     async def detect(self, request: web.Request) -> web.Response:
         headers = dict(request.headers)
-        record = {"t": time.time(), "headers": {k: ("********" if k.lower() == "authorization" else v)
-                                                 for k, v in headers.items()}}
+        record = {"t": time.time(), "headers": {k.lower(): ("********" if k.lower() == "authorization" else v)
+                                                 for k, v in headers.items()}}  # names are case-insensitive
         self.requests.append(record)
         del self.requests[:-200]
         if self.behaviour["delay"]:

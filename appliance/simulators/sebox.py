@@ -42,7 +42,6 @@ import random
 import time
 import uuid
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 from aiohttp import web
@@ -244,7 +243,8 @@ class SeboxSimulator:
         return web.json_response({
             "connections": self.connections, "sent": self.sent, "configs": self.configs,
             "clients": [{"id": c.id, "configured": c.config is not None, "dialect": c.dialect,
-                         "sent": len(c.sent)} for c in self.clients.values()]}, dumps=lambda o: json.dumps(o, ensure_ascii=False))
+                         "sent": len(c.sent)} for c in self.clients.values()]},
+            dumps=lambda o: json.dumps(o, ensure_ascii=False))
 
     async def feed(self, rate: float, variant: str) -> None:
         while True:

@@ -3,11 +3,13 @@
 Exactly-once, as far as the API allows: an item is marked delivered in the
 same breath as errcode 0 arrives, and never sent again.  The API has no
 idempotency key, so one window remains: the request reached the service but
-its answer did not reach us (a timeout, a reset).  Such an item is marked
-``uncertain``; before sending it again the deliverer asks
-faceLib/person/recong with the same photo, and if the library already
-returns this ID number it records the item as delivered instead of
-registering twice.
+its answer did not reach us (a timeout, a reset), or this process died while
+waiting for it.  Such an item is marked ``uncertain`` (or was left marked
+``sending``, written before every request); before sending it again the
+deliverer asks faceLib/person/recong with the same photo, and if the library
+already returns this ID number it records the item as delivered instead of
+registering twice.  (If recong cannot tell, it registers again: the library
+keys people by idNum, so the worst case is the same person registered anew.)
 """
 
 from __future__ import annotations
@@ -74,10 +76,13 @@ class Deliverer:
             return
         jpeg = base64.b64decode(item.payload["image"])
         try:
-            if item.payload.get("uncertain") and await self._already_registered(jpeg, citizen.id_card):
+            # uncertain: the last attempt got no answer; sending: this process died waiting for one
+            doubt = item.payload.get("uncertain") or item.payload.get("sending")
+            if doubt and await self._already_registered(jpeg, citizen.id_card):
                 outbox.mark_delivered(item, "found registered after an unanswered attempt")
                 self._success()
                 return
+            outbox.mark_sending(item)
             await self.client.register(citizen.id_card, citizen.name, self.tencent.person_type, jpeg)
         except Refused as exc:
             self.stats["refused"] += 1

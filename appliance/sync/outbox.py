@@ -115,9 +115,15 @@ def _save(item: OutboxItem, **fields: Any) -> None:
         item.save()
 
 
+def mark_sending(item: OutboxItem) -> None:
+    """Recorded before the request leaves: if this process dies before the answer
+    is recorded, the next attempt knows the request may have arrived."""
+    _save(item, payload={**item.payload, "sending": True})
+
+
 def mark_delivered(item: OutboxItem, note: str = "") -> None:
     _save(item, state="delivered", delivered_at=now(), last_error=note, attempts=item.attempts + 1,
-          payload={**item.payload, "uncertain": False})
+          payload={**item.payload, "uncertain": False, "sending": False})
     log.info("outbox: %s of %s delivered%s", item.kind, item.key, f" ({note})" if note else "")
 
 
@@ -128,7 +134,7 @@ def mark_waiting(item: OutboxItem, reason: str, wait: float) -> None:
 def mark_refused(item: OutboxItem, reason: str, max_failures: int, base: float, cap: float) -> None:
     """errcode ≠ 0: the same request will be refused again; dead after max_failures."""
     failures = int(item.payload.get("failures", 0)) + 1
-    payload = {**item.payload, "failures": failures, "uncertain": False}
+    payload = {**item.payload, "failures": failures, "uncertain": False, "sending": False}
     if failures >= max_failures:
         _save(item, state="dead", attempts=item.attempts + 1, payload=payload,
               last_error=f"dead after {failures} refusals: {reason}")
@@ -145,7 +151,7 @@ def mark_unreachable(item: OutboxItem, reason: str, ambiguous: bool, base: float
     attempts = item.attempts + 1
     uncertain = bool(item.payload.get("uncertain")) or ambiguous
     _save(item, state="pending", attempts=attempts, last_error=f"unreachable: {reason}",
-          payload={**item.payload, "uncertain": uncertain},
+          payload={**item.payload, "uncertain": uncertain, "sending": False},
           next_attempt_at=now() + dt.timedelta(seconds=backoff(attempts, base, cap)))
     log.warning("outbox: %s of %s not delivered (attempt %d): %s", item.kind, item.key, attempts, reason)
 

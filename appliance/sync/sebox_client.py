@@ -17,7 +17,7 @@ import json
 import logging
 import random
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 import aiohttp
@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 FIRST_BACKOFF = 0.5
 HANDSHAKE_TIMEOUT = 10.0
 """Seconds to connect and upgrade; a box that accepts TCP but never answers is retried."""
+STABLE_LINK = 5.0
+"""Seconds a configured connection must last for the reconnect backoff to reset."""
 MAX_FRAME = 16 * 1024 * 1024
 """A record with two base64 photos is a few hundred KB; more is not a record."""
 
@@ -50,7 +52,6 @@ class FeedStats:
     last_error: str = ""
     last_record_at: float | None = None
     connected_since: float | None = None
-    extra: dict = field(default_factory=dict)
 
     def as_dict(self) -> dict:
         return {"connected": self.connected, "connects": self.connects, "records": self.records,
@@ -88,9 +89,9 @@ class SeboxClient:
         timeout = aiohttp.ClientTimeout(total=None, connect=10, sock_connect=10)
         async with aiohttp.ClientSession(timeout=timeout) as session:
             while not self._stopping:
-                configured = False
+                lasted = 0.0
                 try:
-                    configured = await self._session(session)
+                    lasted = await self._session(session)
                 except asyncio.CancelledError:
                     raise
                 except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
@@ -101,7 +102,9 @@ class SeboxClient:
                     log.exception("SE box feed failed")
                 finally:
                     self.stats.connected = False
-                failures = 0 if configured else failures + 1
+                # a link that held for a while starts the backoff afresh; one that a box keeps
+                # accepting and dropping at once must not become a tight reconnect loop
+                failures = 0 if lasted >= STABLE_LINK else failures + 1
                 delay = backoff_delay(failures, self.backoff_max)
                 log.info("SE box: reconnecting in %.1fs", delay)
                 await asyncio.sleep(delay)
@@ -109,8 +112,8 @@ class SeboxClient:
     def stop(self) -> None:
         self._stopping = True
 
-    async def _session(self, session: aiohttp.ClientSession) -> bool:
-        """One connection: configure, then read until it ends. True if it got configured."""
+    async def _session(self, session: aiohttp.ClientSession) -> float:
+        """One connection: configure, then read until it ends. Returns how long it lasted."""
         # a box that accepts TCP but never answers the upgrade must not hang us: bound the handshake
         ws = await asyncio.wait_for(session.ws_connect(self.url, heartbeat=self.ping_interval,
                                                        max_msg_size=MAX_FRAME, autoping=True),
@@ -134,7 +137,7 @@ class SeboxClient:
             reason = "connection lost (no answer to ping, or the link died)"
         self.stats.last_error = reason
         log.warning("SE box %s: %s", self.url, reason)
-        return True
+        return time.time() - self.stats.connected_since
 
     def _handle(self, data: str | bytes) -> None:
         self.stats.records += 1

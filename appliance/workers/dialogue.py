@@ -23,6 +23,7 @@ from ..dialogue.numbers import compute_age
 from ..dialogue.qna import QnaPlanner, state_is_valid
 from ..store import citizens, sessions
 from ..store.models import RECORD_FIELDS, PendingRequest
+from ..sync.remote import verify_citizen
 from ..worker import HandlerError, ServiceWorker
 
 log = logging.getLogger(__name__)
@@ -103,12 +104,20 @@ class DialogueWorker(ServiceWorker):
         if session.state == "handshake":
             return error(body, "storage comes after the questions: open the qna socket first")
         record = self._record(session)
+        verification = None
+        if self.settings.tencent.verify_before_storage and record.get("name") and record.get("id_card"):
+            # faceAdv authmatch; None or an "error" means it could not be made: never block the kiosk
+            verification = verify_citizen(self.settings, session.user_id, record["name"], record["id_card"])
+            if verification and verification.get("passed") is False:
+                sessions.save(session, self.ttl, verification=verification)
+                return error(body, "the identity check failed: the face does not match the name and ID number",
+                             status=403, verification=verification)
         try:
             citizen = citizens.upsert(session.user_id, record)
         except Exception as exc:  # disk full, locked database: say so, keep the session
             log.error("storage of %s failed: %s", session.user_id, exc)
             return error(body, f"the record could not be written: {exc}", status=500)
-        sessions.save(session, self.ttl, state="stored")
+        sessions.save(session, self.ttl, state="stored", verification=verification)
         return response(200, body, "storage", output=self._output(citizen.record()))
 
     def summary(self, body: dict, session) -> dict:

@@ -21,6 +21,7 @@ from ..face.engine import FaceSettings as EngineSettings
 from ..face.enrolment import EnrolmentSession, EnrolmentSettings
 from ..face.gallery import Gallery, decide, to_percent
 from ..store import faces as face_store
+from ..sync.remote import remote_identify
 from ..worker import HandlerError, ServiceWorker
 from .recognition import Recogniser
 
@@ -97,10 +98,17 @@ class FaceWorker(ServiceWorker):
     def predict(self, header: dict, payloads: list[bytes]) -> dict:
         with self._lock:
             self._predicting[header.get("hash", "")] = time.monotonic()
-        analysis = self.engine.analyse(self._image(payloads))
+        image = self._image(payloads)
+        analysis = self.engine.analyse(image)
         if not analysis.ok:
             return {"message": "continue", "reason": analysis.reason, "detail": analysis.detail}
-        return self._match(analysis)
+        verdict = self._match(analysis)
+        if verdict["message"] != "success" and self.settings.tencent.recong_fallback:
+            remote = remote_identify(self.settings, image)  # None when the upstream is off or down
+            if remote is not None:
+                return {"message": "success", "user_id": remote["user_id"], "score": remote["score"],
+                        "source": "remote"}
+        return verdict
 
     def predict_close(self, header: dict, _payloads) -> dict:
         with self._lock:

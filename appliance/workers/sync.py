@@ -35,7 +35,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import logging
+import re
 import threading
 from typing import Any
 
@@ -52,6 +54,7 @@ from ..sync.tencent_client import Refused, TencentClient, Unreachable
 from ..worker import HandlerError, ServiceWorker
 
 log = logging.getLogger(__name__)
+SAFE_USER_ID = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
 REMOTE_GRACE = 5.0
 """Seconds a handler waits beyond the upstream timeout before giving up on the loop."""
 
@@ -61,6 +64,11 @@ class SyncWorker(ServiceWorker):
     threads = 4
 
     def setup(self) -> None:
+        # a URL that can never work is a configuration error, said once at start (not retried for ever)
+        if self.settings.sebox.enabled and not self.settings.sebox.url.startswith(("ws://", "wss://")):
+            raise ValueError(f"sebox.url = {self.settings.sebox.url!r}: expected ws://<box>:5679")
+        if self.settings.tencent.enabled and not self.settings.tencent.base_url.startswith(("http://", "https://")):
+            raise ValueError(f"tencent.base_url = {self.settings.tencent.base_url!r}: expected http(s)://…")
         store.open_database(endpoints.database_path(self.settings.data_dir))
         self.publisher = bus.Publisher(self.settings.runtime_dir)  # used only on the loop thread
         self.loop = asyncio.new_event_loop()
@@ -209,6 +217,8 @@ class SyncWorker(ServiceWorker):
         if kind == "authmatch" and not (header.get("name") and header.get("id_no")):
             raise HandlerError("bad_request", "authmatch needs name and id_no")
         user_id = str(header.get("user_id") or header.get("id_no") or "kiosk")
+        if not SAFE_USER_ID.match(user_id):  # the seed: userId without special characters
+            user_id = "u" + hashlib.sha1(user_id.encode()).hexdigest()[:24]
         live = base64.b64encode(payloads[0]).decode("ascii")
         return self._remote(self._verify(user_id, kind, header, live, payloads) if self.client else _noop())
 

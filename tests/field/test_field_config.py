@@ -50,6 +50,7 @@ def test_set_writes_keeps_comments_and_backup_and_says_restart(cfg):
     ("logging.level", "LOUD", "not one of"),
     ("supervisor.workers", "face,face", "listed twice"),
     ("nosuch.key", "1", "unknown key"),
+    ("camera.source", "my-webcam", "camera.source"),
     ("paths.services", "firmware-config/missing.toml", "paths.services"),
 ])
 def test_set_rejects_bad_values_and_leaves_the_file_untouched(cfg, key, value, reason):
@@ -105,7 +106,7 @@ def test_setup_walks_through_with_validation(cfg):
         "",                # tencent.base_url keep
         "setup-secret-token",  # tencent.token (hidden)
         "n",               # liveness_api.enabled
-        "stills:/srv/kiosk-photos",  # camera.source
+        "webcam please", "stills:/srv/kiosk-photos",  # camera.source: refused, then accepted
         "1.5", "0.55",     # face.match_threshold: refused, then accepted
         "",                # face.match_margin keep
     ]) + "\n"
@@ -119,3 +120,10 @@ def test_setup_walks_through_with_validation(cfg):
     assert s.face.match_threshold == 0.55
     assert getattr(s, "camera").source == "stills:/srv/kiosk-photos"
     assert cfg.with_name("appliance.toml.bak").exists()
+
+
+def test_help_of_every_field_command():
+    for args in (["doctor"], ["setup"], ["bench"], ["config", "get"], ["config", "set"], ["config", "diff"],
+                 ["config", "services"]):
+        result = CliRunner().invoke(main, [*args, "--help"])
+        assert result.exit_code == 0 and "Usage:" in result.output and len(result.output) > 150, args

@@ -3,10 +3,12 @@
 import json
 import os
 import socket
-import threading
+import subprocess
+import sys
+import time
+import urllib.request
 
 import pytest
-from aiohttp import web
 from click.testing import CliRunner
 
 import appliance.cli_field  # noqa: F401  (registers the field commands on main)
@@ -17,7 +19,7 @@ from harness import MODELS, ROOT, free_port
 EXPECTED = {"python", "packages", "config", "catalogue", "models.face", "models.speech", "face.answers",
             "speech.tts", "speech.stt", "camera", "port.tool", "port.flow_socket", "port.flow_http",
             "privileged_port", "data_dir", "database", "schema", "outbox", "disk", "clock",
-            "upstream.sebox", "upstream.tencent", "upstream.liveness_api", "systemd"}
+            "upstream.sebox", "upstream.tencent", "upstream.liveness_api", "systemd", "watchdog"}
 
 
 def doctor(env, *args):
@@ -119,49 +121,71 @@ def test_ports_held_by_our_running_service_pass(start_appliance):
     assert checks["database"]["status"] == "PASS"
 
 
-class Upstream:
-    """A local HTTP endpoint standing in for an upstream API: answers with a fixed status and body."""
+class Simulator:
+    """One of appliance.simulators (the seeds' remote systems) as a subprocess on a free port."""
 
-    def __init__(self, status: int, body: dict):
-        self.port, self.seen = free_port(), []
-        self.status, self.body = status, body
-        self.ready = threading.Event()
-        threading.Thread(target=self._serve, daemon=True).start()
-        self.ready.wait(10)
+    def __init__(self, kind: str, *args: str):
+        self.port = free_port()
+        self.proc = subprocess.Popen([sys.executable, "-m", f"appliance.simulators.{kind}", "--port", str(self.port),
+                                      *args], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", self.port)) == 0:
+                    return
+            assert self.proc.poll() is None, f"{kind} simulator exited"
+            time.sleep(0.1)
+        raise AssertionError(f"{kind} simulator did not listen")
 
-    def _serve(self):
-        import asyncio
+    def get(self, path: str) -> dict:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=10) as r:
+            return json.loads(r.read())
 
-        async def handle(request):
-            self.seen.append((request.path, dict(request.headers), await request.json()))
-            return web.json_response(self.body, status=self.status)
-
-        async def main_():
-            app = web.Application()
-            app.router.add_post("/{tail:.*}", handle)
-            runner = web.AppRunner(app)
-            await runner.setup()
-            await web.TCPSite(runner, "127.0.0.1", self.port).start()
-            self.ready.set()
-            await asyncio.Event().wait()
-
-        asyncio.run(main_())
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(15)
 
 
-def test_upstream_probe_sends_the_token_masks_it_and_reports_refusal():
-    token = "tencent-secret-123"
-    ok = Upstream(200, {"errcode": 1001, "errmsg": "faceImage missing"})
+@pytest.fixture
+def simulators():
+    started = []
+
+    def start(kind, *args):
+        started.append(Simulator(kind, *args))
+        return started[-1]
+
+    yield start
+    for sim in started:
+        sim.stop()
+
+
+SKIP_MODELS = ("--skip", "speech", "--skip", "face", "--skip", "models")
+
+
+def test_upstreams_reachable_with_the_right_credentials(simulators, tmp_path):
+    token, auth = "tencent-secret-123", "liveness-secret-456"
+    tencent = simulators("tencent", "--token", token, "--models", str(MODELS), "--journal", str(tmp_path / "j"))
+    liveness = simulators("liveness_api", "--app-id", "kiosk", "--authorization", auth)
+    sebox = simulators("sebox")
     env = {"APPLIANCE_TENCENT_ENABLED": "true", "APPLIANCE_TENCENT_TOKEN": token,
-           "APPLIANCE_TENCENT_BASE_URL": f"http://127.0.0.1:{ok.port}/tech/ai/face/"}
-    code, checks = doctor(env, "--skip", "speech", "--skip", "face", "--skip", "models")
-    row = checks["upstream.tencent"]
-    assert row["status"] == "PASS" and " ms" in row["detail"] and token not in json.dumps(checks)
-    path, headers, _ = ok.seen[0]
-    assert path == "/tech/ai/face/faceLib/person/recong" and headers["Authorization"] == token
-    refused = Upstream(401, {"errcode": 401})
-    env["APPLIANCE_TENCENT_BASE_URL"] = f"http://127.0.0.1:{refused.port}/tech/ai/face/"
-    code, checks = doctor(env, "--skip", "speech", "--skip", "face", "--skip", "models")
-    assert code == 1 and checks["upstream.tencent"]["status"] == "FAIL" and "credentials" in checks["upstream.tencent"]["detail"]
+           "APPLIANCE_TENCENT_BASE_URL": f"http://127.0.0.1:{tencent.port}/tech/ai/face/",
+           "APPLIANCE_LIVENESS_API_ENABLED": "true", "APPLIANCE_LIVENESS_API_APP_ID": "kiosk",
+           "APPLIANCE_LIVENESS_API_AUTHORIZATION": auth,
+           "APPLIANCE_LIVENESS_API_URL": f"http://127.0.0.1:{liveness.port}/aipaas/live/v1/detection/silent",
+           "APPLIANCE_SEBOX_ENABLED": "true", "APPLIANCE_SEBOX_URL": f"ws://127.0.0.1:{sebox.port}"}
+    code, checks = doctor(env, *SKIP_MODELS)
+    for name in ("upstream.tencent", "upstream.liveness_api", "upstream.sebox"):
+        assert checks[name]["status"] == "PASS" and " ms" in checks[name]["detail"], checks[name]
+    assert token not in json.dumps(checks) and auth not in json.dumps(checks)
+    assert sebox.get("/_sim/state")["configs"], "the box never received the configuration message"
+
+    # wrong credentials: the Tencent-style API says so in an errcode, the liveness API with HTTP 401
+    env["APPLIANCE_TENCENT_TOKEN"], env["APPLIANCE_LIVENESS_API_AUTHORIZATION"] = "wrong", "wrong"
+    code, checks = doctor(env, *SKIP_MODELS)
+    assert code == 1
+    for name in ("upstream.tencent", "upstream.liveness_api"):
+        assert checks[name]["status"] == "FAIL" and "credentials" in checks[name]["detail"], checks[name]
+
     env["APPLIANCE_TENCENT_BASE_URL"] = f"http://127.0.0.1:{free_port()}/"  # nobody there
-    code, checks = doctor(env, "--skip", "speech", "--skip", "face", "--skip", "models")
+    code, checks = doctor(env, *SKIP_MODELS)
     assert code == 1 and "unreachable" in checks["upstream.tencent"]["detail"]

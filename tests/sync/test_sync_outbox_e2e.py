@@ -3,6 +3,8 @@ gateway) and the Tencent-style simulator.  Enrolments made while the
 upstream is down, while the appliance restarts, and while the citizen's
 record is still missing all arrive upstream exactly once."""
 
+import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -96,6 +98,19 @@ def test_every_enrolment_arrives_exactly_once(tmp_path):
         wait_for(lambda: counts(app)["delivered"] == 6, 90, "slow item delivered")
         assert sim.state()["registrations"][IDS["biden"]] == 2, sim.state()["registrations"]
         assert "found registered" in _last_note(app, "biden")
+
+        # 7. the sync worker is killed while the upstream is processing its request: the restarted
+        # worker finds the item marked "sending", checks, and does not register it twice
+        sim.control("/_sim/fault", {"mode": "slow", "delay": 2.5, "count": 1})
+        before = sim.state()["registrations"][IDS["astronaut"]]
+        pid = app.worker_pid("sync")
+        train(app, "astronaut", [variant("astronaut.jpg", op, 70) for op in ("none", "mirror", "rot", "crop")])
+        wait_for(lambda: sim.state()["registrations"][IDS["astronaut"]] == before + 1, 30, "request arrived")
+        os.kill(pid, signal.SIGKILL)
+        app.wait_healthy(60, lambda h: app.worker_pid("sync") not in (None, pid))
+        wait_for(lambda: counts(app)["delivered"] == 7, 90, "item of the killed worker delivered")
+        assert sim.state()["registrations"][IDS["astronaut"]] == before + 1
+        assert "found registered" in _last_note(app, "astronaut")
     finally:
         app.stop()
         sim.stop()

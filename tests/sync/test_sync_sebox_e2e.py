@@ -145,3 +145,44 @@ def test_sophon_dialect_and_a_box_that_comes_up_late(tmp_path):
     finally:
         app.stop()
         sim.stop()
+
+
+def test_simulator_speaks_to_the_seeds_reference_client(tmp_path):
+    """`appliance simulate sebox` with a demo feed, read by websocket-client as in the seed."""
+    import json
+    import subprocess
+
+    import websocket
+
+    from harness import ROOT, free_port
+
+    port = free_port()
+    code = "import sys; from appliance import cli, cli_sync; sys.exit(cli.main())"
+    with open(tmp_path / "sim.log", "wb") as log:
+        proc = subprocess.Popen([sys.executable, "-c", code, "simulate", "sebox", "--port", str(port),
+                                 "--rate", "0.1", "--variant", "example"], cwd=ROOT, stdout=log, stderr=log)
+    try:
+        s = wait_for(lambda: _connect(websocket, port), 30, "simulator up")
+        s.settimeout(0.5)
+        with pytest.raises(websocket.WebSocketTimeoutException):
+            s.recv_data()  # says nothing until configured
+        s.settimeout(10)
+        s.send(json.dumps({"with_face_image": True, "with_register_image": False, "media_device_ids": [DEV2]}))
+        for _ in range(3):
+            event = json.loads(str(s.recv_data()[1], encoding="utf8"))
+            assert event["media_device_id"] == DEV2 and "event_id" not in event and 0 < event["score"] < 1
+            assert event["recognize_face_image"].startswith("data:image/jpeg;base64,/9j/")
+            assert "register_image" not in event and event["reg_pic"] == ""
+        s.close()
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def _connect(websocket, port):
+    s = websocket.WebSocket()
+    try:
+        s.connect(f"ws://127.0.0.1:{port}")
+    except OSError:
+        return None
+    return s

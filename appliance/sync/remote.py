@@ -1,0 +1,76 @@
+"""The optional upstream policies, as one call each for the workers that apply
+them.  Both ask the sync worker over the bus (only it touches the network)
+and never raise: an upstream that is down must not stop the kiosk.
+
+- ``remote_identify`` — for the face worker when its gallery has no match and
+  ``tencent.recong_fallback`` is on: faceLib/person/recong, accepted at
+  ``tencent.recong_threshold`` (a 1:N threshold), mapped back to a local
+  user_id through the citizen's ID number.
+- ``verify_citizen`` — for the dialogue worker before ``storage`` when
+  ``tencent.verify_before_storage`` is on: faceAdv ``authmatch`` with the
+  record's name and ID number and the user's enrolment photo; the answer is
+  what to store in ``FlowSession.verification``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from .. import bus, endpoints
+from ..config import Settings
+
+log = logging.getLogger(__name__)
+
+
+def _ask(settings: Settings, op: str, fields: dict, payloads: list[bytes]) -> dict[str, Any]:
+    client = bus.BusClient(endpoints.worker_requests(settings.runtime_dir, "sync"),
+                           timeout=settings.tencent.timeout * 2 + 5)
+    try:
+        return client.request(op, fields, payloads)[0]
+    finally:
+        client.close()
+
+
+def remote_identify(settings: Settings, image: bytes) -> dict[str, Any] | None:
+    """{"user_id", "score", "idNum", "source": "remote"} if the upstream library knows
+    this face well enough and the ID number belongs to a local citizen; else None."""
+    if not (settings.tencent.enabled and settings.tencent.recong_fallback):
+        return None
+    try:
+        found = _ask(settings, "recong", {}, [image])
+    except bus.BusError as exc:
+        log.warning("remote recong unavailable: %s", getattr(exc, "reason", exc))
+        return None
+    if not found.get("accepted") or not found.get("idNum"):
+        return None
+    from ..store.models import Citizen
+
+    citizen = Citizen.get_or_none(Citizen.id_card == found["idNum"])
+    if citizen is None:
+        return None
+    return {"user_id": citizen.user_id, "score": found.get("score"), "idNum": found["idNum"], "source": "remote"}
+
+
+def verify_citizen(settings: Settings, user_id: str, name: str, id_no: str,
+                   photo: bytes | None = None) -> dict[str, Any] | None:
+    """faceAdv authmatch of this person's face against name + ID number.
+
+    None when the policy is off. Otherwise a dict for the session's
+    ``verification``: ``passed`` True/False, or ``error`` when the check could
+    not be made (no photo, upstream down) — the caller decides whether an
+    unverifiable citizen may proceed."""
+    if not (settings.tencent.enabled and settings.tencent.verify_before_storage):
+        return None
+    if photo is None:
+        from ..store import faces
+
+        photo = faces.sample_of(user_id)
+    if not photo:
+        return {"passed": False, "error": "no_photo", "reason": "no enrolment photo for this user_id"}
+    try:
+        return _ask(settings, "verify", {"type": "authmatch", "name": name, "id_no": id_no, "user_id": user_id},
+                    [photo])
+    except bus.BusError as exc:
+        return {"passed": False, "error": getattr(exc, "code", "unavailable"),
+                "reason": getattr(exc, "reason", str(exc))}

@@ -1,0 +1,105 @@
+"""The liveness worker: is the face in front of the camera a live person?
+
+The face worker asks it about every frame it analysed (op ``observe``) and
+answers ``continue`` + ``reason: not_live`` until the verdict is live.
+
+Ops (bus requests to worker "liveness"):
+- ``observe`` header ``{"hash", "box": [x,y,w,h], "landmarks": [[x,y]*5],
+  "image_size": [w,h], "shape": [h,w,3]}`` + ONE payload: the decoded frame,
+  raw BGR uint8 bytes (numpy ``tobytes()``) →
+  ``{"live": true|false|null, "score", "reason", "cues": {...}, "frames"}``
+  (null: not decided yet, send more frames; a decided verdict is final for the hash)
+- ``forget``  ``{"hash"}`` → ``{"forgot": bool}`` (drop the hash's state)
+- ``status``  ``{}`` → policy, sessions, model and remote API in use
+
+State per hash is bounded (liveness.max_sessions, LRU; liveness.idle_expiry).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+
+from ..liveness.checker import LivenessChecker
+from ..liveness.policy import Policy
+from ..worker import HandlerError, ServiceWorker
+
+log = logging.getLogger(__name__)
+MAX_SIDE = 8192
+
+
+def build_checker(settings) -> LivenessChecker:
+    """The checker the worker and the CLI use, from [liveness] and [liveness_api]."""
+    cfg = settings.liveness
+    model = None
+    if cfg.model_file:
+        from ..liveness.onnx_model import OnnxLivenessModel
+
+        model = OnnxLivenessModel(settings.models_dir / cfg.model_file, crop_scale=cfg.model_crop_scale,
+                                  input_scale=cfg.model_input_scale)
+    remote = None
+    if settings.liveness_api.enabled:
+        from ..liveness.remote import SilentLivenessClient
+
+        remote = SilentLivenessClient.from_settings(settings.liveness_api)
+    return LivenessChecker(Policy.from_settings(cfg), model=model, remote=remote,
+                           max_sessions=cfg.max_sessions, idle_expiry=cfg.idle_expiry)
+
+
+def decode_frame(header: dict, payloads: list[bytes]) -> tuple[np.ndarray, np.ndarray, list[float]]:
+    """Validate an observe request; return (frame, landmarks, box)."""
+    if len(payloads) != 1:
+        raise HandlerError("bad_request", "exactly one payload (the raw BGR frame) expected")
+    shape = header.get("shape")
+    if (not isinstance(shape, list) or len(shape) != 3 or shape[2] != 3
+            or not all(isinstance(v, int) and 0 < v <= MAX_SIDE for v in shape)):
+        raise HandlerError("bad_request", f"shape must be [h, w, 3], got {shape!r}")
+    if len(payloads[0]) != shape[0] * shape[1] * 3:
+        raise HandlerError("bad_request", f"payload has {len(payloads[0])} bytes, shape {shape} needs "
+                                          f"{shape[0] * shape[1] * 3}")
+    frame = np.frombuffer(payloads[0], np.uint8).reshape(shape)
+    try:
+        landmarks = np.asarray(header.get("landmarks"), np.float32).reshape(5, 2)
+        box = [float(v) for v in header.get("box")]
+        assert len(box) == 4
+    except (TypeError, ValueError, AssertionError):
+        raise HandlerError("bad_request", "landmarks must be 5 [x, y] points and box [x, y, w, h]") from None
+    if not np.isfinite(landmarks).all():
+        raise HandlerError("bad_request", "landmarks must be finite numbers")
+    return frame, landmarks, box
+
+
+class LivenessWorker(ServiceWorker):
+    name = "liveness"
+    threads = 2
+
+    def setup(self) -> None:
+        self.checker = build_checker(self.settings)
+        log.info("liveness: required %s, vetoes %s, model %s, remote API %s",
+                 self.checker.policy.required, self.checker.policy.vetoes,
+                 self.settings.liveness.model_file or "none",
+                 "on" if self.checker.remote is not None else "off")
+
+    def ops(self):
+        return {"observe": self.observe, "forget": self.forget, "status": self.describe}
+
+    def status(self) -> dict[str, Any]:
+        return {"sessions": self.checker.sessions} if hasattr(self, "checker") else {}
+
+    def observe(self, header: dict, payloads: list[bytes]) -> dict:
+        key = header.get("hash")
+        if not isinstance(key, str) or not key:
+            raise HandlerError("bad_request", "hash (the connection id) is required")
+        frame, landmarks, box = decode_frame(header, payloads)
+        return self.checker.observe(key, frame, landmarks, box).to_dict()
+
+    def forget(self, header: dict, _payloads) -> dict:
+        return {"forgot": self.checker.forget(str(header.get("hash", "")))}
+
+    def describe(self, _header: dict, _payloads) -> dict:
+        p = self.checker.policy
+        return {"sessions": self.checker.sessions, "required": list(p.required), "vetoes": list(p.vetoes),
+                "model": self.settings.liveness.model_file or None,
+                "remote": self.settings.liveness_api.url if self.checker.remote is not None else None}
