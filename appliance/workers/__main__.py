@@ -2,13 +2,7 @@
 
 from __future__ import annotations
 
-import os
-
-# Before numpy loads: OpenBLAS's own threads fight onnxruntime's on a 2-core kiosk
-# (bench: a 10k-template search took 7–12 ms instead of 0.1 ms).
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-
-import argparse  # noqa: E402
+import argparse
 import sys
 
 from .. import config, logs
