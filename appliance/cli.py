@@ -141,4 +141,6 @@ def models_fetch(ctx: click.Context, only: tuple[str, ...]) -> None:
             click.echo(f"  {key}: {Path(path).name}")
 
 
-from . import cli_field, cli_sync, cli_tools  # noqa: E402,F401  (they register their commands on `main`)
+# they register their commands on `main`; cli_liveness joins cli_sync's `simulate` group, so after it
+from . import cli_field, cli_sync, cli_tools  # noqa: E402,F401
+from . import cli_liveness  # noqa: E402,F401

@@ -21,7 +21,7 @@ from typing import Any, Mapping
 ENV_PREFIX = "APPLIANCE_"
 CONFIG_ENV = "APPLIANCE_CONFIG"
 KNOWN_WORKERS = ("camera", "dialogue", "face", "liveness", "speech", "sync", "gateway")
-DEFAULT_WORKERS = ("camera", "dialogue", "face", "speech", "gateway")
+DEFAULT_WORKERS = ("camera", "dialogue", "face", "liveness", "speech", "sync", "gateway")
 
 
 class ConfigError(ValueError):

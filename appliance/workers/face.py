@@ -47,6 +47,8 @@ class FaceWorker(ServiceWorker):
         self._training: dict[str, tuple[str, EnrolmentSession, float]] = {}
         self._predicting: dict[str, float] = {}
         self.publisher = bus.Publisher(self.settings.runtime_dir)
+        self.check_liveness = "liveness" in self.settings.supervisor.workers
+        self._local = threading.local()  # one liveness client per handler thread (zmq sockets are not shared)
         loaded = 0
         for user_id, embeddings in face_store.load_templates(MODEL_NAME):
             self.gallery.set_user(user_id, embeddings)
@@ -94,14 +96,53 @@ class FaceWorker(ServiceWorker):
             for key in [k for k, v in table.items() if (v[-1] if isinstance(v, tuple) else v) < cutoff]:
                 table.pop(key, None)
 
+    # -- liveness ------------------------------------------------------------------
+    def _liveness(self, hash_: str, analysis: FaceAnalysis) -> dict | None:
+        """None when the connection's face is established live (or liveness is off);
+        else the `not_live` answer. Every frame with a face is observed, turned heads
+        included: the multi-frame cues need the head to move."""
+        if not self.check_liveness or analysis.box is None or analysis.image is None:
+            return None
+        client = getattr(self._local, "liveness", None)
+        if client is None:
+            client = self._local.liveness = bus.BusClient(
+                endpoints.worker_requests(self.settings.runtime_dir, "liveness"), timeout=10.0)
+        frame = np.ascontiguousarray(analysis.image)
+        try:
+            verdict, _ = client.request("observe", {"hash": hash_, "box": analysis.box, "landmarks": analysis.landmarks,
+                                                    "image_size": list(analysis.image_size),
+                                                    "shape": list(frame.shape)}, [frame.data])
+        except bus.BusError as exc:  # fail closed: no success without a liveness verdict
+            return {"message": "continue", "reason": "not_live", "detail": f"liveness check unavailable: {exc}"}
+        if verdict.get("live") is True:
+            return None
+        hint = {"turn_head": "please turn your head slowly left and right",
+                "collecting": "keep looking at the camera"}.get(verdict.get("reason"), "")
+        return {"message": "continue", "reason": "not_live", "liveness": verdict.get("reason"),
+                "live": verdict.get("live"), "detail": hint or f"presentation refused ({verdict.get('reason')})"}
+
+    def _forget_liveness(self, hash_: str) -> None:
+        if self.check_liveness:
+            try:
+                bus.BusClient(endpoints.worker_requests(self.settings.runtime_dir, "liveness"),
+                              timeout=2.0).request("forget", {"hash": hash_})
+            except bus.BusError:
+                pass  # its idle expiry drops the state anyway
+
     # -- /face_predict ---------------------------------------------------------
     def predict(self, header: dict, payloads: list[bytes]) -> dict:
+        hash_ = header.get("hash", "")
         with self._lock:
-            self._predicting[header.get("hash", "")] = time.monotonic()
+            self._predicting[hash_] = time.monotonic()
         image = self._image(payloads)
         analysis = self.engine.analyse(image)
+        refused = self._liveness(hash_, analysis)
+        if refused is not None and refused.get("live") is False:
+            return refused  # the verdict is final for this connection
         if not analysis.ok:
             return {"message": "continue", "reason": analysis.reason, "detail": analysis.detail}
+        if refused is not None:
+            return refused
         verdict = self._match(analysis)
         if verdict["message"] != "success" and self.settings.tencent.recong_fallback:
             remote = remote_identify(self.settings, image)  # None when the upstream is off or down
@@ -114,6 +155,7 @@ class FaceWorker(ServiceWorker):
         with self._lock:
             self._predicting.pop(header.get("hash", ""), None)
             self._sweep()
+        self._forget_liveness(header.get("hash", ""))
         return {}
 
     # -- face_train ----------------------------------------------------------------
@@ -131,6 +173,7 @@ class FaceWorker(ServiceWorker):
     def train_close(self, header: dict, _payloads) -> dict:
         with self._lock:
             self._training.pop(header.get("hash", ""), None)
+        self._forget_liveness(header.get("hash", ""))
         return {}
 
     def train_frame(self, header: dict, payloads: list[bytes]) -> dict:
@@ -140,6 +183,9 @@ class FaceWorker(ServiceWorker):
             raise HandlerError("out_of_order", "no face_train in progress on this connection")
         user_id, session, _ = entry
         analysis = self.engine.analyse(self._image(payloads))
+        refused = None if header.get("trusted") else self._liveness(header["hash"], analysis)
+        if refused is not None and (refused.get("live") is False or analysis.ok):
+            return {**refused, "samples": session.good_samples, "required": session.settings.required}
         extra: dict[str, Any] = {}
         if analysis.ok:
             other = self._enrolled_as_other(user_id, analysis)
@@ -196,7 +242,7 @@ class FaceWorker(ServiceWorker):
         try:
             reply: dict = {"message": "continue"}
             for index, image in enumerate(payloads):
-                reply = self.train_frame({"hash": key}, [image])
+                reply = self.train_frame({"hash": key, "trusted": True}, [image])  # a technician's photos
                 reply["image"] = index
                 if reply["message"] == "success":
                     break
