@@ -41,6 +41,8 @@ class PortsSettings:
     """Address the three ports listen on. The front and back end run on the kiosk."""
     allow_remote: bool = False
     """Must be true to bind anything but a loopback address (a deliberate act)."""
+    allow_clients: tuple[str, ...] = _opt((), cidr=True)
+    """Client addresses allowed (CIDRs, e.g. 10.1.2.0/24); empty: everyone who can reach the port."""
     tool: int = _opt(3304, min=0, max=65535)
     """WebSocket tool port: /face_predict, /stt, /tts (0 = pick a free port)."""
     flow_socket: int = _opt(444, min=0, max=65535)
@@ -107,6 +109,8 @@ class DialogueSettings:
     """Seconds a flow session (its hash) stays valid after its last use."""
     max_tries: int = _opt(3, min=1, max=20)
     """Times a question is asked again before the field is skipped."""
+    retention_days: float = _opt(30.0, min=0.01, max=3650)
+    """Expired sessions and recognition events older than this are purged (citizens' records stay)."""
 
 
 @dataclass(frozen=True)
@@ -494,6 +498,12 @@ def _check_meta(value: Any, key: str, meta: Mapping[str, Any]) -> None:
         bad = [item for item in items if item not in choices]
         if bad:
             raise ConfigError(f"{key} = {value!r}: {bad[0]!r} is not one of {', '.join(choices)}")
+    if meta.get("cidr"):
+        for item in value:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ConfigError(f"{key} = {list(value)!r}: {item!r} is not an address or CIDR such as 10.0.0.0/8") from None
     if meta.get("ip"):
         try:
             ipaddress.ip_address(value)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import ipaddress
 import logging
 import os
 import signal
@@ -22,6 +23,26 @@ from .flow_socket import FlowSockets
 from .tool import ToolSockets
 
 log = logging.getLogger(__name__)
+
+
+def client_filter(allow: tuple[str, ...]):
+    """Refuse (403) clients outside ports.allow_clients, before any WebSocket upgrade."""
+    networks = [ipaddress.ip_network(item, strict=False) for item in allow]
+
+    @web.middleware
+    async def middleware(request: web.Request, handler):
+        if networks:
+            try:
+                address = ipaddress.ip_address(request.remote or "")
+            except ValueError:
+                address = None
+            if address is None or not any(address in net for net in networks):
+                log.warning("refused a client at %s (not in ports.allow_clients)", request.remote)
+                return web.json_response({"user_id": "", "type": "error", "hash": "",
+                                          "reason": "this client is not allowed (ports.allow_clients)"}, status=403)
+        return await handler(request)
+
+    return middleware
 
 
 class PortError(Exception):
@@ -57,6 +78,12 @@ class GatewayWorker:
         }
         if "camera" in self.settings.supervisor.workers:  # the kiosk's own events, SE-box style
             apps["event_feed"] = EventFeed(self.settings).app()
+        allowed = client_filter(self.settings.ports.allow_clients)
+        for app in apps.values():
+            app.middlewares.insert(0, allowed)
+        if not ipaddress.ip_address(self.settings.ports.bind).is_loopback:
+            log.warning("ports bound to %s: citizens' data is reachable from the network (ports.allow_remote); "
+                        "allowed clients: %s", self.settings.ports.bind, list(self.settings.ports.allow_clients) or "any")
         runners = []
         try:
             for key, app in apps.items():

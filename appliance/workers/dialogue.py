@@ -21,7 +21,7 @@ from ..dialogue.classifier import Classifier
 from ..dialogue.info import validate_info
 from ..dialogue.numbers import compute_age
 from ..dialogue.qna import QnaPlanner, state_is_valid
-from ..store import citizens, sessions
+from ..store import citizens, retention, sessions
 from ..store.models import RECORD_FIELDS, PendingRequest
 from ..sync.remote import verify_citizen
 from ..worker import HandlerError, ServiceWorker
@@ -29,6 +29,7 @@ from ..worker import HandlerError, ServiceWorker
 log = logging.getLogger(__name__)
 
 STEPS = ("handshake", "qna", "answered", "stored")
+RETENTION_INTERVAL = 3600.0
 
 
 def response(status: int, body: dict, kind: str, **fields) -> dict:
@@ -54,6 +55,18 @@ class DialogueWorker(ServiceWorker):
         self.ttl = self.settings.dialogue.session_ttl
         self._transcribing: set[str] = set()
         self._lock = threading.Lock()
+        threading.Thread(target=self._retention, name="retention", daemon=True).start()
+
+    def _retention(self) -> None:
+        """Purge at start and then hourly (dialogue.retention_days)."""
+        while not self._stop.is_set():
+            try:
+                purged = retention.purge(self.settings.dialogue.retention_days)
+                if any(purged.values()):
+                    log.info("retention: purged %s", purged)
+            except Exception as exc:  # a locked or full database: try again next hour
+                log.warning("retention purge failed: %s", exc)
+            self._stop.wait(RETENTION_INTERVAL)
 
     def ops(self):
         return {"flow": self.flow, "qna.open": self.qna_open, "qna.answer": self.qna_answer,
