@@ -32,3 +32,15 @@ def open_database(path: Path | str) -> peewee.SqliteDatabase:
 def integrity_check(db: peewee.SqliteDatabase) -> str:
     """'ok' or SQLite's description of the damage."""
     return db.execute_sql("PRAGMA integrity_check").fetchone()[0]
+
+
+def describe_failure(exc: BaseException) -> str:
+    """What went wrong with a write, for a technician: SQLite's own words, not a
+    rollback error that hides them (after SQLITE_FULL SQLite has already rolled back)."""
+    messages = []
+    while exc is not None:
+        messages.append(str(exc))
+        exc = exc.__context__ or exc.__cause__
+    if any("full" in m for m in messages):
+        return "the kiosk's disk is full: the database cannot write (free space in paths.data_dir)"
+    return f"the database cannot write: {messages[-1]}"

@@ -15,6 +15,8 @@ import logging
 import threading
 from typing import Any
 
+import peewee
+
 from .. import bus, endpoints, store
 from ..dialogue.catalogue import load_catalogue
 from ..dialogue.classifier import Classifier
@@ -43,6 +45,16 @@ def error(body: dict, reason: str, status: int = 400, **extra) -> dict:
     return response(status, body, "error", reason=reason, **extra)
 
 
+def storage_errors(handler):
+    """A database failure becomes a clear answer (`storage` error), not an internal one."""
+    def wrapped(header: dict, payloads):
+        try:
+            return handler(header, payloads)
+        except peewee.PeeweeException as exc:
+            raise HandlerError("storage", store.db.describe_failure(exc)) from None
+    return wrapped
+
+
 class DialogueWorker(ServiceWorker):
     name = "dialogue"
     threads = 4
@@ -69,15 +81,21 @@ class DialogueWorker(ServiceWorker):
             self._stop.wait(RETENTION_INTERVAL)
 
     def ops(self):
-        return {"flow": self.flow, "qna.open": self.qna_open, "qna.answer": self.qna_answer,
-                "citizen.delete": self.delete_citizen}
+        return {"flow": self.flow, "qna.open": storage_errors(self.qna_open),
+                "qna.answer": storage_errors(self.qna_answer), "citizen.delete": storage_errors(self.delete_citizen)}
 
     def status(self) -> dict[str, Any]:
         return {"services": len(self.catalogue.services)} if hasattr(self, "catalogue") else {}
 
     # -- HTTP flow ---------------------------------------------------------
     def flow(self, header: dict, _payloads) -> dict:
-        body, digest = header["body"], header.get("digest", "")
+        try:
+            return self._flow(header["body"], header.get("digest", ""))
+        except peewee.PeeweeException as exc:  # disk full, failing storage: say so, stay up
+            log.error("database failure on %s: %s", header["body"].get("type"), store.db.describe_failure(exc))
+            return error(header["body"], store.db.describe_failure(exc), status=507)
+
+    def _flow(self, body: dict, digest: str) -> dict:
         kind = body["type"]
         if kind == "handshake":
             return self.handshake(body, digest)
@@ -125,11 +143,7 @@ class DialogueWorker(ServiceWorker):
                 sessions.save(session, self.ttl, verification=verification)
                 return error(body, "the identity check failed: the face does not match the name and ID number",
                              status=403, verification=verification)
-        try:
-            citizen = citizens.upsert(session.user_id, record)
-        except Exception as exc:  # disk full, locked database: say so, keep the session
-            log.error("storage of %s failed: %s", session.user_id, exc)
-            return error(body, f"the record could not be written: {exc}", status=500)
+        citizen = citizens.upsert(session.user_id, record)
         sessions.save(session, self.ttl, state="stored", verification=verification)
         return response(200, body, "storage", output=self._output(citizen.record()))
 
