@@ -119,6 +119,6 @@ def classify_ws(reply) -> str:
         return "ok"
     if value.get("type") in ("busy", "error"):
         return value["type"]
-    if value.get("reason") == "unavailable":
+    if value.get("reason") in ("unavailable", "busy"):
         return "busy"
     return "ok"

@@ -97,7 +97,8 @@ class FlowSockets:
                     reply, _ = await self.backends.call("face", "train.frame", {"user_id": hs["user_id"], "hash": conn},
                                                         [msg.data])
                 except bus.BusError as exc:
-                    await wsutil.send_json(ws, {**base, "message": "continue", "reason": "unavailable", "detail": str(exc)})
+                    reason = "busy" if isinstance(exc, bus.WorkerBusy) else "unavailable"
+                    await wsutil.send_json(ws, {**base, "message": "continue", "reason": reason, "detail": str(exc)})
                     continue
                 extra = {k: v for k, v in reply.items() if k not in ("id", "ok", "hash", "type", "user_id")}
                 await wsutil.send_json(ws, {**base, "message": "continue", **extra})

@@ -61,8 +61,9 @@ class ToolSockets:
         except NotEnabled as exc:
             await wsutil.refuse(ws, str(exc))
             return None
-        except bus.BusError as exc:
-            return {**base, "message": "continue", "reason": "unavailable", "detail": str(exc)}
+        except bus.BusError as exc:  # the client may simply send its next frame
+            return {**base, "message": "continue", "reason": "busy" if isinstance(exc, bus.WorkerBusy) else "unavailable",
+                    "detail": str(exc)}
         extra = {k: v for k, v in reply.items() if k not in ("id", "ok", "hash", "type")}
         return {**base, "message": "continue", **extra}
 
