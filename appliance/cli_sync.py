@@ -31,7 +31,7 @@ def _ask(ctx: click.Context, op: str, fields: dict) -> dict:
         client.close()
     from .sync import outbox
 
-    store.migrate(store.open_database(endpoints.database_path(settings.data_dir)))
+    store.migrate(store.open_settings(settings))
     if op == "sync.status":
         return {"outbox": outbox.summary(fields.get("limit", 20)), "sebox": None, "tencent": None,
                 "offline": True}

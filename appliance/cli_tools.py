@@ -29,7 +29,7 @@ def call(ctx: click.Context, worker: str, op: str, fields: dict, payloads=(), ti
         if local is None:
             from .workers import worker_class
 
-            store.migrate(store.open_database(endpoints.database_path(settings.data_dir)))
+            store.migrate(store.open_settings(settings))
             local = worker_class(worker)(settings)
             local.setup()
             ctx.obj[f"local-{worker}"] = local
@@ -123,7 +123,7 @@ def users() -> None:
 
 def _open_db(ctx):
     settings = load_settings(ctx)
-    store.migrate(store.open_database(endpoints.database_path(settings.data_dir)))
+    store.migrate(store.open_settings(settings))
 
 
 @users.command("list")
@@ -198,3 +198,78 @@ def say(ctx, text, output, voice):
     _, payloads = call(ctx, "speech", "synthesize", fields)
     Path(output).write_bytes(payloads[0])
     click.echo(f"wrote {output} ({len(payloads[0])} bytes)")
+
+
+@main.group()
+def db() -> None:
+    """The database: encryption at rest (SQLCipher) and key rotation. Stop the service first."""
+
+
+def _service_running(settings) -> bool:
+    client = bus.BusClient(endpoints.supervisor_requests(settings.runtime_dir), timeout=1.0)
+    try:
+        client.request("status")
+        return True
+    except bus.BusError:
+        return False
+    finally:
+        client.close()
+
+
+def _stopped_settings(ctx):
+    settings = load_settings(ctx)
+    if _service_running(settings):
+        click.echo("stop the service first (systemctl stop kiosk-appliance)", err=True)
+        ctx.exit(EXIT_FAIL)
+    return settings
+
+
+@db.command("encrypt")
+@click.argument("key_file", type=click.Path(exists=True, dir_okay=False))
+@click.pass_context
+def db_encrypt(ctx, key_file):
+    """Encrypt a plaintext database with the key in KEY_FILE (mode 0600)."""
+    from .store.keys import DatabaseKeyError, read_key
+
+    settings = _stopped_settings(ctx)
+    try:
+        key = read_key(key_file)
+    except DatabaseKeyError as exc:
+        raise click.BadParameter(str(exc)) from None
+    path = endpoints.database_path(settings.data_dir)
+    encrypted = path.with_suffix(".encrypted")
+    import sqlcipher3
+
+    conn = sqlcipher3.connect(str(path))
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.execute("ATTACH DATABASE ? AS encrypted KEY ?", (str(encrypted), key))
+    conn.execute("SELECT sqlcipher_export('encrypted')")
+    conn.execute("DETACH DATABASE encrypted")
+    conn.close()
+    backup = path.with_suffix(".plaintext-backup")
+    path.rename(backup)
+    encrypted.rename(path)
+    for suffix in ("-wal", "-shm"):
+        Path(str(path) + suffix).unlink(missing_ok=True)
+    click.echo(f"encrypted {path}; set database.key_file = {key_file!r}; then delete {backup} "
+               "(it holds the plaintext)")
+
+
+@db.command("rekey")
+@click.argument("new_key_file", type=click.Path(exists=True, dir_okay=False))
+@click.pass_context
+def db_rekey(ctx, new_key_file):
+    """Re-encrypt the database with the key in NEW_KEY_FILE (key rotation)."""
+    from .store.keys import DatabaseKeyError, read_key
+
+    settings = _stopped_settings(ctx)
+    try:
+        new_key = read_key(new_key_file)
+    except DatabaseKeyError as exc:
+        raise click.BadParameter(str(exc)) from None
+    if not settings.database.key_file:
+        raise click.UsageError("the database is not encrypted: use `appliance db encrypt` first")
+    database = store.open_settings(settings)
+    database.rekey(new_key)
+    database.close()
+    click.echo(f"re-encrypted; now set database.key_file = {new_key_file!r} and start the service")

@@ -66,6 +66,13 @@ class PathsSettings:
 
 
 @dataclass(frozen=True)
+class DatabaseSettings:
+    key_file: str = ""
+    """Encrypt the database at rest (SQLCipher): a key file of mode 0600, or credential:NAME for a systemd
+    credential. Empty: not encrypted. Rotate with `appliance db rekey`."""
+
+
+@dataclass(frozen=True)
 class SupervisorSettings:
     workers: tuple[str, ...] = _opt(DEFAULT_WORKERS, choices=KNOWN_WORKERS)
     """Workers to run, in start order (stopped in reverse)."""
@@ -300,6 +307,7 @@ class LoggingSettings:
 SECTIONS: dict[str, type] = {
     "ports": PortsSettings,
     "paths": PathsSettings,
+    "database": DatabaseSettings,
     "supervisor": SupervisorSettings,
     "limits": LimitsSettings,
     "dialogue": DialogueSettings,
@@ -321,6 +329,7 @@ class Settings:
 
     ports: PortsSettings = field(default_factory=PortsSettings)
     paths: PathsSettings = field(default_factory=PathsSettings)
+    database: DatabaseSettings = field(default_factory=DatabaseSettings)
     supervisor: SupervisorSettings = field(default_factory=SupervisorSettings)
     limits: LimitsSettings = field(default_factory=LimitsSettings)
     dialogue: DialogueSettings = field(default_factory=DialogueSettings)

@@ -19,16 +19,18 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import peewee
 import zmq
 
 from . import bus, endpoints, store
+from .store.keys import DatabaseKeyError
 from .config import Settings
 from .sdnotify import Notifier
 from .worker import EXIT_CONFIG
 
 log = logging.getLogger(__name__)
 
-EXIT_OK, EXIT_BUDGET, EXIT_START = 0, 3, 4
+EXIT_OK, EXIT_CONFIG_ERROR, EXIT_BUDGET, EXIT_START = 0, 2, 3, 4
 STABLE_AFTER = 30.0
 """A worker up this long has its restart backoff reset."""
 
@@ -79,7 +81,12 @@ class Supervisor:
         signal.signal(signal.SIGTERM, lambda *_: self._stop.set())
         signal.signal(signal.SIGINT, lambda *_: self._stop.set())
         self._prepare_dirs()
-        store.migrate(store.open_database(endpoints.database_path(self.settings.data_dir)))
+        try:
+            store.migrate(store.open_settings(self.settings))
+        except (DatabaseKeyError, peewee.DatabaseError, RuntimeError) as exc:
+            log.error("cannot open the database: %s", exc)
+            self.notifier.status(f"failed: database: {exc}")
+            return EXIT_CONFIG_ERROR
         self._start_proxy()
         control = self._bind(zmq.PULL, endpoints.supervisor_control(self.settings.runtime_dir))
         requests = self._bind(zmq.ROUTER, endpoints.supervisor_requests(self.settings.runtime_dir))

@@ -2,8 +2,9 @@
 flow sessions, recognition events and the upstream outbox."""
 
 from .db import database, open_database
+from .keys import open_settings
 from .migrations import SCHEMA_VERSION, current_version, migrate
 from .models import Citizen, FaceTemplate, FlowSession, OutboxItem, PendingRequest, RecognitionEvent
 
-__all__ = ["database", "open_database", "migrate", "current_version", "SCHEMA_VERSION",
+__all__ = ["database", "open_database", "open_settings", "migrate", "current_version", "SCHEMA_VERSION",
            "Citizen", "FaceTemplate", "FlowSession", "OutboxItem", "PendingRequest", "RecognitionEvent"]

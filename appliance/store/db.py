@@ -19,12 +19,23 @@ PRAGMAS = {
 }
 
 
-def open_database(path: Path | str) -> peewee.SqliteDatabase:
-    """Open (creating if needed) the database file and bind the models to it."""
+def open_database(path: Path | str, key: str | None = None) -> peewee.SqliteDatabase:
+    """Open (creating if needed) the database file and bind the models to it.
+    With a key the file is SQLCipher-encrypted (AES-256) at rest."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    db = peewee.SqliteDatabase(str(path), pragmas=PRAGMAS, timeout=10)
-    db.connect(reuse_if_open=True)
+    if key:
+        from playhouse.sqlcipher_ext import SqlCipherDatabase  # the sqlcipher3 wheel
+
+        db = SqlCipherDatabase(str(path), passphrase=key, pragmas=PRAGMAS, timeout=10)
+    else:
+        db = peewee.SqliteDatabase(str(path), pragmas=PRAGMAS, timeout=10)
+    try:
+        db.connect(reuse_if_open=True)
+        db.execute_sql("SELECT count(*) FROM sqlite_master")  # a wrong key fails here, not later
+    except peewee.DatabaseError as exc:
+        db.close()
+        raise peewee.DatabaseError(f"cannot open {path}: {exc} (wrong or missing database.key_file?)") from None
     database.initialize(db)
     return db
 

@@ -60,7 +60,7 @@ class DialogueWorker(ServiceWorker):
     threads = 4
 
     def setup(self) -> None:
-        store.open_database(endpoints.database_path(self.settings.data_dir))
+        store.open_settings(self.settings)
         self.catalogue = load_catalogue(self.settings.path("services"))
         self.classifier = Classifier(self.catalogue)
         self.planner = QnaPlanner(max_tries=self.settings.dialogue.max_tries)

@@ -38,7 +38,7 @@ class FaceWorker(ServiceWorker):
     threads = 2
 
     def setup(self) -> None:
-        store.open_database(endpoints.database_path(self.settings.data_dir))
+        store.open_settings(self.settings)
         cfg = self.settings.face
         self.engine = FaceEngine(self.settings.models_dir, EngineSettings(
             threads=2, match_threshold=cfg.match_threshold, match_margin=cfg.match_margin))

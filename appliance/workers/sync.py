@@ -69,7 +69,7 @@ class SyncWorker(ServiceWorker):
             raise ValueError(f"sebox.url = {self.settings.sebox.url!r}: expected ws://<box>:5679")
         if self.settings.tencent.enabled and not self.settings.tencent.base_url.startswith(("http://", "https://")):
             raise ValueError(f"tencent.base_url = {self.settings.tencent.base_url!r}: expected http(s)://…")
-        store.open_database(endpoints.database_path(self.settings.data_dir))
+        store.open_settings(self.settings)
         self.publisher = bus.Publisher(self.settings.runtime_dir)  # used only on the loop thread
         self.loop = asyncio.new_event_loop()
         self.sebox: SeboxClient | None = None
