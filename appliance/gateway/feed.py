@@ -69,7 +69,7 @@ class EventFeed:
         self._pump: asyncio.Task | None = None
 
     async def handle(self, request: web.Request) -> web.WebSocketResponse:
-        ws = web.WebSocketResponse(heartbeat=None, max_msg_size=65536)
+        ws = web.WebSocketResponse(heartbeat=None, max_msg_size=65536, timeout=2.0)
         await ws.prepare(request)
         wsutil.OPEN.add(ws)
         if self._pump is None:

@@ -27,7 +27,8 @@ drop the connection (1009) before they are even read whole."""
 
 async def open_socket(request: web.Request, max_size: int) -> web.WebSocketResponse:
     # heartbeat: pings find dead peers (a kiosk front end that crashed) so they don't pile up
-    ws = web.WebSocketResponse(max_msg_size=max_size * HARD_LIMIT_FACTOR, heartbeat=30.0)
+    # timeout: how long close() waits for the peer's close reply (a vanished client must not hold a handler)
+    ws = web.WebSocketResponse(max_msg_size=max_size * HARD_LIMIT_FACTOR, heartbeat=30.0, timeout=2.0)
     await ws.prepare(request)
     OPEN.add(ws)
     return ws

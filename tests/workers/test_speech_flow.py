@@ -141,3 +141,19 @@ def test_round_trip_through_the_ports_keeps_the_intent(app):
         errors.append(cer(text, stt.recv()))
     print(f"intent accuracy {right}/{len(INTENTS)}; answers CER {sum(errors) / len(errors):.3f}; {rows}")
     assert right / len(INTENTS) >= 0.9, rows
+
+
+def test_spoken_questions_follow_each_text_frame():
+    spoken = Appliance(workers="dialogue,speech,gateway", env={"APPLIANCE_SPEECH_SPEAK_QUESTIONS": "true"}).wait_ready(300)
+    try:
+        _, hs = spoken.post("/handshake", {"user_id": "ears", "type": "handshake", "info": {"name": "王芳"},
+                                           "input": {"type": "text", "text": "我要办护照"}})
+        ws = spoken.ws("flow_socket", "/qna")
+        ws.send(json.dumps({"user_id": "ears", "type": "qna", "hash": hs["hash"]}))
+        question = ws.recv()
+        audio = ws.recv()
+        assert isinstance(question, str) and question and isinstance(audio, bytes) and audio[:4] == b"RIFF"
+        ws.send("女")
+        assert isinstance(ws.recv(), str) and ws.recv()[:4] == b"RIFF"
+    finally:
+        spoken.stop()
