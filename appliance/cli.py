@@ -117,6 +117,11 @@ def config_validate(ctx: click.Context, path: str | None) -> None:
 
 
 @main.group()
+def simulate() -> None:
+    """Simulators of the remote systems, for tests and for checking a kiosk without them."""
+
+
+@main.group()
 def models() -> None:
     """The model files (fetched from packages at set-up, never at run time)."""
 

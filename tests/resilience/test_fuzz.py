@@ -4,7 +4,6 @@ answer follows PROTOCOL.md, and nothing restarts."""
 
 import json
 import socket
-import string
 import time
 
 import pytest

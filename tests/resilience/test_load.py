@@ -7,7 +7,6 @@ import statistics
 import threading
 import time
 
-import pytest
 
 from harness import ROOT, Appliance
 

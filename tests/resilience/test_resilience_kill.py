@@ -12,7 +12,7 @@ import pytest
 
 from appliance.dialogue.idcard import check_digit
 from load_clients import Load
-from harness import ROOT, Appliance, alive, wait_gone
+from harness import ROOT, Appliance, wait_gone
 
 FACES = ROOT / "tests" / "data" / "faces"
 WORKERS = "dialogue,face,speech,gateway"

@@ -2,7 +2,6 @@
 recognition event per person per visit, and the seed's reference client on the feed."""
 
 import json
-import shutil
 import sqlite3
 import subprocess
 import sys

@@ -3,7 +3,6 @@
 import base64
 import io
 import json
-import math
 import struct
 import time
 import wave
