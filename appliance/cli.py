@@ -128,8 +128,9 @@ def models() -> None:
 
 @models.command("fetch")
 @click.option("--only", type=click.Choice(["face", "speech"]), multiple=True, help="Fetch only these.")
+@click.option("--tiny-en", is_flag=True, help="Also the English-only Whisper tiny.en (speech.stt_model = tiny.en).")
 @click.pass_context
-def models_fetch(ctx: click.Context, only: tuple[str, ...]) -> None:
+def models_fetch(ctx: click.Context, only: tuple[str, ...], tiny_en: bool) -> None:
     """Put every model file into paths.models_dir and verify its checksum."""
     settings = load_settings(ctx)
     target = settings.models_dir
@@ -137,8 +138,9 @@ def models_fetch(ctx: click.Context, only: tuple[str, ...]) -> None:
     for name in only or ("face", "speech"):
         module = __import__(f"appliance.{name}.modelfiles", fromlist=["ensure_models"])
         click.echo(f"{name}: fetching into {target} …")
+        extra = {"tiny_en": settings.speech.stt_model == "tiny.en" or tiny_en} if name == "speech" else {}
         try:
-            files = module.ensure_models(target)
+            files = module.ensure_models(target, **extra)
         except Exception as exc:  # report which family failed and why, then stop
             click.echo(f"{name}: FAILED: {exc}", err=True)
             ctx.exit(EXIT_FAIL)

@@ -168,6 +168,8 @@ class SpeechSettings:
     """faster-whisper (Whisper base, shipped) or whispercpp (a ggml file a technician installs)."""
     ggml_model: str = ""
     """For whispercpp: the ggml file's name inside paths.models_dir."""
+    stt_model: str = _opt("base", choices=("base", "tiny.en"))
+    """faster-whisper model: base (multilingual, Mandarin) or tiny.en (English only, small and fast)."""
     language: str = _opt("zh", choices=("zh", "en", "auto"))
     """Language spoken to the kiosk (auto = detect per utterance)."""
     max_seconds: float = _opt(60.0, min=1, max=600)

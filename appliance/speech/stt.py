@@ -22,7 +22,7 @@ from typing import Iterable, Optional
 import numpy as np
 
 from .audio import TARGET_RATE, decode_audio
-from .modelfiles import ModelError, model_paths, require
+from .modelfiles import STT_MODEL_DIRS, ModelError, require
 
 log = logging.getLogger(__name__)
 
@@ -105,12 +105,13 @@ def _check(samples: np.ndarray) -> np.ndarray:
 class _FasterWhisper:
     """faster-whisper backend over the local CTranslate2 model directory."""
 
-    def __init__(self, models_dir: Path, cpu_threads: int):
-        require(models_dir, ["whisper-base/model.bin", "whisper-base/config.json",
-                             "whisper-base/tokenizer.json", "whisper-base/vocabulary.txt"])
+    def __init__(self, models_dir: Path, cpu_threads: int, model: str = "base"):
+        folder = STT_MODEL_DIRS[model]
+        require(models_dir, [f"{folder}/{name}" for name in ("model.bin", "config.json", "tokenizer.json",
+                                                             "vocabulary.txt")])
         from faster_whisper import WhisperModel
 
-        self.model = WhisperModel(str(model_paths(models_dir)["whisper_dir"]), device="cpu",
+        self.model = WhisperModel(str(Path(models_dir) / folder), device="cpu",
                                   compute_type="int8", cpu_threads=cpu_threads,
                                   local_files_only=True)
 
@@ -162,13 +163,15 @@ class SpeechToText:
     def __init__(self, models_dir: Path, prompt_terms: Iterable[str] = DEFAULT_TERMS,
                  language: Optional[str] = "zh", backend: str = "faster-whisper",
                  cpu_threads: int = 2, ggml_path: Optional[Path] = None, use_vad: bool = True,
-                 warmup: bool = True):
+                 warmup: bool = True, model: str = "base"):
         t0 = time.perf_counter()
         self.language = language or "auto"
         self.prompt = build_prompt(prompt_terms)
         self.use_vad = use_vad
         if backend == "faster-whisper":
-            self._backend = _FasterWhisper(Path(models_dir), cpu_threads)
+            if model == "tiny.en" and language not in ("en", "auto", None):
+                raise ValueError("the tiny.en model understands English only: set speech.language = \"en\"")
+            self._backend = _FasterWhisper(Path(models_dir), cpu_threads, model)
         elif backend == "whispercpp":
             self._backend = _WhisperCpp(Path(ggml_path) if ggml_path else None, cpu_threads)
         else:

@@ -27,9 +27,9 @@ class SpeechWorker(ServiceWorker):
     def setup(self) -> None:
         cfg = self.settings.speech
         terms = [s.classify for s in load_catalogue(self.settings.path("services")).regular]
-        ggml = self.settings.path("models_dir") / cfg.ggml_model if cfg.ggml_model else None
+        ggml = self.settings.models_dir / cfg.ggml_model if cfg.ggml_model else None
         self.stt = SpeechToText(self.settings.models_dir, prompt_terms=terms, language=cfg.language,
-                                backend=cfg.stt_backend, cpu_threads=2, ggml_path=ggml)
+                                backend=cfg.stt_backend, cpu_threads=2, ggml_path=ggml, model=cfg.stt_model)
         self.tts = TextToSpeech(self.settings.models_dir, voice=cfg.voice, max_chars=cfg.max_tts_chars,
                                 english=cfg.english_voice)
         self._stt_lock = threading.Lock()

