@@ -97,7 +97,8 @@ def test_settings_are_frozen_and_documented():
     s = config.load(SHIPPED, environ={})
     with pytest.raises(dataclasses.FrozenInstanceError):
         s.ports.tool = 1
-    source = (config.__file__ and open(config.__file__, encoding="utf-8").read())
+    from appliance import config_sections
+    source = open(config_sections.__file__, encoding="utf-8").read()
     for section in config.SECTIONS.values():
         for f in dataclasses.fields(section):
             after = source.split(f"    {f.name}: ", 1)[1].split("\n", 2)[1]
