@@ -121,7 +121,7 @@ def test_slow_loris_and_idle_connections_do_not_starve_citizens(app):
         s = socket.create_connection(("127.0.0.1", port))
         s.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n")
         slow.append(s)
-    idle = [app.ws("tool", "/stt") for _ in range(300)]  # connected, never speaking
+    idle = [app.ws("tool", "/stt") for _ in range(1000)]  # connected, never speaking
     try:
         status, body = app.post("/handshake", {"user_id": "u", "type": "handshake", "info": {},
                                                "input": {"type": "text", "text": "我要办驾驶证"}}, timeout=30)
