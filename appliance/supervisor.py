@@ -142,6 +142,8 @@ class Supervisor:
                 self._drain_control(control)
             if requests in events:
                 self._answer(requests)
+            if self._stop.is_set():  # a terminal's Ctrl-C reaches the workers too: they exit, nothing to restart
+                return
             now = time.monotonic()
             for worker in self.workers.values():
                 self._check(worker, now)
