@@ -24,7 +24,7 @@ class Load:
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._threads = [threading.Thread(target=f, daemon=True)
-                         for f in (self._predict, self._stt, self._handshake, self._audio_handshake)]
+                         for f in (self._predict, self._stt, self._train, self._handshake, self._audio_handshake)]
 
     def start(self) -> "Load":
         for t in self._threads:
@@ -42,10 +42,12 @@ class Load:
             self.outcomes.setdefault(channel, {o: 0 for o in OUTCOMES})[outcome] += 1
             self.latencies.append(time.monotonic() - started)
 
-    def _ws_loop(self, channel: str, path: str, send) -> None:
+    def _ws_loop(self, channel: str, path: str, send, opening: str | None = None) -> None:
         while not self._stop.is_set():
             try:
                 ws = self.app.ws("flow_socket" if path == "/face_train" else "tool", path, timeout=self.timeout)
+                if opening is not None:
+                    ws.send(opening)  # the flow socket's handshake
             except (OSError, websocket.WebSocketException):
                 self._count(channel, "closed", time.monotonic())
                 time.sleep(0.2)
@@ -66,6 +68,10 @@ class Load:
 
     def _predict(self) -> None:
         self._ws_loop("face_predict", "/face_predict", lambda ws: ws.send_binary(self.image))
+
+    def _train(self) -> None:
+        opening = json.dumps({"user_id": "load-train", "type": "face_train", "hash": ""})
+        self._ws_loop("face_train", "/face_train", lambda ws: ws.send_binary(self.image), opening)
 
     def _stt(self) -> None:
         self._ws_loop("stt", "/stt", lambda ws: ws.send_binary(self.audio))
