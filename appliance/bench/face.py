@@ -96,4 +96,28 @@ def run(settings: Settings, quick: bool) -> dict:
     out = {f"frame_{stage}": figure(ours[stage], "ms", raw[stage], labels[stage], n=repeats)
            for stage in ("decode", "detect", "align", "embed", "match", "total")}
     out["frame_total"]["note"] = "640x480 JPEG, one face; total excludes match"
+    out.update(opencv_peer(settings, bgr, repeats, raw))
     return out
+
+
+def opencv_peer(settings: Settings, bgr: np.ndarray, repeats: int, raw: dict) -> dict:
+    """The same models in OpenCV's own runtime (cv2.FaceDetectorYN / FaceRecognizerSF on the
+    wheel's original int8 files) against our onnxruntime sessions on float32 expansions."""
+    originals = settings.models_dir / "face-original"
+    det_file = originals / "face_detection_yunet_2023mar_int8bq.onnx"
+    rec_file = originals / "face_recognition_sface_2021dec_int8bq.onnx"
+    if not (det_file.exists() and rec_file.exists()):
+        return {}
+    try:
+        detector = cv2.FaceDetectorYN.create(str(det_file), "", (bgr.shape[1], bgr.shape[0]), 0.6, 0.3)
+        recognizer = cv2.FaceRecognizerSF.create(str(rec_file), "")
+        _, faces = detector.detect(bgr)
+        crop = recognizer.alignCrop(bgr, faces[0])
+    except cv2.error as exc:  # an OpenCV build that cannot run them: no peer figure
+        return {"opencv_peer_error": {"value": None, "note": str(exc)[:200]}}
+    cv_detect = median_ms(lambda: detector.detect(bgr), repeats)
+    cv_embed = median_ms(lambda: recognizer.feature(crop), repeats)
+    return {
+        "frame_detect_vs_opencv": figure(raw["detect"], "ms", cv_detect, "cv2.FaceDetectorYN (int8)", n=repeats),
+        "frame_embed_vs_opencv": figure(raw["embed"], "ms", cv_embed, "cv2.FaceRecognizerSF (int8)", n=repeats),
+    }
