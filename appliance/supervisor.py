@@ -33,6 +33,9 @@ log = logging.getLogger(__name__)
 EXIT_OK, EXIT_CONFIG_ERROR, EXIT_BUDGET, EXIT_START = 0, 2, 3, 4
 STABLE_AFTER = 30.0
 """A worker up this long has its restart backoff reset."""
+FRESH_BEATS, FRESH_FLOOR = 3, 2.0
+"""A heartbeat older than this many intervals (and at least this many seconds: a busy machine
+hiccups) is stale: no watchdog ping, /health unhealthy."""
 
 
 @dataclass
@@ -247,8 +250,11 @@ class Supervisor:
 
     # -- systemd -------------------------------------------------------------
     def _all_healthy(self, now: float) -> bool:
-        return all(w.state == "ready" and now - w.last_beat <= self.sup.heartbeat_timeout
-                   for w in self.workers.values())
+        """Every worker ready and its heartbeat fresh: at most FRESH_BEATS intervals old. The watchdog
+        stops well before heartbeat_timeout, when the supervisor itself restarts the worker; so a
+        supervisor that fails to do that is restarted by systemd after WatchdogSec."""
+        fresh = min(self.sup.heartbeat_timeout, max(FRESH_BEATS * self.sup.heartbeat_interval, FRESH_FLOOR))
+        return all(w.state == "ready" and now - w.last_beat <= fresh for w in self.workers.values())
 
     def _notify(self, now: float) -> None:
         healthy = self._all_healthy(now)
