@@ -51,9 +51,11 @@ Environment=APPLIANCE_PATHS_MODELS_DIR={ROOT}/models
 Environment=APPLIANCE_SUPERVISOR_WORKERS=dialogue,face,gateway
 Environment=APPLIANCE_SUPERVISOR_HEARTBEAT_TIMEOUT=120
 WatchdogSec=6
-# this checkout's interpreter may live under /root (pyenv): show just that to the service
+# this checkout's interpreter may live under /root (pyenv): show just that to the service;
+# the checkout itself may live under /tmp, which PrivateTmp= would hide
 ProtectHome=tmpfs
 BindReadOnlyPaths={python_home}
+BindReadOnlyPaths={ROOT}
 """)
     run("chroot", str(root), "systemctl", "enable", "kiosk-appliance.service")
     for path in (ROOT, python_home):
