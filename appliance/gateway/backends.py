@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import secrets
 from typing import Any
 
 from .. import bus, endpoints
 from ..config import Settings
+from ..store.sessions import new_hash  # noqa: F401  (connection ids: the same 128-bit tokens)
 
 NOT_ENABLED = {
     "face": "face recognition is not enabled on this kiosk",
@@ -19,11 +19,6 @@ class NotEnabled(bus.BusError):
     """The capability's worker is not in supervisor.workers."""
 
     code = "not_enabled"
-
-
-def new_hash() -> str:
-    """An unguessable token (128 bits)."""
-    return secrets.token_hex(16)
 
 
 class Backends:

@@ -29,7 +29,6 @@ from ..worker import HandlerError, ServiceWorker
 
 log = logging.getLogger(__name__)
 
-STEPS = ("handshake", "qna", "answered", "stored")
 RETENTION_INTERVAL = 3600.0
 
 

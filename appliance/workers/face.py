@@ -237,8 +237,8 @@ class FaceWorker(ServiceWorker):
     def enroll(self, header: dict, payloads: list[bytes]) -> dict:
         """Enrol from still images (all of the same person), as face_train would."""
         user_id = header.get("user_id", "")
-        self.train_open({"user_id": user_id, "hash": f"cli-{id(payloads)}"}, [])
         key = f"cli-{id(payloads)}"
+        self.train_open({"user_id": user_id, "hash": key}, [])
         try:
             reply: dict = {"message": "continue"}
             for index, image in enumerate(payloads):
