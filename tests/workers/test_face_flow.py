@@ -57,6 +57,7 @@ def test_enrol_then_recognise_a_different_photo(app):
 
 
 def test_stranger_never_succeeds_then_fail_and_close(app):
+    train(app, "obama", [photo("obama_1.jpg"), mirrored("obama_1.jpg"), photo("obama_2.jpg")])  # a gallery to miss
     fp = app.ws("tool", "/face_predict")
     replies = []
     for _ in range(3):
