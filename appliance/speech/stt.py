@@ -6,7 +6,10 @@ Why the extra steps around Whisper:
 - the output is converted to Simplified Chinese anyway (zhconv) because the prompt only biases;
 - silero VAD (shipped inside faster-whisper) runs first: silence returns "" without decoding,
   and only the speech parts are decoded, which also keeps noise from being "transcribed";
-- segments Whisper itself rates as no-speech or very unlikely are dropped (noise hallucinations).
+- segments Whisper itself rates as no-speech or very unlikely are dropped (noise hallucinations);
+- every transcript then gets a trust verdict (trust.py): loops, the prompt read back, low
+  log-probability, no-speech, text too long or short for the speech. ``Transcript.text`` holds the
+  words only when trusted; what Whisper wrote is always in ``Transcript.heard``.
 
 A second backend, ``whispercpp``, loads a technician-installed ggml file with pywhispercpp.
 No ggml model ships in any registry, so it is never the default.
@@ -23,6 +26,7 @@ import numpy as np
 
 from .audio import TARGET_RATE, decode_audio
 from .modelfiles import STT_MODEL_DIRS, ModelError, require
+from .trust import PromptEcho, SegmentStats, Verdict, assess, low_variety, units
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +34,7 @@ DEFAULT_TERMS = ("身份证", "户口本", "居住证", "社保卡", "医保", "
                  "营业执照", "驾驶证", "结婚登记", "不动产登记")
 # Verbs citizens use with the service names; biasing toward them fixes 补办 -> 不办 etc.
 _VERBS = "补办、换领、挂失、查询、预约、报销"
+PREAMBLE = "以下是普通话的政务服务咨询，使用简体中文。"
 GGML_MAGIC = (0x67676D6C).to_bytes(4, "little")  # whisper.cpp model file header
 MIN_RMS = 1e-4           # below this the input is digital silence: skip even the VAD
 NO_SPEECH_DROP = 0.6     # segment dropped if no_speech_prob above this ...
@@ -42,13 +47,22 @@ class STTError(RuntimeError):
 
 @dataclass
 class Transcript:
-    """One utterance's result. ``timings`` are seconds: vad, decode, total."""
+    """One utterance's result. ``timings`` are seconds: vad, decode, total.
+
+    ``text`` is what callers may act on: the words when ``trusted``, else "". ``heard`` is what
+    Whisper wrote either way (for logs and technicians); ``reasons`` say why it is not trusted.
+    """
 
     text: str
     language: str
     duration: float
     timings: dict = field(default_factory=dict)
     language_probability: float = 0.0
+    heard: str = ""
+    trusted: bool = False
+    confidence: float = 0.0
+    reasons: tuple = ("empty",)
+    speech_seconds: float = 0.0
 
 
 def build_prompt(terms: Iterable[str]) -> str:
@@ -58,7 +72,7 @@ def build_prompt(terms: Iterable[str]) -> str:
     bench this scored best (CER 0.07 vs 0.19 for a bare list of names).
     """
     names = "、".join(dict.fromkeys(t.strip() for t in terms if t and t.strip()))
-    prompt = f"以下是普通话的政务服务咨询，使用简体中文。我要办理{names}。也可以{_VERBS}。"
+    prompt = f"{PREAMBLE}我要办理{names}。也可以{_VERBS}。"
     return prompt[:400]  # Whisper keeps only the last ~224 prompt tokens anyway
 
 
@@ -82,9 +96,14 @@ def tidy_chinese(text: str) -> str:
 
 def repetitive(text: str) -> bool:
     """Whisper's noise hallucination is a loop over a few prompt characters (证证、证… 证判证判…),
-    short enough to pass its compression-ratio test; real utterances are far more varied."""
-    chars = [c for c in text if c.isalnum()]
-    return len(chars) >= 8 and len(set(chars)) / len(chars) < 0.3
+    short enough to pass its compression-ratio test; real utterances are far more varied.
+    (The transcript-level check, trust.tandem_loop, also catches short loops like 证则。证则。证则。)"""
+    return low_variety(units(text))
+
+
+def prompt_echo_for(terms: Iterable[str]) -> PromptEcho:
+    """The echo detector matching ``build_prompt(terms)``: its two lists and its preamble."""
+    return PromptEcho([list(terms), _VERBS.split("、")], PREAMBLE)
 
 
 def speech_spans(samples: np.ndarray, min_silence_ms: int = 500) -> list[dict]:
@@ -105,6 +124,8 @@ def _check(samples: np.ndarray) -> np.ndarray:
 class _FasterWhisper:
     """faster-whisper backend over the local CTranslate2 model directory."""
 
+    stats = True
+
     def __init__(self, models_dir: Path, cpu_threads: int, model: str = "base"):
         folder = STT_MODEL_DIRS[model]
         require(models_dir, [f"{folder}/{name}" for name in ("model.bin", "config.json", "tokenizer.json",
@@ -115,20 +136,25 @@ class _FasterWhisper:
                                   compute_type="int8", cpu_threads=cpu_threads,
                                   local_files_only=True)
 
-    def run(self, x: np.ndarray, language: Optional[str], prompt: str) -> tuple[str, str, float]:
+    def run(self, x: np.ndarray, language: Optional[str], prompt: str) -> tuple[list, str, float]:
+        """-> (kept segments' statistics, language, its probability)."""
         segments, info = self.model.transcribe(
             x, language=language, initial_prompt=prompt, beam_size=5,
             condition_on_previous_text=False,   # no error carry-over between segments
             no_speech_threshold=NO_SPEECH_DROP, log_prob_threshold=LOGPROB_DROP,
             compression_ratio_threshold=2.4, vad_filter=False, without_timestamps=True)
-        kept = [s.text for s in segments
+        kept = [SegmentStats(s.text, s.avg_logprob, s.no_speech_prob, s.compression_ratio,
+                             float(getattr(s, "temperature", 0.0) or 0.0))
+                for s in segments
                 if not (s.no_speech_prob > NO_SPEECH_DROP and s.avg_logprob < LOGPROB_DROP)
-                and s.compression_ratio <= 2.4 and not repetitive(s.text)]
-        return "".join(kept), info.language, float(info.language_probability)
+                and s.compression_ratio <= 2.4]
+        return kept, info.language, float(info.language_probability)
 
 
 class _WhisperCpp:
     """pywhispercpp backend for a ggml model file a technician installed by hand."""
+
+    stats = False  # pywhispercpp gives no log-probabilities: only the text checks apply
 
     def __init__(self, ggml_path: Path, cpu_threads: int):
         if not ggml_path or not Path(ggml_path).is_file():
@@ -146,10 +172,12 @@ class _WhisperCpp:
         self.model = Model(str(ggml_path), n_threads=cpu_threads,
                            redirect_whispercpp_logs_to=None)
 
-    def run(self, x: np.ndarray, language: Optional[str], prompt: str) -> tuple[str, str, float]:
+    def run(self, x: np.ndarray, language: Optional[str], prompt: str) -> tuple[list, str, float]:
+        """-> ([the text as one segment, no statistics: see ``stats``], language, 0.0)."""
         segs = self.model.transcribe(x, language=language or "auto", initial_prompt=prompt,
                                      no_context=True)
-        return "".join(s.text for s in segs), language or "", 0.0
+        text = "".join(s.text for s in segs)
+        return [SegmentStats(text, 0.0, 0.0)] if text else [], language or "", 0.0
 
 
 class SpeechToText:
@@ -166,7 +194,9 @@ class SpeechToText:
                  warmup: bool = True, model: str = "base"):
         t0 = time.perf_counter()
         self.language = language or "auto"
-        self.prompt = build_prompt(prompt_terms)
+        terms = list(prompt_terms)
+        self.prompt = build_prompt(terms)
+        self.echo = prompt_echo_for(terms)
         self.use_vad = use_vad
         if backend == "faster-whisper":
             if model == "tiny.en" and language not in ("en", "auto", None):
@@ -200,21 +230,26 @@ class SpeechToText:
         duration = x.size / TARGET_RATE
         timings = {"vad": 0.0, "decode": 0.0}
         if x.size < TARGET_RATE // 10 or float(np.sqrt(np.mean(x * x))) < MIN_RMS:
-            return self._done("", lang, duration, timings, t0)
+            return self._done(lang, duration, timings, t0)
         if self.use_vad:
             spans = speech_spans(x)
             timings["vad"] = time.perf_counter() - t0
             if not spans:
-                return self._done("", lang, duration, timings, t0)
+                return self._done(lang, duration, timings, t0)
             x = np.concatenate([x[s["start"]:s["end"]] for s in spans])
         t1 = time.perf_counter()
         try:
-            text, detected, prob = self._backend.run(x, lang, self.prompt)
+            segments, detected, prob = self._backend.run(x, lang, self.prompt)
         except Exception as e:  # backend errors are opaque C++ exceptions; wrap them
             raise STTError(f"{self.backend} failed: {e}") from e
         timings["decode"] = time.perf_counter() - t1
-        out = self._done(tidy_chinese(text.strip()), detected or lang or "", duration, timings, t0)
-        out.language_probability = prob
+        heard = tidy_chinese("".join(s.text for s in segments).strip())
+        speech_s = x.size / TARGET_RATE  # after VAD: the voiced part only
+        verdict = assess(heard, segments if self._backend.stats else None, speech_s, self.echo)
+        out = self._done(detected or lang, duration, timings, t0, heard, verdict)
+        out.language_probability, out.speech_seconds = prob, round(speech_s, 3)
+        if heard and not verdict.trusted:
+            log.info("transcript not trusted (%s): %r", ",".join(verdict.reasons), heard)
         return out
 
     def transcribe_bytes(self, data: bytes, max_seconds: float = 60.0,
@@ -223,6 +258,11 @@ class SpeechToText:
         return self.transcribe(decode_audio(data, max_seconds=max_seconds), language)
 
     @staticmethod
-    def _done(text: str, lang: Optional[str], duration: float, timings: dict, t0: float) -> Transcript:
+    def _done(lang: Optional[str], duration: float, timings: dict, t0: float, heard: str = "",
+              verdict: Optional[Verdict] = None) -> Transcript:
+        """The Transcript; without a verdict nothing was decoded (silence, too short)."""
         timings["total"] = time.perf_counter() - t0
-        return Transcript(text=text, language=lang or "", duration=duration, timings=timings)
+        v = verdict or Verdict(False, 0.0, ("empty",))
+        return Transcript(text=heard if v.trusted else "", language=lang or "", duration=duration,
+                          timings=timings, heard=heard, trusted=v.trusted, confidence=v.confidence,
+                          reasons=v.reasons)
