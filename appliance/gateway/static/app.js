@@ -336,6 +336,7 @@ function recordTable(record) {
   head.append(cell("th", "项目"), cell("th", "内容"));
   const body = table.createTBody();
   for (const [key, value] of Object.entries(record)) {
+    if (value === null || value === "") continue; // not known: nothing to check on paper
     const row = body.insertRow();
     row.append(cell("th", FIELD_LABELS[key] || key), cell("td", fieldValue(key, value)));
   }
