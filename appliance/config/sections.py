@@ -28,6 +28,10 @@ class PortsSettings:
     """Must be true to bind anything but a loopback address (a deliberate act)."""
     allow_clients: tuple[str, ...] = _opt((), cidr=True)
     """Client addresses allowed (CIDRs, e.g. 10.1.2.0/24); empty: everyone who can reach the port."""
+    allow_origins: tuple[str, ...] = _opt(("self", "http://127.0.0.1:*", "http://localhost:*"), origins=True)
+    """Web pages allowed to use the kiosk from a browser (CORS on flow_http, Origin on WebSocket upgrades):
+    scheme://host[:port|:*], `self` (the appliance's own /kiosk/ page), `null` (file:// pages; sandboxed
+    iframes of any site too), `*` (any: the doctor warns). Clients that send no Origin are not browsers."""
     tool: int = _opt(3304, min=0, max=65535)
     """WebSocket tool port: /face_predict, /stt, /tts (0 = pick a free port)."""
     flow_socket: int = _opt(444, min=0, max=65535)

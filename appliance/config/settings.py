@@ -223,6 +223,12 @@ def _check_meta(value: Any, key: str, meta: Mapping[str, Any]) -> None:
                 ipaddress.ip_network(item, strict=False)
             except ValueError:
                 raise ConfigError(f"{key} = {list(value)!r}: {item!r} is not an address or CIDR such as 10.0.0.0/8") from None
+    if meta.get("origins"):
+        from ..gateway.origins import pattern_problem  # the grammar lives beside its matcher
+
+        for item in value:
+            if pattern_problem(item):
+                raise ConfigError(f"{key} = {list(value)!r}: {pattern_problem(item)}")
     if meta.get("ip"):
         try:
             ipaddress.ip_address(value)

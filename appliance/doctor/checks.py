@@ -97,6 +97,18 @@ def check_config(s: Settings) -> list[Check]:
     return rows
 
 
+def check_origins(s: Settings) -> list[Check]:
+    """ports.allow_origins: which web pages may drive the kiosk from a browser."""
+    from ..gateway.origins import OriginPolicy
+
+    warnings = OriginPolicy(s.ports.allow_origins, s.ports.flow_http).warnings()
+    if warnings:
+        return [_row("origins", "WARN", "; ".join(warnings),
+                     'list only the kiosk\'s own pages: appliance config set ports.allow_origins '
+                     '"self,http://127.0.0.1:*,http://localhost:*"')]
+    return [_row("origins", "PASS", "browser pages allowed from: " + ", ".join(s.ports.allow_origins or ("none",)))]
+
+
 # -- models ---------------------------------------------------------------------------
 def check_model_files(s: Settings) -> list[Check]:
     from .face.modelfiles import verify_models as verify_face
@@ -273,7 +285,7 @@ def check_upstreams(s: Settings) -> list[Check]:
 
 
 CHECKS: dict[str, Callable[[Settings], list[Check]]] = {
-    "python": check_python, "packages": check_packages, "config": check_config,
+    "python": check_python, "packages": check_packages, "config": check_config, "origins": check_origins,
     "models": check_model_files, "face": check_face_model, "speech": check_speech_models,
     "camera": _host("check_camera"), "ports": _host("check_ports"),
     "privileged_port": _host("check_privileged_port"),

@@ -17,9 +17,12 @@ from ..config import Settings
 from ..worker import EXIT_CONFIG, Control, rss_bytes
 from . import wsutil
 from .backends import Backends
+from .cors import cors, websocket_origin
 from .feed import EventFeed
 from .flow_http import FlowHttp
 from .flow_socket import FlowSockets
+from .kiosk import KioskPages
+from .origins import OriginPolicy
 from .tool import ToolSockets
 
 log = logging.getLogger(__name__)
@@ -78,9 +81,13 @@ class GatewayWorker:
         }
         if "camera" in self.settings.supervisor.workers:  # the kiosk's own events, SE-box style
             apps["event_feed"] = EventFeed(self.settings).app()
+        KioskPages(backends, self.settings, self.ports).routes(apps["flow_http"])  # /kiosk/, /kiosk/status
         allowed = client_filter(self.settings.ports.allow_clients)
-        for app in apps.values():
+        policy = OriginPolicy(self.settings.ports.allow_origins, self.settings.ports.flow_http)
+        for key, app in apps.items():
             app.middlewares.insert(0, allowed)
+            # outermost: a browser must be able to read every reply, the client filter's refusals included
+            app.middlewares.insert(0, cors(policy) if key == "flow_http" else websocket_origin(policy, key))
         if not ipaddress.ip_address(self.settings.ports.bind).is_loopback:
             log.warning("ports bound to %s: citizens' data is reachable from the network (ports.allow_remote); "
                         "allowed clients: %s", self.settings.ports.bind, list(self.settings.ports.allow_clients) or "any")
@@ -88,6 +95,7 @@ class GatewayWorker:
         try:
             for key, app in apps.items():
                 runners.append(await self._serve(key, app))
+            policy.page_port = self.ports["flow_http"]  # ports.flow_http = 0 picks one: "self" is that one
             control = Control(self.settings, self.name, zmq.Context.instance())
             control.send("ready", status={"ports": self.ports})
             log.info("gateway listening on %s %s", self.settings.ports.bind, self.ports)

@@ -18,6 +18,7 @@ import peewee
 
 from .. import bus, endpoints, store
 from ..dialogue.catalogue import load_catalogue
+from ..dialogue.media import MediaError, decode_media
 from ..dialogue.classifier import Classifier
 from ..dialogue.info import validate_info
 from ..dialogue.numbers import compute_age
@@ -171,12 +172,10 @@ class DialogueWorker(ServiceWorker):
     def _audio_handshake(self, body: dict, check, media: Any, digest: str) -> dict:
         if "speech" not in self.settings.supervisor.workers:
             return error(body, "speech recognition not available", status=501)
-        if not isinstance(media, str) or not media:
-            return error(body, "input.media must be the audio as a base64 string")
-        try:
-            audio = base64.b64decode(media, validate=True)
-        except (binascii.Error, ValueError):
-            return error(body, "input.media is not valid base64")
+        try:  # plain base64 (the seed) or a data:audio/...;base64, URI (a browser's readAsDataURL)
+            audio = decode_media(media)
+        except MediaError as exc:
+            return error(body, str(exc))
         pending = PendingRequest.get_or_none(PendingRequest.key == digest)
         if pending is not None and pending.state != "running":
             return pending.response
