@@ -97,6 +97,10 @@ class LimitsSettings:
     """Seconds the gateway waits for a worker's answer before giving up."""
     max_inflight: int = _opt(64, min=1, max=100_000)
     """Requests a worker may hold at once; beyond that callers get `busy`."""
+    feed_queue_bytes: int = _opt(4_000_000, min=16_384)
+    """Event feed (5679): bytes of records one client may fall behind by; beyond that it is dropped."""
+    feed_send_timeout: float = _opt(10.0, min=0.1, max=600)
+    """Event feed: seconds one client's socket may accept nothing before that client is dropped."""
 
 
 @dataclass(frozen=True)

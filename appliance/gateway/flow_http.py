@@ -10,8 +10,8 @@ import logging
 
 from aiohttp import web
 
-from .. import bus
-from . import replies
+from ..runtime import bus
+from . import codes, replies
 from .backends import Backends, NotEnabled, describe, is_transient
 
 log = logging.getLogger(__name__)
@@ -30,7 +30,8 @@ async def protocol_errors(request: web.Request, handler):
             raise
         reason = {413: "request body too large", 404: f"no such path {request.path}",
                   405: f"{request.method} is not allowed here; use POST with a JSON body"}
-        return replies.error(None, reason.get(exc.status, exc.reason), status=exc.status)
+        return replies.error(None, reason.get(exc.status, exc.reason), status=exc.status,
+                             code=codes.BY_STATUS.get(exc.status, "bad_request"))
 
 
 def too_deep(value, depth: int = 0) -> bool:
@@ -48,18 +49,19 @@ def parse_body(raw: bytes, path_type: str | None) -> tuple[dict | None, web.Resp
     try:
         body = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        return None, replies.error(None, f"malformed JSON: {exc}"[:300])
+        return None, replies.error(None, f"malformed JSON: {exc}"[:300], code="bad_json")
     if not isinstance(body, dict):
-        return None, replies.error(None, "the body must be a JSON object")
+        return None, replies.error(None, "the body must be a JSON object", code="bad_json")
     if too_deep(body):
-        return None, replies.error(body, f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
+        return None, replies.error(body, f"JSON nested deeper than {MAX_JSON_DEPTH} levels", code="bad_json")
     kind = body.get("type", path_type)
     if path_type and kind != path_type:
-        return None, replies.error(body, f"type {kind!r} does not match the path /{path_type}")
+        return None, replies.error(body, f"type {kind!r} does not match the path /{path_type}", code="bad_request")
     if kind not in FLOW_TYPES:
-        return None, replies.error(body, f"unknown type {kind!r}; expected one of {', '.join(FLOW_TYPES)}")
+        return None, replies.error(body, f"unknown type {kind!r}; expected one of {', '.join(FLOW_TYPES)}",
+                                   code="bad_request")
     if not isinstance(body.get("user_id"), str) or not body["user_id"].strip():
-        return None, replies.error(body, "user_id must be a non-empty string")
+        return None, replies.error(body, "user_id must be a non-empty string", code="bad_request")
     body["type"] = kind
     return body, None
 
@@ -76,28 +78,29 @@ class FlowHttp:
         try:
             reply, _ = await self.backends.call("dialogue", "flow", {"body": body, "digest": digest})
         except NotEnabled as exc:
-            return replies.error(body, str(exc), status=501)
+            return replies.error(body, str(exc), status=501, code="not_enabled")
         except bus.BusError as exc:
             if is_transient(exc):
-                return replies.busy(body, describe(exc, "dialogue"))
+                return replies.busy(body, describe(exc, "dialogue"), code=codes.from_bus(exc.code))
             log.error("dialogue failed on %s: %s", body["type"], exc)
-            return replies.error(body, f"internal error: {exc}", status=500)
+            return replies.error(body, f"internal error: {exc}", status=500, code=codes.from_bus(exc.code))
         status = int(reply.get("status", 200))
         if status == 202:
             return replies.processing(body)
         if status == 503:
             return replies.busy(body, reply.get("body", {}).get("reason", "busy"))
-        return web.json_response(reply["body"], status=status)
+        return replies.respond(reply["body"], status=status)
 
     async def health(self, request: web.Request) -> web.Response:
         try:
             status, _ = await self.backends.supervisor.request("status")
         except bus.BusError as exc:
-            return web.json_response({"healthy": False, "reason": f"supervisor not answering: {exc}"}, status=503)
+            return replies.respond({"healthy": False, "reason": f"supervisor not answering: {exc}"}, status=503,
+                                   code="unavailable")
         status.pop("id", None)
         status.pop("ok", None)
         status["gateway_inflight"] = self.backends.inflight()
-        return web.json_response(status, status=200 if status.get("healthy") else 503)
+        return replies.respond(status, status=200 if status.get("healthy") else 503)
 
     def app(self, max_body: int) -> web.Application:
         app = web.Application(client_max_size=max_body, middlewares=[protocol_errors])

@@ -14,8 +14,8 @@ import zmq
 from aiohttp import web
 
 from ..config import Settings
-from ..worker import EXIT_CONFIG, Control, rss_bytes
-from . import wsutil
+from ..runtime.worker import EXIT_CONFIG, Control, rss_bytes
+from . import replies, wsutil
 from .backends import Backends
 from .cors import cors, websocket_origin
 from .feed import EventFeed
@@ -41,8 +41,8 @@ def client_filter(allow: tuple[str, ...]):
                 address = None
             if address is None or not any(address in net for net in networks):
                 log.warning("refused a client at %s (not in ports.allow_clients)", request.remote)
-                return web.json_response({"user_id": "", "type": "error", "hash": "",
-                                          "reason": "this client is not allowed (ports.allow_clients)"}, status=403)
+                return replies.error(None, "this client is not allowed (ports.allow_clients)", status=403,
+                                     code="forbidden_client")
         return await handler(request)
 
     return middleware
@@ -58,6 +58,7 @@ class GatewayWorker:
     def __init__(self, settings: Settings):
         self.settings = settings
         self.ports: dict[str, int] = {}
+        self.feed: EventFeed | None = None
 
     def run(self) -> int:
         try:
@@ -80,7 +81,8 @@ class GatewayWorker:
             "flow_http": FlowHttp(backends).app(limits.max_http_body),
         }
         if "camera" in self.settings.supervisor.workers:  # the kiosk's own events, SE-box style
-            apps["event_feed"] = EventFeed(self.settings).app()
+            self.feed = EventFeed(self.settings)
+            apps["event_feed"] = self.feed.app()
         KioskPages(backends, self.settings, self.ports).routes(apps["flow_http"])  # /kiosk/, /kiosk/status
         allowed = client_filter(self.settings.ports.allow_clients)
         policy = OriginPolicy(self.settings.ports.allow_origins, self.settings.ports.flow_http)
@@ -129,7 +131,8 @@ class GatewayWorker:
         interval = self.settings.supervisor.heartbeat_interval
         while not stop.is_set():
             control.send("heartbeat", inflight=sum(backends.inflight().values()), handled=0, rss=rss_bytes(),
-                         oldest=0.0, status={"ports": self.ports, "pid": os.getpid()})
+                         oldest=0.0, status={"ports": self.ports, "pid": os.getpid(),
+                                             **({"event_feed": self.feed.status()} if self.feed else {})})
             try:
                 await asyncio.wait_for(stop.wait(), interval)
             except asyncio.TimeoutError:

@@ -1,5 +1,8 @@
 """Tool port (3304): /face_predict, /stt, /tts — no handshake, answer fast.
 
+`/stt` answers the seed's plain text frame (the transcript, "" for silence or speech it does not
+trust); `/stt?confidence=1` opts in to a JSON frame with the trust verdict instead.
+
 Errors on /stt and /tts are sent as a JSON text frame ``{"type": "error",
 "reason": ...}`` and the connection stays open for the next request.  Frames
 over the size limit close the socket with 1009 (message too big) before any
@@ -12,12 +15,15 @@ import logging
 
 from aiohttp import WSMsgType, web
 
-from .. import bus
+from ..runtime import bus
 from ..config import Settings
 from . import wsutil
 from .backends import Backends, NotEnabled, new_hash
 
 log = logging.getLogger(__name__)
+
+STT_KEYS = ("text", "heard", "trusted", "confidence", "reasons", "language", "duration")
+"""`/stt?confidence=1`: one JSON frame per utterance with these keys (README "Speech")."""
 
 
 class ToolSockets:
@@ -69,16 +75,21 @@ class ToolSockets:
 
     async def stt(self, request: web.Request) -> web.WebSocketResponse:
         ws = await wsutil.open_socket(request, self.settings.limits.max_audio_bytes)
+        detailed = request.query.get("confidence", "").lower() in ("1", "true", "yes")  # opt-in JSON replies
         async for msg in ws:
             if msg.type == WSMsgType.TEXT:
-                await wsutil.send_json(ws, {"type": "error", "reason": "send the utterance as one binary audio frame"})
+                await wsutil.send_json(ws, {"type": "error", "reason": "send the utterance as one binary audio frame",
+                                            "code": "bad_frame"})
             elif msg.type == WSMsgType.BINARY and wsutil.too_large(msg.data, self.settings.limits.max_audio_bytes):
                 await wsutil.send_json(ws, {"type": "error", "reason": "too_large",
                                             "detail": wsutil.too_large(msg.data, self.settings.limits.max_audio_bytes)})
             elif msg.type == WSMsgType.BINARY:
                 try:
                     reply, _ = await self.backends.call("speech", "transcribe", {}, [msg.data])
-                    await ws.send_str(reply.get("text", ""))
+                    if detailed:
+                        await wsutil.send_json(ws, {"type": "transcript", **{k: reply.get(k) for k in STT_KEYS}})
+                    else:  # the seed's plain text frame: the words only when trusted, else ""
+                        await ws.send_str(reply.get("text", ""))
                 except bus.BusError as exc:
                     await wsutil.send_json(ws, wsutil.bus_failure(exc, "speech"))
             else:
@@ -89,7 +100,8 @@ class ToolSockets:
         ws = await wsutil.open_socket(request, self.settings.limits.max_text_bytes)
         async for msg in ws:
             if msg.type == WSMsgType.BINARY:
-                await wsutil.send_json(ws, {"type": "error", "reason": "send the text to speak as a text frame"})
+                await wsutil.send_json(ws, {"type": "error", "reason": "send the text to speak as a text frame",
+                                            "code": "bad_frame"})
             elif msg.type == WSMsgType.TEXT and wsutil.too_large(msg.data.encode(), self.settings.limits.max_text_bytes):
                 await wsutil.send_json(ws, {"type": "error", "reason": "too_large",
                                             "detail": wsutil.too_large(msg.data.encode(), self.settings.limits.max_text_bytes)})

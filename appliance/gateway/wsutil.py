@@ -9,7 +9,8 @@ from typing import Any
 
 from aiohttp import WSCloseCode, web
 
-from .. import bus
+from ..runtime import bus
+from . import codes
 from .backends import describe, is_transient
 
 OPEN: "weakref.WeakSet[web.WebSocketResponse]" = weakref.WeakSet()
@@ -40,20 +41,21 @@ async def close_all(reason: bytes = b"server shutting down") -> None:
 
 
 async def send_json(ws: web.WebSocketResponse, payload: dict[str, Any]) -> None:
+    """Every JSON frame: UTF-8, Chinese unescaped; a refusal gets its `code` and `message_zh`."""
     if not ws.closed:
-        await ws.send_str(json.dumps(payload, ensure_ascii=False))
+        await ws.send_str(json.dumps(codes.annotate(payload), ensure_ascii=False))
 
 
 async def refuse(ws: web.WebSocketResponse, reason: str, code: int = WSCloseCode.POLICY_VIOLATION) -> None:
     """One error frame, then close: the answer to a bad socket handshake."""
-    await send_json(ws, {"type": "error", "reason": reason})
+    await send_json(ws, codes.annotate({"type": "error", "reason": reason}, fallback="bad_handshake"))
     await ws.close(code=code, message=reason[:120].encode())
 
 
 def bus_failure(exc: bus.BusError, worker: str) -> dict[str, Any]:
     """An error frame for a failed worker call; `retry` tells the client it may resend."""
     return {"type": "busy" if is_transient(exc) else "error", "reason": describe(exc, worker),
-            "retry": is_transient(exc)}
+            "retry": is_transient(exc), "code": codes.from_bus(exc.code)}
 
 
 def too_large(data: bytes | str, limit: int) -> str:
