@@ -219,6 +219,8 @@ class TencentSettings:
     """Ask faceAdv (authmatch: name + ID number) to confirm a citizen before storage."""
     verify_threshold: float = _opt(70.0, min=0, max=100)
     """faceAdvResult similarity accepted as the same person (1:1: 70 ≈ 1/1000, 80 ≈ 1/10000 false accepts)."""
+    verify_live_threshold: float = _opt(60.0, min=0, max=100)
+    """faceAdvResult liveRate (when given) below which the face is not taken as live: the check fails."""
 
 
 @dataclass(frozen=True)

@@ -27,10 +27,14 @@ stand-in for the authoritative source; the name must agree), ``match`` with
 ("99": no liveness is simulated).
 
 Faults for tests and technicians (``POST /_sim/fault``, JSON):
-``{"mode": "ok" | "refuse" | "slow" | "error" | "errcode", "delay": s, "errcode": n, "count": k}``;
+``{"mode": "ok" | "refuse" | "slow" | "error" | "errcode" | "no_ok" | "string_result",
+"delay": s, "errcode": n, "count": k}``;
 refuse drops the connection without an answer, slow answers after ``delay``
 seconds (the request is still processed), error answers HTTP 500, errcode
-answers that errcode; ``count`` limits the fault to the next k requests.
+answers that errcode, no_ok processes the request but leaves ``data.ok`` out
+of the answer, string_result sends faceAdv/faceAdvResult's ``result`` as a
+JSON string (the seed's table types it String); ``count`` limits the fault to
+the next k requests.
 """
 
 from __future__ import annotations
@@ -57,6 +61,7 @@ PREFIX = "/tech/ai/face/"
 MAX_BASE64 = 400 * 1024
 PERSON_TYPES = ("normal", "vip", "inner")
 USER_ID = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
+FAULTS = ("ok", "refuse", "slow", "error", "errcode", "no_ok", "string_result")
 
 
 class ApiError(Exception):
@@ -156,6 +161,18 @@ class Library:
         return best, best_score
 
 
+def _reshape(response: web.Response, mode: str) -> web.Response:
+    """The variants a real service may send: no data.ok, or `result` as a JSON string."""
+    answer = json.loads(response.text)
+    data = answer.get("data")
+    if isinstance(data, dict):
+        if mode == "no_ok":
+            data.pop("ok", None)
+        elif isinstance(data.get("result"), dict):
+            data["result"] = _dumps(data["result"])
+    return web.json_response(answer, dumps=_dumps)
+
+
 class Simulator:
     def __init__(self, library: Library, token: str, errcode: int = 9999):
         self.library = library
@@ -212,6 +229,8 @@ class Simulator:
                 response = web.json_response({"errcode": exc.errcode, "errmsg": exc.errmsg}, dumps=_dumps)
             if fault["mode"] == "slow":
                 await asyncio.sleep(float(fault.get("delay", 5.0)))  # processed, then answered late
+            if fault["mode"] in ("no_ok", "string_result"):
+                response = _reshape(response, fault["mode"])
             return response
         return serve
 
@@ -294,8 +313,8 @@ class Simulator:
 
     async def set_fault(self, request: web.Request) -> web.Response:
         fault = await request.json()
-        if fault.get("mode") not in ("ok", "refuse", "slow", "error", "errcode"):
-            return web.json_response({"error": "mode must be ok, refuse, slow, error or errcode"}, status=400)
+        if fault.get("mode") not in FAULTS:
+            return web.json_response({"error": f"mode must be one of {', '.join(FAULTS)}"}, status=400)
         self.fault = fault
         log.info("fault set: %s", fault)
         return web.json_response({"fault": self.fault})

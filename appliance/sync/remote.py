@@ -9,7 +9,8 @@ and never raise: an upstream that is down must not stop the kiosk.
 - ``verify_citizen`` — for the dialogue worker before ``storage`` when
   ``tencent.verify_before_storage`` is on: faceAdv ``authmatch`` with the
   record's name and ID number and the user's enrolment photo; the answer is
-  what to store in ``FlowSession.verification``.
+  what to store in ``FlowSession.verification`` (``passed`` None: could not
+  verify, which never blocks storage; see sync/verify.py).
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from .. import bus, endpoints
+from ..runtime import bus, endpoints
 from ..config import Settings
+from .verify import unverified
 
 log = logging.getLogger(__name__)
 
@@ -57,9 +59,10 @@ def verify_citizen(settings: Settings, user_id: str, name: str, id_no: str,
     """faceAdv authmatch of this person's face against name + ID number.
 
     None when the policy is off. Otherwise a dict for the session's
-    ``verification``: ``passed`` True/False, or ``error`` when the check could
-    not be made (no photo, upstream down) — the caller decides whether an
-    unverifiable citizen may proceed."""
+    ``verification``: ``passed`` True/False when the service gave a verdict,
+    or ``passed`` None with ``error`` and ``reason`` when the check could not
+    be made (no enrolment photo, upstream unreachable or refusing, no usable
+    result). Only False may stop ``storage``; None never blocks the kiosk."""
     if not (settings.tencent.enabled and settings.tencent.verify_before_storage):
         return None
     if photo is None:
@@ -67,10 +70,10 @@ def verify_citizen(settings: Settings, user_id: str, name: str, id_no: str,
 
         photo = faces.sample_of(user_id)
     if not photo:
-        return {"passed": False, "error": "no_photo", "reason": "no enrolment photo for this user_id"}
+        return unverified("no_photo", "no enrolment photo for this user_id")
     try:
         return _ask(settings, "verify", {"type": "authmatch", "name": name, "id_no": id_no, "user_id": user_id},
                     [photo])
     except bus.BusError as exc:
-        return {"passed": False, "error": getattr(exc, "code", "unavailable"),
-                "reason": getattr(exc, "reason", str(exc))}
+        log.warning("identity check of %s could not be made: %s", user_id, getattr(exc, "reason", exc))
+        return unverified(getattr(exc, "code", "unavailable"), getattr(exc, "reason", str(exc)))

@@ -130,11 +130,18 @@ class TencentClient:
     # -- the four calls, bodies exactly as the seeds ---------------------------------
     async def register(self, id_num: str, name: str, person_type: str, jpeg: bytes,
                        customer_id: str = "") -> dict[str, Any]:
-        """faceLib/person/reg; returns data ({"ok": "true"})."""
+        """faceLib/person/reg; returns data ({"ok": "true"}).
+
+        The seed says ``data.ok`` is always returned. An answer without it is not
+        a success: the outcome is uncertain (Unreachable, ambiguous), so the outbox
+        asks recong whether the person arrived before it sends again."""
         data = await self.call(REG, {"personType": person_type, "idNum": id_num, "name": name,
                                      "customerID": customer_id, "faceImage": self_image(jpeg), "async": False})
-        if str(data.get("ok", "true")).lower() != "true":
-            raise Refused("ok=false", "faceLib/person/reg answered ok=false")
+        ok = data.get("ok")
+        if ok is None or ok == "":
+            raise Unreachable(f"{REG}: errcode 0 but no data.ok; outcome uncertain", ambiguous=True)
+        if str(ok).lower() != "true":
+            raise Refused("ok=false", f"{REG} answered ok={ok}")
         return data
 
     async def recognise(self, jpeg: bytes) -> dict[str, Any]:

@@ -25,7 +25,8 @@ Ops (bus requests to worker "sync"):
   (accepted: isMatch and score ≥ tencent.recong_threshold; the face worker may
   call it when its gallery has no match and tencent.recong_fallback is on)
 - ``verify``       {name, id_no, user_id?} + the live photo → faceAdv (authmatch)
-  then faceAdvResult → {passed, similarity, liveRate, orderNo}; with
+  then faceAdvResult → {passed, similarity, liveRate, orderNo} (sync/verify.py;
+  passed None with ``error`` when no verdict could be reached); with
   {type: "match"} and a second payload (the source photo) a 1:1 match instead.
   The caller (dialogue, before storage when tencent.verify_before_storage)
   stores the answer on the session's ``verification``.
@@ -43,15 +44,16 @@ from typing import Any
 
 import zmq
 
-from .. import bus, endpoints, store
+from ..runtime import bus, endpoints
+from .. import store
 from ..store import faces as face_store
-from ..sync import outbox
+from ..sync import outbox, verify
 from ..sync.delivery import Deliverer
 from ..sync.records import BoxRecord
 from ..sync.records import store as store_record
 from ..sync.sebox_client import SeboxClient
 from ..sync.tencent_client import Refused, TencentClient, Unreachable
-from ..worker import HandlerError, ServiceWorker
+from ..runtime.worker import HandlerError, ServiceWorker
 
 log = logging.getLogger(__name__)
 SAFE_USER_ID = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
@@ -229,26 +231,12 @@ class SyncWorker(ServiceWorker):
             user_id, kind, name=header.get("name", ""), id_no=header.get("id_no", ""),
             source_jpeg=payloads[1] if kind == "match" else None,
             ext_data={"livePhoto": fit_image(base64.b64decode(live_b64))})
-        result = adv.get("result") if isinstance(adv.get("result"), dict) else {}
-        order_no = result.get("orderNo") or ""
-        if not order_no:
-            raise Refused("no_order", "faceAdv answered without an orderNo")
+        order_no, why_not = verify.order_of(adv)
+        if why_not is not None:  # the service answered, but gave nothing to look up: no verdict
+            return {**why_not, "type": kind}
         final = await self.client.face_adv_result(order_no)
-        detail = final.get("result") if isinstance(final.get("result"), dict) else {}
-        similarity = _float(detail.get("similarity"))
-        live_rate = _float(detail.get("liveRate"))
-        passed = (final.get("status") == "SUCCESS" and similarity is not None
-                  and similarity >= self.settings.tencent.verify_threshold)
-        return {"passed": passed, "type": kind, "similarity": similarity, "liveRate": live_rate,
-                "orderNo": order_no, "traceNo": final.get("traceNo"), "tencentCode": detail.get("tencentCode"),
-                "tencentMsg": detail.get("tencentMsg"), "threshold": self.settings.tencent.verify_threshold}
-
-
-def _float(value: Any) -> float | None:
-    try:
-        return None if value in (None, "") else float(value)
-    except (TypeError, ValueError):
-        return None
+        tencent = self.settings.tencent
+        return verify.judge(final, order_no, kind, tencent.verify_threshold, tencent.verify_live_threshold)
 
 
 async def _noop() -> None:

@@ -5,6 +5,7 @@ import base64
 import json
 import subprocess
 import sys
+import time
 import urllib.request
 from pathlib import Path
 
@@ -15,7 +16,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from harness import ROOT, Appliance  # noqa: E402
 from sync_helpers import FACES, TOKEN, sync_env, tencent_sim  # noqa: E402
 
-from appliance import bus, endpoints  # noqa: E402
+from appliance.runtime import bus, endpoints  # noqa: E402
 
 OBAMA_ID = "11010119610804001X"
 
@@ -136,7 +137,7 @@ def test_policy_helpers_for_the_face_and_dialogue_workers(setup):
 def test_cli_commands_exist_and_work_offline(tmp_path):
     env = {"APPLIANCE_PATHS_DATA_DIR": str(tmp_path / "data"), "APPLIANCE_PATHS_RUNTIME_DIR": str(tmp_path / "r"),
            "PATH": "/usr/bin:/bin"}
-    code = "import sys; from appliance import cli, cli_sync; sys.exit(cli.main())"
+    code = "import sys; from appliance import cli; sys.exit(cli.main())"
 
     def run(*args):
         return subprocess.run([sys.executable, "-c", code, *args], cwd=ROOT, env=env, capture_output=True,
@@ -148,3 +149,49 @@ def test_cli_commands_exist_and_work_offline(tmp_path):
     for kind in ("sebox", "tencent"):
         helped = run("simulate", kind, "--help")
         assert helped.returncode == 0 and "--port" in helped.stdout
+
+
+def test_faceadv_result_as_a_json_string_is_read(setup):
+    sim, app = setup
+    raw(sim, "faceLib/person/reg", {"personType": "normal", "idNum": OBAMA_ID, "name": "奥巴马",
+                                    "faceImage": {"data": b64("obama_1.jpg")}})
+    sim.control("/_sim/fault", {"mode": "string_result", "count": 2})  # faceAdv and faceAdvResult
+    verdict = ask(app, "verify", {"name": "奥巴马", "id_no": OBAMA_ID, "user_id": "obama"},
+                  [(FACES / "obama_2.jpg").read_bytes()])
+    assert sim.state()["fault"]["mode"] == "ok"  # both answers were sent with `result` as a string
+    assert verdict["passed"] is True and verdict["similarity"] >= 70 and verdict["liveRate"] == 99.0
+
+
+def test_a_registration_answer_without_data_ok_is_uncertain_not_delivered(setup):
+    """Seed 003: data.ok is always returned. Without it the outcome is unknown: the outbox checks
+    with recong before sending again, and never counts the bare answer as delivered."""
+    sim, app = setup
+    import numpy as np
+
+    from appliance import store
+    from appliance.face.engine import FaceEngine
+    from appliance.store import citizens
+    from appliance.store import faces as face_store
+    from appliance.store.models import OutboxItem
+    from harness import MODELS
+
+    biden_id = "110101194211200011"
+    store.open_database(endpoints.database_path(app.data_dir))
+    citizens.upsert("noack", {"name": "拜登", "id_card": biden_id})
+    sim.control("/_sim/fault", {"mode": "no_ok", "count": 1})
+    photo = (FACES / "biden.jpg").read_bytes()
+    face_store.save_template("noack", "sface-2021dec", np.stack([FaceEngine(MODELS).analyse(photo).embedding]),
+                             photo)
+    ask(app, "sync.reconcile", {})
+
+    def delivered():
+        item = OutboxItem.select().where(OutboxItem.key == "noack").first()
+        return item if item is not None and item.state == "delivered" else None
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not delivered():
+        time.sleep(0.2)
+    item = delivered()
+    assert item is not None, OutboxItem.select().where(OutboxItem.key == "noack").dicts()[:]
+    assert item.attempts == 2 and "found registered" in item.last_error, (item.attempts, item.last_error)
+    assert sim.state()["registrations"][biden_id] == 1  # checked, not registered twice
