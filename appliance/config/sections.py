@@ -181,8 +181,9 @@ class SpeechSettings:
 class SeboxSettings:
     enabled: bool = False
     """Connect to the SE-series AI box's recognition feed."""
-    url: str = "ws://127.0.0.1:5679"
-    """The box's WebSocket (seed 001: ws://<box>:5679)."""
+    url: str = ""
+    """The box's WebSocket, ws://<box-ip>:5679 (seed 001). No default: ws://127.0.0.1:5679 would be this
+    kiosk's own event feed, which the settings refuse (appliance/sync/sebox_target.py)."""
     dialect: str = _opt("seed", choices=("seed", "sophon"))
     """Configuration dialect: seed (with_face_image…) or sophon (need_face…)."""
     with_face_image: bool = False

@@ -247,3 +247,7 @@ def _check_cross_section(s: Settings) -> None:
         raise ConfigError(f"supervisor.workers = {list(s.supervisor.workers)}: a worker is listed twice")
     if s.supervisor.heartbeat_timeout <= 2 * s.supervisor.heartbeat_interval:
         raise ConfigError("supervisor.heartbeat_timeout must exceed twice supervisor.heartbeat_interval")
+    from ..sync.sebox_target import config_problem  # the [sebox] rules live with the SE box client
+
+    if config_problem(s):  # e.g. sebox.url pointing at this kiosk's own event feed
+        raise ConfigError(config_problem(s))

@@ -12,7 +12,7 @@ import asyncio
 import json
 import re
 import time
-from .config import Settings
+from ..config import Settings
 
 TIMEOUT = 5.0
 CREDENTIAL_WORDS = re.compile(r"author|token|auth|credential|鉴权|授权|认证|签名", re.IGNORECASE)
@@ -26,7 +26,7 @@ async def _sebox(settings: Settings) -> tuple[str, str, str]:
     import aiohttp
 
     cfg = settings.sebox
-    from .sync.records import config_message  # the very message the sync worker sends
+    from ..sync.records import config_message  # the very message the sync worker sends
 
     hello = config_message(cfg.dialect, cfg.with_face_image, cfg.with_register_image, cfg.media_device_ids)
     t0 = time.perf_counter()
@@ -42,6 +42,20 @@ async def _sebox(settings: Settings) -> tuple[str, str, str]:
             except asyncio.TimeoutError:
                 extra = ""
     return "PASS", f"{cfg.url} accepted the configuration in {latency} ms{extra}", ""
+
+
+def _sebox_plan(settings: Settings):
+    """The probe, or why not: no URL, or a URL that is this kiosk's own event feed (names resolved here)."""
+    from ..sync.sebox_target import self_feed_problem
+
+    if not settings.sebox.url:
+        return None, ("FAIL", "enabled but sebox.url is empty: no box feed is read",
+                      "appliance config set sebox.url ws://<box-ip>:5679")
+    problem = self_feed_problem(settings, resolve=True)
+    if problem:
+        return None, ("FAIL", problem,
+                      "appliance config set sebox.url ws://<box-ip>:5679 (the SE box, not this kiosk)")
+    return _sebox(settings), None
 
 
 async def _http_probe(url: str, body: dict, headers: dict, what: str) -> tuple[str, str, str]:
@@ -103,7 +117,7 @@ def probe_all(settings: Settings) -> list[tuple[str, str, str, str]]:
     """[(name, status, detail, fix)] for sebox, tencent and liveness_api."""
     rows = []
     plan = {
-        "upstream.sebox": (settings.sebox.enabled, lambda: (_sebox(settings), None), "sebox"),
+        "upstream.sebox": (settings.sebox.enabled, lambda: _sebox_plan(settings), "sebox"),
         "upstream.tencent": (settings.tencent.enabled, lambda: _tencent(settings), "tencent"),
         "upstream.liveness_api": (settings.liveness_api.enabled, lambda: _liveness(settings), "liveness_api"),
     }

@@ -67,8 +67,9 @@ class SyncWorker(ServiceWorker):
 
     def setup(self) -> None:
         # a URL that can never work is a configuration error, said once at start (not retried for ever)
-        if self.settings.sebox.enabled and not self.settings.sebox.url.startswith(("ws://", "wss://")):
-            raise ValueError(f"sebox.url = {self.settings.sebox.url!r}: expected ws://<box>:5679")
+        if self.settings.sebox.enabled and not self.settings.sebox.url:  # the settings checked its form
+            log.error("sebox.enabled but sebox.url is empty: no SE box feed until it is set "
+                      "(appliance config set sebox.url ws://<box-ip>:5679)")
         if self.settings.tencent.enabled and not self.settings.tencent.base_url.startswith(("http://", "https://")):
             raise ValueError(f"tencent.base_url = {self.settings.tencent.base_url!r}: expected http(s)://…")
         store.open_settings(self.settings)
@@ -88,7 +89,7 @@ class SyncWorker(ServiceWorker):
             self._spawn(self.deliverer.run())
             self._sub_thread = threading.Thread(target=self._listen_enrolments, name="sync-sub", daemon=True)
             self._sub_thread.start()
-        if self.settings.sebox.enabled:
+        if self.settings.sebox.enabled and self.settings.sebox.url:
             self.sebox = SeboxClient.from_settings(self.settings.sebox, self._on_record)
             self._spawn(self.sebox.run())
         log.info("sync: sebox %s, tencent %s", "on" if self.sebox else "off", "on" if self.client else "off")
