@@ -51,6 +51,11 @@ log = logging.getLogger("liveness-api-sim")
 PATH = "/aipaas/live/v1/detection/silent"
 
 
+def _json(data, **kwargs) -> web.Response:
+    """JSON answers as the seed's service sends them: UTF-8, Chinese unescaped."""
+    return web.json_response(data, dumps=lambda o: json.dumps(o, ensure_ascii=False), **kwargs)
+
+
 class TaskError(Exception):
     def __init__(self, task_code: int, msg: str):
         super().__init__(msg)
@@ -76,12 +81,12 @@ class LivenessApiSimulator:
         body = await request.json()
         unknown = set(body) - set(self.behaviour)
         if unknown:
-            return web.json_response({"error": f"unknown keys {sorted(unknown)}"}, status=400)
+            return _json({"error": f"unknown keys {sorted(unknown)}"}, status=400)
         self.behaviour.update(body)
-        return web.json_response(self.behaviour)
+        return _json(self.behaviour)
 
     async def recorded(self, _request: web.Request) -> web.Response:
-        return web.json_response(self.requests[-50:])
+        return _json(self.requests[-50:])
 
     def _injected(self, key: str) -> Any:
         value = self.behaviour.get(key)
@@ -105,10 +110,10 @@ class LivenessApiSimulator:
             await asyncio.sleep(float(self.behaviour["delay"]))
         status = self._injected("http_status")
         if status:
-            return web.json_response({"code": status, "msg": "injected HTTP failure"}, status=int(status))
+            return _json({"code": status, "msg": "injected HTTP failure"}, status=int(status))
         if request.headers.get("X-APP-ID") != self.app_id or request.headers.get("Authorization") != self.authorization:
             record["result"] = "auth"
-            return web.json_response({"code": 401, "msg": "gateway authentication failed"}, status=401)
+            return _json({"code": 401, "msg": "gateway authentication failed"}, status=401)
         task_id = ""
         try:
             if request.content_type != "application/json":
@@ -124,12 +129,12 @@ class LivenessApiSimulator:
                 raise TaskError(int(error), ERRORS.get(int(error), ("", "injected error"))[1])
         except TaskError as exc:
             record["result"] = exc.task_code
-            return web.json_response({"code": exc.task_code, "data": {"task_id": task_id, "task_code": exc.task_code,
+            return _json({"code": exc.task_code, "data": {"task_id": task_id, "task_code": exc.task_code,
                                                                       "msg": exc.msg}})
         width, height = images[0]
         score = float(self.behaviour["score"])
         record["result"] = score
-        return web.json_response({"code": SUCCESS_CODE, "data": {
+        return _json({"code": SUCCESS_CODE, "data": {
             "task_id": task_id, "frame_id": 0, "src_width": width, "src_height": height,
             "frame_width": width, "frame_height": height, "frame_pts": 0,
             "timestamp": int(time.time() * 1000), "frame_image": "", "algo_task": str(ALGO_TASK),

@@ -71,11 +71,16 @@ class ApiError(Exception):
 
 
 def ok(data: dict) -> web.Response:
-    return web.json_response({"errcode": 0, "data": data, "errmsg": "SUCCESS"}, dumps=_dumps)
+    return _json({"errcode": 0, "data": data, "errmsg": "SUCCESS"})
 
 
 def _dumps(obj) -> str:
     return json.dumps(obj, ensure_ascii=False)
+
+
+def _json(data, **kwargs) -> web.Response:
+    """JSON answers as the seeds' services send them: UTF-8, Chinese unescaped."""
+    return web.json_response(data, dumps=_dumps, **kwargs)
 
 
 def _require(body: dict, key: str, kind: type, where: str = "") -> Any:
@@ -170,7 +175,7 @@ def _reshape(response: web.Response, mode: str) -> web.Response:
             data.pop("ok", None)
         elif isinstance(data.get("result"), dict):
             data["result"] = _dumps(data["result"])
-    return web.json_response(answer, dumps=_dumps)
+    return _json(answer)
 
 
 class Simulator:
@@ -209,24 +214,24 @@ class Simulator:
                     request.transport.abort()  # an outage as the client sees it: no answer at all
                 return web.Response(status=503)  # never written: the connection is gone
             if fault["mode"] == "error":
-                return web.json_response({"message": "simulated server error"}, status=500)
+                return _json({"message": "simulated server error"}, status=500)
             if fault["mode"] == "errcode":
-                return web.json_response({"errcode": int(fault.get("errcode", self.default_errcode)),
-                                          "errmsg": "simulated error", "data": {}})
+                return _json({"errcode": int(fault.get("errcode", self.default_errcode)),
+                              "errmsg": "simulated error", "data": {}})
             if request.headers.get("Authorization", "") != self.token or not self.token:
-                return web.json_response({"errcode": 1001, "errmsg": "Authorization token missing or wrong"})
+                return _json({"errcode": 1001, "errmsg": "Authorization token missing or wrong"})
             try:
                 body = json.loads(await request.text())
                 if not isinstance(body, dict):
                     raise ValueError
             except ValueError:
-                return web.json_response({"errcode": 1002, "errmsg": "body is not a JSON object"})
+                return _json({"errcode": 1002, "errmsg": "body is not a JSON object"})
             try:
                 _optional(body, "async", bool)
                 response = await asyncio.get_running_loop().run_in_executor(None, handler, body)
             except ApiError as exc:
                 log.info("%s refused: %s %s", path, exc.errcode, exc.errmsg)
-                response = web.json_response({"errcode": exc.errcode, "errmsg": exc.errmsg}, dumps=_dumps)
+                response = _json({"errcode": exc.errcode, "errmsg": exc.errmsg})
             if fault["mode"] == "slow":
                 await asyncio.sleep(float(fault.get("delay", 5.0)))  # processed, then answered late
             if fault["mode"] in ("no_ok", "string_result"):
@@ -307,17 +312,16 @@ class Simulator:
 
     # -- control ---------------------------------------------------------------------
     async def state(self, _request: web.Request) -> web.Response:
-        return web.json_response({"registrations": self.library.registrations,
-                                  "people": sorted(self.library.people), "requests": self.requests,
-                                  "fault": self.fault}, dumps=_dumps)
+        return _json({"registrations": self.library.registrations,
+                      "people": sorted(self.library.people), "requests": self.requests, "fault": self.fault})
 
     async def set_fault(self, request: web.Request) -> web.Response:
         fault = await request.json()
         if fault.get("mode") not in FAULTS:
-            return web.json_response({"error": f"mode must be one of {', '.join(FAULTS)}"}, status=400)
+            return _json({"error": f"mode must be one of {', '.join(FAULTS)}"}, status=400)
         self.fault = fault
         log.info("fault set: %s", fault)
-        return web.json_response({"fault": self.fault})
+        return _json({"fault": self.fault})
 
 
 def default_models_dir() -> Path:
