@@ -11,13 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-#: All record fields of PROTOCOL section 3, in the order a clerk would ask them.
-FIELD_ORDER: tuple[str, ...] = (
-    "name", "gender", "nationality", "id_card", "birth", "phone",
-    "native_place", "hukou", "address", "marital_status", "education",
-    "political_status", "religion", "career", "email",
-)
-NECESSARY_FIELDS: tuple[str, ...] = ("name", "gender", "nationality", "phone", "id_card")
+from .record import NECESSARY_FIELDS, RECORD_FIELDS
 
 DEFAULT_PATH = Path(__file__).resolve().parents[2] / "firmware-config" / "services.toml"
 
@@ -69,7 +63,7 @@ class Catalogue:
         return [self.get(n) for n in names if n]
 
     def needed_fields(self, classify: str | Iterable[str]) -> list[str]:
-        """Fields the chosen service(s) need, always-asked ones included, in asking order.
+        """Fields the chosen service(s) need, always-asked ones included, in record order.
 
         The fallback alone needs nothing: someone asking where the toilets are
         is not questioned for an ID number.
@@ -80,7 +74,7 @@ class Catalogue:
         wanted = set(self.always_ask)
         for service in services:
             wanted.update(service.fields)
-        return [f for f in FIELD_ORDER if f in wanted]
+        return [f for f in RECORD_FIELDS if f in wanted]
 
     def flow_for(self, classify: str | Iterable[str]) -> str:
         """The procedure text; several services get one headed section each."""
@@ -159,8 +153,8 @@ def _parse_service(index: int, raw: Any) -> Service:
     if not isinstance(fields, list):
         raise _fail(where, "fields", "must be a list of field names")
     for f in fields:
-        if f not in FIELD_ORDER:
-            raise _fail(where, "fields", f"unknown field {f!r} (known: {', '.join(FIELD_ORDER)})")
+        if f not in RECORD_FIELDS:
+            raise _fail(where, "fields", f"unknown field {f!r} (known: {', '.join(RECORD_FIELDS)})")
     return Service(
         classify=name.strip(),
         keywords=tuple(_parse_keyword(where, k) for k in keywords),
@@ -184,7 +178,7 @@ def parse_catalogue(data: dict[str, Any]) -> Catalogue:
     if sum(s.fallback for s in services) != 1:
         raise CatalogueError("services catalogue: key 'fallback': exactly one service must have fallback = true")
     always = data.get("always_ask", list(NECESSARY_FIELDS))
-    if not isinstance(always, list) or any(f not in FIELD_ORDER for f in always):
+    if not isinstance(always, list) or any(f not in RECORD_FIELDS for f in always):
         raise CatalogueError(f"services catalogue: key 'always_ask': unknown field in {always!r}")
     return Catalogue(services=tuple(services), always_ask=tuple(always))
 

@@ -5,12 +5,12 @@ import datetime as _dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from .catalogue import FIELD_ORDER
 from .fields import id_card_conflict, parse_field
 from .numbers import compute_age
+from .record import RECORD_FIELDS
 
 # Fields that must be strings when present (marital_status is a boolean, birth may be an int).
-_STRING_FIELDS = set(FIELD_ORDER) - {"marital_status", "birth"}
+_STRING_FIELDS = set(RECORD_FIELDS) - {"marital_status", "birth"}
 
 
 @dataclass
@@ -48,7 +48,7 @@ def validate_info(info: Any, today: _dt.date | None = None) -> InfoCheck:
         check.errors["info"] = check.malformed["info"] = "info 必须是一个对象 (JSON object)"
         return check
     for key, value in info.items():
-        if key not in FIELD_ORDER:
+        if key not in RECORD_FIELDS:
             if key != "age":
                 check.ignored.append(key)
             continue

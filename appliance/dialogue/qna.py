@@ -17,10 +17,10 @@ import re
 from dataclasses import asdict, dataclass
 from typing import Any, Iterable
 
-from .catalogue import FIELD_ORDER
 from .fields import parse_field
 from .idcard import birth_of, gender_of
 from .numbers import format_date, parse_date
+from .record import RECORD_FIELDS
 from .result import clean
 
 STATE_VERSION = 1
@@ -42,6 +42,8 @@ QUESTIONS = {
     "career": "请问您的职业是什么？",
     "email": "请说一下您的电子邮箱，没有的话可以说跳过。",
 }
+ASK_ORDER: tuple[str, ...] = tuple(QUESTIONS)
+"""The order a clerk asks in (the ID number before the birth date and gender it already says)."""
 INTRO = "接下来我问您几个问题，不想回答或者不知道的可以说“跳过”。"
 CLOSING = "好的，需要的信息已经问完了，谢谢您的配合。"
 
@@ -78,13 +80,16 @@ class QnaPlanner:
         """A new state asking exactly the needed fields the record lacks, in natural order."""
         record = {k: v for k, v in (record or {}).items() if v not in (None, "")}
         needed = set(needed_fields)
-        unknown = needed - set(FIELD_ORDER)
+        unknown = needed - set(RECORD_FIELDS)
         if unknown:
             raise KeyError(f"unknown fields: {sorted(unknown)}")
-        queue = [f for f in FIELD_ORDER if f in needed and f not in record]
+        queue = [f for f in ASK_ORDER if f in needed and f not in record]
         return {
             "version": STATE_VERSION, "queue": queue, "answers": {}, "skipped": [],
             "tries": {}, "pending": None, "turns": 0,
+            # The number of the question being asked now, and the last answer applied with the
+            # reply it got: an answer resent after a crash is recognised by its number (engine.py).
+            "seq": 1, "last": None,
             # Only what cross-field checks need from the known record, kept JSON-friendly.
             "known": {k: record[k] for k in ("birth", "gender") if k in record},
         }
@@ -229,4 +234,9 @@ def _is_yes(text: str) -> bool:
 def state_is_valid(state: Any) -> bool:
     """Cheap sanity check for a state read back from storage."""
     keys = {"version", "queue", "answers", "skipped", "tries", "pending", "turns", "known"}
-    return isinstance(state, dict) and keys <= set(state) and state["version"] == STATE_VERSION
+    if not (isinstance(state, dict) and keys <= set(state) and state["version"] == STATE_VERSION):
+        return False
+    # A state saved before questions were numbered carries on from here (sessions outlive upgrades).
+    state.setdefault("seq", 1)
+    state.setdefault("last", None)
+    return isinstance(state["seq"], int)

@@ -10,16 +10,21 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from aiohttp import WSMsgType, web
+from aiohttp import WSCloseCode, WSMsgType, web
 
-from .. import bus
+from ..runtime import bus
 from ..config import Settings
 from . import wsutil
-from .backends import Backends, NotEnabled, new_hash
+from .backends import Backends, NotEnabled, is_transient, new_hash
 
 log = logging.getLogger(__name__)
 
 FLOWS = ("face_train", "qna")
+NOT_HEARD = "抱歉，没听清，请再说一遍。"
+"""Said before the same question again when a spoken answer was silence or not trustworthy."""
+RETRY_FIRST = 0.1
+"""Seconds before the first resend to a worker that is restarting; doubles up to RETRY_MAX."""
+RETRY_MAX = 1.0
 
 
 def check_handshake(text: str | None, path_flow: str | None) -> tuple[dict | None, str]:
@@ -112,14 +117,21 @@ class FlowSockets:
 
     # -- qna -------------------------------------------------------------------
     async def qna(self, ws: web.WebSocketResponse, hs: dict) -> None:
+        """Questions as text frames, answers back; each answer carries the number of its question.
+
+        The gateway remembers, per connection, which question (`seq`) is being answered and sends it
+        with the answer: the dialogue applies an answer only to that question, so one resent after a
+        crash is never taken for the next. A worker restarting is ridden out (`_patiently`): the
+        citizen sees only questions; a final failure is one error frame, then the socket closes."""
         ids = {"user_id": hs["user_id"], "hash": hs["hash"]}
         try:
-            reply, _ = await self.backends.call("dialogue", "qna.open", ids)
+            turn = await self._patiently("dialogue", "qna.open", ids)
         except bus.BusError as exc:
-            await wsutil.refuse(ws, getattr(exc, "reason", None) or wsutil.bus_failure(exc, "dialogue")["reason"])
+            await wsutil.refuse(ws, self._why(exc, "dialogue"))
             return
-        if await self._say(ws, reply):
+        if await self._say(ws, turn):
             return
+        seq = turn.get("seq")
         async for msg in ws:
             if msg.type == WSMsgType.TEXT:
                 fields = {**ids, "text": msg.data, "from_audio": False}
@@ -128,29 +140,71 @@ class FlowSockets:
                 if oversize:
                     await wsutil.send_json(ws, {"type": "error", "reason": "too_large", "detail": oversize})
                     continue
-                fields = await self._transcribe(ws, ids, msg.data)
-                if fields is None:
+                try:
+                    fields = {**ids, "text": await self._transcribe(msg.data), "from_audio": True}
+                except bus.BusError as exc:
+                    await wsutil.refuse(ws, self._why(exc, "speech"), code=WSCloseCode.TRY_AGAIN_LATER)
+                    return
+                if not fields["text"]:  # nothing (trustworthy) heard: fill nothing, ask the same question
+                    try:
+                        turn = await self._patiently("dialogue", "qna.open", ids)
+                    except bus.BusError as exc:
+                        await wsutil.refuse(ws, self._why(exc, "dialogue"), code=WSCloseCode.TRY_AGAIN_LATER)
+                        return
+                    again = NOT_HEARD if not turn.get("done") else ""
+                    turn, seq = {**turn, "text": again + turn.get("text", "")}, turn.get("seq", seq)
+                    if await self._say(ws, turn):
+                        return
                     continue
             else:
                 break
             try:
-                reply, _ = await self.backends.call("dialogue", "qna.answer", fields)
-            except bus.RemoteError as exc:
-                await wsutil.refuse(ws, exc.reason)
-                return
+                turn = await self._patiently("dialogue", "qna.answer", {**fields, "seq": seq})
             except bus.BusError as exc:
-                await wsutil.send_json(ws, wsutil.bus_failure(exc, "dialogue"))
-                continue
-            if await self._say(ws, reply):
+                final = isinstance(exc, bus.RemoteError)  # refused (e.g. an expired hash), not unreachable
+                await wsutil.refuse(ws, self._why(exc, "dialogue"),
+                                    code=WSCloseCode.POLICY_VIOLATION if final else WSCloseCode.TRY_AGAIN_LATER)
+                return
+            seq = turn.get("seq", seq)
+            if await self._say(ws, turn):
                 return
 
-    async def _transcribe(self, ws, ids: dict, audio: bytes) -> dict | None:
+    async def _patiently(self, worker: str, op: str, fields: dict, payloads=()) -> dict:
+        """One worker call that rides out the worker's restart within limits.bus_timeout.
+
+        Only transient failures (restarting, overloaded, no answer yet) are retried, with the same
+        fields: the dialogue recognises a resent answer by its question number and applies it once."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.settings.limits.bus_timeout
+        delay = RETRY_FIRST
+        while True:
+            try:
+                reply, _ = await self.backends.call(worker, op, fields, payloads,
+                                                    timeout=max(deadline - loop.time(), RETRY_FIRST))
+                return reply
+            except bus.BusError as exc:
+                if not is_transient(exc) or loop.time() + delay >= deadline:
+                    raise
+                log.info("%s %s: %s; trying again", worker, op, exc)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, RETRY_MAX)
+
+    @staticmethod
+    def _why(exc: bus.BusError, worker: str) -> str:
+        """The reason of a final failure: the worker's own words, or what happened on the bus."""
+        if isinstance(exc, (bus.RemoteError, NotEnabled)):
+            return getattr(exc, "reason", None) or str(exc)
+        return wsutil.bus_failure(exc, worker)["reason"]
+
+    async def _transcribe(self, audio: bytes) -> str:
+        """A spoken answer as text. Audio the recogniser cannot read, and a transcript it does not
+        trust (speech/trust.py: its `text` is then ""), count as not heard (""): asked again."""
         try:
-            reply, _ = await self.backends.call("speech", "transcribe", {}, [audio])
-        except bus.BusError as exc:
-            await wsutil.send_json(ws, wsutil.bus_failure(exc, "speech"))
-            return None
-        return {**ids, "text": reply.get("text", ""), "from_audio": True}
+            reply = await self._patiently("speech", "transcribe", {}, [audio])
+        except bus.RemoteError as exc:
+            log.info("a spoken answer could not be transcribed: %s", exc.reason)
+            return ""
+        return reply.get("text", "")
 
     async def _say(self, ws: web.WebSocketResponse, reply: dict) -> bool:
         """Send the dialogue's next words; True when the questions are over."""

@@ -7,12 +7,8 @@ import json
 
 import peewee
 
+from ..dialogue.record import RECORD_FIELDS
 from .db import database
-
-NECESSARY_FIELDS = ("name", "gender", "nationality", "phone", "id_card")
-BASIC_FIELDS = ("native_place", "birth", "email", "career", "address", "hukou",
-                "political_status", "marital_status", "religion", "education")
-RECORD_FIELDS = NECESSARY_FIELDS + BASIC_FIELDS
 
 
 def now() -> dt.datetime:
@@ -61,6 +57,7 @@ class Citizen(BaseModel):
     updated_at = peewee.DateTimeField(default=now)
 
     def record(self) -> dict:
+        """Every field of the record (one list: dialogue/record.py), None when unknown."""
         return {name: getattr(self, name) for name in RECORD_FIELDS}
 
 

@@ -1,36 +1,54 @@
 """The dialogue worker: the citizen's flow (PROTOCOL.md §1.2 and qna).
 
-The only writer of sessions and citizen records. Classifies the request,
-gives the procedure, plans and checks the questions, stores the record and
-builds the summary. An audio handshake is transcribed by the speech worker
-in the background while the client is told `processing`.
+The only writer of sessions and citizen records. It owns transport (bus
+requests in, answers out), sessions and transactions; every word and value it
+answers comes from the DialogueEngine (appliance/dialogue/engine.py), the
+code the dialogue tests check. An audio handshake is transcribed by the
+speech worker in the background while the client is told `processing`.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import logging
+import os
+import signal
 import threading
+from pathlib import Path
 from typing import Any
 
 import peewee
 
-from .. import bus, endpoints, store
+from ..runtime import bus, endpoints
+from .. import store
 from ..dialogue.catalogue import load_catalogue
+from ..dialogue.engine import DialogueEngine
 from ..dialogue.media import MediaError, decode_media
-from ..dialogue.classifier import Classifier
-from ..dialogue.info import validate_info
-from ..dialogue.numbers import compute_age
-from ..dialogue.qna import QnaPlanner, state_is_valid
+from ..dialogue.qna import state_is_valid
 from ..store import citizens, retention, sessions
-from ..store.models import RECORD_FIELDS, PendingRequest
+from ..store.models import PendingRequest
 from ..sync.remote import verify_citizen
-from ..worker import HandlerError, ServiceWorker
+from ..sync.verify import summary_note, summary_table
+from ..runtime.worker import HandlerError, ServiceWorker
 
 log = logging.getLogger(__name__)
 
 RETENTION_INTERVAL = 3600.0
+FAULTS_ENV = "KIOSK_TEST_FAULTS"
+"""Tests only: a folder; a file in it named after a fault point makes the worker kill -9 itself there."""
+
+
+def fault_point(name: str) -> None:
+    """kill -9 this worker here when a test asked for it (a file `name` in $KIOSK_TEST_FAULTS).
+
+    The file goes first, so the restarted worker passes the point: each request is one kill."""
+    folder = os.environ.get(FAULTS_ENV)
+    if not folder:
+        return
+    try:
+        (Path(folder) / name).unlink()
+    except FileNotFoundError:
+        return
+    os.kill(os.getpid(), signal.SIGKILL)
 
 
 def response(status: int, body: dict, kind: str, **fields) -> dict:
@@ -60,9 +78,8 @@ class DialogueWorker(ServiceWorker):
 
     def setup(self) -> None:
         store.open_settings(self.settings)
-        self.catalogue = load_catalogue(self.settings.path("services"))
-        self.classifier = Classifier(self.catalogue)
-        self.planner = QnaPlanner(max_tries=self.settings.dialogue.max_tries)
+        self.engine = DialogueEngine(load_catalogue(self.settings.path("services")),
+                                     max_tries=self.settings.dialogue.max_tries)
         self.ttl = self.settings.dialogue.session_ttl
         self._transcribing: set[str] = set()
         self._lock = threading.Lock()
@@ -81,10 +98,11 @@ class DialogueWorker(ServiceWorker):
 
     def ops(self):
         return {"flow": self.flow, "qna.open": storage_errors(self.qna_open),
-                "qna.answer": storage_errors(self.qna_answer), "citizen.delete": storage_errors(self.delete_citizen)}
+                "qna.answer": storage_errors(self.qna_answer),
+                "citizen.delete": storage_errors(self.delete_citizen)}
 
     def status(self) -> dict[str, Any]:
-        return {"services": len(self.catalogue.services)} if hasattr(self, "catalogue") else {}
+        return {"services": len(self.engine.catalogue.services)} if hasattr(self, "engine") else {}
 
     # -- HTTP flow ---------------------------------------------------------
     def flow(self, header: dict, _payloads) -> dict:
@@ -107,7 +125,7 @@ class DialogueWorker(ServiceWorker):
         return self.summary(body, session)
 
     def handshake(self, body: dict, digest: str) -> dict:
-        check = validate_info(body.get("info"))
+        check = self.engine.check_info(body.get("info"))
         if not check.well_formed:  # wrong types: the back end's request is broken
             fields = ", ".join(f"{k}: {v}" for k, v in check.malformed.items())
             return error(body, f"malformed info ({fields})", fields=check.malformed)
@@ -118,22 +136,22 @@ class DialogueWorker(ServiceWorker):
         if given["type"] == "text":
             if not isinstance(given.get("text"), str) or not given["text"].strip():
                 return error(body, "input.text must be a non-empty string")
-            return self._open_session(body, check.record, given["text"], "", check.errors)
+            return self._open_session(body, check, given["text"], "")
         return self._audio_handshake(body, check, given.get("media"), digest)
 
-    def _open_session(self, body: dict, record: dict, text: str, transcript: str, problems: dict) -> dict:
-        result = self.classifier.classify(text)
-        session = sessions.create(body["user_id"], self.ttl, classify=result.classify, flow=result.flow,
-                                  transcript=transcript or text, info=record)
-        log.info("handshake %s: %s", body["user_id"], result.classify)
-        extra = {"invalid_info": problems} if problems else {}  # tells the back end what will be asked again
-        return response(200, {**body, "hash": session.hash}, "handshake", classify=result.classify, flow=result.flow,
+    def _open_session(self, body: dict, check, text: str, transcript: str) -> dict:
+        hs = self.engine.handshake(check, text)
+        session = sessions.create(body["user_id"], self.ttl, classify=hs.classify, flow=hs.flow,
+                                  transcript=transcript or text, info=hs.record, qna_state=hs.qna_state)
+        log.info("handshake %s: %s", body["user_id"], hs.classify)
+        extra = {"invalid_info": hs.info_errors} if hs.info_errors else {}  # what will be asked again
+        return response(200, {**body, "hash": session.hash}, "handshake", classify=hs.classify, flow=hs.flow,
                         **extra)
 
     def storage(self, body: dict, session) -> dict:
         if session.state == "handshake":
             return error(body, "storage comes after the questions: open the qna socket first")
-        record = self._record(session)
+        record = self.engine.record(session.info, session.answers)
         verification = None
         if self.settings.tencent.verify_before_storage and record.get("name") and record.get("id_card"):
             # faceAdv authmatch; None or an "error" means it could not be made: never block the kiosk
@@ -142,31 +160,22 @@ class DialogueWorker(ServiceWorker):
                 sessions.save(session, self.ttl, verification=verification)
                 return error(body, "the identity check failed: the face does not match the name and ID number",
                              status=403, verification=verification)
-        citizen = citizens.upsert(session.user_id, record)
-        sessions.save(session, self.ttl, state="stored", verification=verification)
-        return response(200, body, "storage", output=self._output(citizen.record()))
+        with store.database.atomic("IMMEDIATE"):  # the record and the session's step: both or neither
+            citizen = citizens.upsert(session.user_id, record)
+            sessions.save(session, self.ttl, state="stored", verification=verification)
+        return response(200, body, "storage", output=self.engine.storage_output(citizen.record()))
 
     def summary(self, body: dict, session) -> dict:
         if session.state != "stored":
             return error(body, "summary comes after storage")
         citizen = citizens.get(session.user_id)
-        record = self._output(citizen.record() if citizen else self._record(session))
-        tables = [record, *self.catalogue.documents_for(session.classify)]
-        return response(200, body, "summary",
-                        output={"tables": tables, "classify": session.classify, "flow": session.flow})
-
-    def _record(self, session) -> dict:
-        return {**session.info, **session.answers}
-
-    @staticmethod
-    def _output(record: dict) -> dict:
-        out = {k: record[k] for k in RECORD_FIELDS if record.get(k) is not None}
-        if out.get("birth"):
-            try:
-                out["age"] = compute_age(out["birth"])
-            except ValueError:  # an unreadable birth date is shown, just without an age
-                pass
-        return out
+        record = citizen.record() if citizen else self.engine.record(session.info, session.answers)
+        table = self.engine.storage_output(record)
+        output = self.engine.summary_output(table, session.classify, session.flow)
+        note = summary_note(session.verification)  # verify_before_storage could not be made: say so
+        if note is not None:
+            output = {**output, "verification": note, "tables": [*output["tables"], summary_table(note)]}
+        return response(200, body, "summary", output=output)
 
     # -- audio handshake: processing until transcribed ----------------------------
     def _audio_handshake(self, body: dict, check, media: Any, digest: str) -> dict:
@@ -194,8 +203,11 @@ class DialogueWorker(ServiceWorker):
         try:
             reply, _ = client.request("transcribe", {}, [audio])
             text = reply.get("text", "").strip()
-            result = (self._open_session(body, check.record, text, text, check.errors) if text else
-                      error(body, "no speech was heard in the audio; please speak again"))
+            result = (self._open_session(body, check, text, text) if text else
+                      error(body, "no speech was heard in the audio; please speak again") if not reply.get("heard")
+                      # words heard but not trustworthy (speech/trust.py): never classified, asked again
+                      else error(body, "the speech was not understood clearly enough; please speak again",
+                                 code="not_understood", reasons=reply.get("reasons", []), retry=True))
         except bus.RemoteError as exc:
             result = error(body, f"the audio could not be transcribed: {exc.reason}")
         except bus.BusError as exc:
@@ -224,29 +236,34 @@ class DialogueWorker(ServiceWorker):
             raise HandlerError("bad_session", str(exc)) from None
 
     def qna_open(self, header: dict, _payloads) -> dict:
-        session = self._qna_session(header)
-        state = session.qna_state
-        if not state_is_valid(state):  # first connection, or a state from an older version
-            needed = self.catalogue.needed_fields(session.classify)
-            state = self.planner.start(needed, self._record(session))
-        question = self.planner.current_question(state)
-        step = "qna" if session.state == "handshake" else session.state
-        sessions.save(session, self.ttl, qna_state=state, state="answered" if question is None else step)
-        if question is None:
-            return {"text": "您的信息已经齐全，不需要再回答问题了。", "done": True}
-        return {"text": question, "done": False}
+        """The question being asked now and its number (`seq`), for a new socket or a reconnect."""
+        with store.database.atomic("IMMEDIATE"):
+            session = self._qna_session(header)
+            state = session.qna_state
+            if not state_is_valid(state):  # a session from an older version without a usable plan
+                state = self.engine.plan(session.classify, self.engine.record(session.info, session.answers))
+            turn = self.engine.open_qna(state)
+            step = "qna" if session.state == "handshake" else session.state
+            sessions.save(session, self.ttl, qna_state=state, state="answered" if turn["done"] else step)
+        return turn
 
     def qna_answer(self, header: dict, _payloads) -> dict:
-        session = self._qna_session(header)
-        state = session.qna_state
-        if not state_is_valid(state):
-            raise HandlerError("out_of_order", "open the qna socket with its handshake first")
-        text = header.get("text")
+        """Apply an answer to question `seq` once; a resent one gets the first reply again."""
+        text, seq = header.get("text"), header.get("seq")
         if not isinstance(text, str):
             raise HandlerError("bad_data", "an answer must be text")
-        reply = self.planner.answer(state, text[: self.settings.limits.max_text_bytes],
-                                    from_audio=bool(header.get("from_audio")))
-        answers = dict(state.get("answers", {}))
-        sessions.save(session, self.ttl, qna_state=state, answers=answers,
-                      state="answered" if reply.done else "qna")
-        return {"text": reply.text, "done": reply.done, "field": reply.field, "event": reply.event}
+        if not isinstance(seq, int) or isinstance(seq, bool):
+            raise HandlerError("bad_data", "an answer must carry the number (seq) of its question")
+        text = text[: self.settings.limits.max_text_bytes]
+        fault_point("qna.answer.before_store")
+        with store.database.atomic("IMMEDIATE"):  # read, apply and write as one step: no lost answer
+            session = self._qna_session(header)
+            state = session.qna_state
+            if not state_is_valid(state):
+                raise HandlerError("out_of_order", "open the qna socket with its handshake first")
+            reply = self.engine.answer(state, seq, text, from_audio=bool(header.get("from_audio")))
+            if reply["applied"]:
+                sessions.save(session, self.ttl, qna_state=state, answers=dict(state["answers"]),
+                              state="answered" if reply["done"] else "qna")
+        fault_point("qna.answer.after_store")
+        return reply

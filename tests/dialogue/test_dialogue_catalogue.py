@@ -3,8 +3,8 @@ import tomllib
 
 import pytest
 
-from appliance.dialogue.catalogue import (DEFAULT_PATH, FIELD_ORDER, CatalogueError, load_catalogue,
-                                          parse_catalogue)
+from appliance.dialogue.catalogue import DEFAULT_PATH, CatalogueError, load_catalogue, parse_catalogue
+from appliance.dialogue.record import RECORD_FIELDS
 
 REQUIRED = ["身份证", "户口本", "居住证", "社保卡", "医保", "公积金", "护照",
             "港澳通行证", "营业执照", "驾驶证", "结婚登记", "不动产登记"]
@@ -22,7 +22,7 @@ def test_shipped_catalogue_has_every_service():
     assert cat.fallback.classify == "综合咨询"
     for s in cat.services:
         assert len(s.flow) > 40
-        assert all(f in FIELD_ORDER for f in s.fields)
+        assert all(f in RECORD_FIELDS for f in s.fields)
         for row in s.documents:
             assert all(isinstance(v, (str, int, float, bool)) for v in row.values())
     assert all(s.documents for s in cat.regular)
@@ -31,7 +31,7 @@ def test_shipped_catalogue_has_every_service():
 def test_needed_fields_and_tables():
     cat = load_catalogue()
     fields = cat.needed_fields("身份证/护照")
-    assert fields[:4] == ["name", "gender", "nationality", "id_card"]
+    assert fields[:5] == ["name", "gender", "nationality", "phone", "id_card"]  # record (seed) order
     assert "political_status" in fields and "birth" in fields
     assert len(fields) == len(set(fields))
     rows = cat.documents_for("身份证/户口本")

@@ -8,6 +8,7 @@ import sqlite3
 import pytest
 
 from appliance.dialogue.idcard import check_digit
+from appliance.dialogue.record import OUTPUT_FIELDS
 from harness import Appliance
 
 ID17 = "11010519900307001"  # Beijing, born 1990-03-07, 17th digit odd: a man
@@ -104,12 +105,14 @@ def test_whole_flow_stores_the_record(app):
     out = stored["output"]
     assert out["name"] == "李明" and out["gender"] == "男" and out["nationality"] == "汉"
     assert out["phone"] == "13912345678" and out["id_card"] == ID_CARD and out["hukou"] == "北京市朝阳区"
-    assert out["birth"] == "1990年3月7日" and "education" not in out  # 身份证 does not ask for it
+    assert out["birth"] == "1990年3月7日" and out["education"] is None  # 身份证 does not ask for it
+    assert list(out) == list(OUTPUT_FIELDS)  # every field, null when unknown, in the one documented order
     assert isinstance(out["age"], int) and out["age"] >= 36
 
     status, summary = app.post("/", {**ids, "type": "summary"})
     assert status == 200 and summary["output"]["classify"] == "身份证"
     tables = summary["output"]["tables"]
+    assert tables[0] == out and summary["output"]["flow"] == hs["flow"]
     assert tables[0]["id_card"] == ID_CARD and len(tables) > 1 and all(isinstance(t, dict) for t in tables)
 
     db = sqlite3.connect(app.data_dir / "appliance.sqlite3")
