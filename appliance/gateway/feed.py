@@ -32,7 +32,7 @@ from aiohttp import WSMsgType, web
 
 from ..config import Settings
 from ..runtime import bus, endpoints
-from . import codes, wsutil
+from . import codes, replies, wsutil
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +82,7 @@ def render(record: dict, payloads: list[bytes], config: dict) -> str | None:
         out["recognize_face_image"] = data_uri(payloads[0])
     if config["with_register_image"] and len(payloads) > 1 and payloads[1]:
         out["register_image"] = data_uri(payloads[1])
-    return json.dumps(out, ensure_ascii=False)
+    return replies.dumps(out)
 
 
 def tune_socket(request: web.Request) -> None:

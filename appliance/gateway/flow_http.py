@@ -44,6 +44,15 @@ def too_deep(value, depth: int = 0) -> bool:
     return False
 
 
+def valid_unicode(value) -> bool:
+    """JSON's \\u escapes can spell lone surrogates, which no UTF-8 text (the bus, the database) can hold."""
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def parse_body(raw: bytes, path_type: str | None) -> tuple[dict | None, web.Response | None]:
     """The request body as a dict, or the error response to send instead."""
     try:
@@ -54,6 +63,9 @@ def parse_body(raw: bytes, path_type: str | None) -> tuple[dict | None, web.Resp
         return None, replies.error(None, "the body must be a JSON object", code="bad_json")
     if too_deep(body):
         return None, replies.error(body, f"JSON nested deeper than {MAX_JSON_DEPTH} levels", code="bad_json")
+    if not valid_unicode(body):
+        return None, replies.error(None, "the JSON carries a lone UTF-16 surrogate (such as \\ud800): "
+                                   "not valid Unicode", code="bad_json")
     kind = body.get("type", path_type)
     if path_type and kind != path_type:
         return None, replies.error(body, f"type {kind!r} does not match the path /{path_type}", code="bad_request")

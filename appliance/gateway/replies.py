@@ -16,7 +16,12 @@ RETRY_AFTER = "2"
 
 def dumps(value: Any) -> str:
     """JSON as a Chinese front-end developer reads it in curl: 护照, not \\u62a4\\u7167."""
-    return json.dumps(value, ensure_ascii=False)
+    text = json.dumps(value, ensure_ascii=False)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate echoed from a request: only a \\u escape can carry it
+        return json.dumps(value)
+    return text
 
 
 def respond(payload: Any, status: int = 200, headers: dict | None = None, code: str | None = None) -> web.Response:

@@ -10,7 +10,7 @@ from typing import Any
 from aiohttp import WSCloseCode, web
 
 from ..runtime import bus
-from . import codes
+from . import codes, replies
 from .backends import describe, is_transient
 
 OPEN: "weakref.WeakSet[web.WebSocketResponse]" = weakref.WeakSet()
@@ -43,7 +43,7 @@ async def close_all(reason: bytes = b"server shutting down") -> None:
 async def send_json(ws: web.WebSocketResponse, payload: dict[str, Any]) -> None:
     """Every JSON frame: UTF-8, Chinese unescaped; a refusal gets its `code` and `message_zh`."""
     if not ws.closed:
-        await ws.send_str(json.dumps(codes.annotate(payload), ensure_ascii=False))
+        await ws.send_str(replies.dumps(codes.annotate(payload)))
 
 
 async def refuse(ws: web.WebSocketResponse, reason: str, code: int = WSCloseCode.POLICY_VIOLATION) -> None:
@@ -65,8 +65,10 @@ def too_large(data: bytes | str, limit: int) -> str:
 
 
 def parse_json_object(text: str) -> dict[str, Any] | None:
+    """A JSON object of valid Unicode (a \\ud800 escape spells a lone surrogate no UTF-8 can carry), or None."""
     try:
         value = json.loads(text)
-    except (json.JSONDecodeError, RecursionError):
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except (json.JSONDecodeError, RecursionError, UnicodeEncodeError):
         return None
     return value if isinstance(value, dict) else None

@@ -142,3 +142,16 @@ def test_websocket_frames_are_utf8_with_codes(app):
     predict = app.ws("tool", "/face_predict")
     predict.send_binary(b"\xff\xd8\xff\xe0 not really a jpeg")
     assert_refusal(predict.recv(), "not_enabled")
+
+
+def test_a_lone_surrogate_is_refused_cleanly(app):
+    # JSON may spell "\ud800"; no UTF-8 text (the bus, the database) can hold it: a clear 400, never a 500
+    status, ctype, raw = raw_post(app, "/storage", b'{"user_id": "u\\ud800", "type": "storage", "hash": "x"}')
+    assert status == 400 and "charset=utf-8" in ctype
+    body = json.loads(raw.decode("utf-8"))
+    assert body["code"] == "bad_json" and "surrogate" in body["reason"]
+    ws = app.ws("flow_socket", "/")
+    ws.send('{"type": "qna", "user_id": "u\\ud800", "hash": "0"}')
+    assert json.loads(ws.recv())["code"] == "bad_json"
+    status, _, raw = raw_post(app, "/", b"{not json")  # still serving
+    assert status == 400
