@@ -152,3 +152,27 @@ def test_session_survives_a_dialogue_restart(app):
     ws = app.ws("flow_socket", "/qna")
     ws.send(json.dumps({"user_id": "bob", "type": "qna", "hash": hs["hash"]}))
     assert "性别" in ws.recv()
+
+
+def test_a_resent_answer_is_applied_once_by_the_worker(app):
+    """The gateway resends an answer whose reply was lost: the worker recognises it by its number."""
+    from appliance.runtime import bus, endpoints
+
+    _, hs = handshake(app, user_id="resend", info={"name": "李明", "gender": "男", "nationality": "汉",
+                                                   "phone": "13912345678"})
+    client = bus.BusClient(endpoints.worker_requests(app.dir / "run", "dialogue"), timeout=10)
+    ids = {"user_id": "resend", "hash": hs["hash"]}
+    try:
+        turn, _ = client.request("qna.open", ids)
+        assert "身份证" in turn["text"] and turn["seq"] == 1
+        first, _ = client.request("qna.answer", {**ids, "seq": 1, "text": ID_CARD})
+        again, _ = client.request("qna.answer", {**ids, "seq": 1, "text": ID_CARD})
+        assert first["applied"] and not again["applied"] and first["seq"] == again["seq"] == 2
+        assert {k: v for k, v in again.items() if k not in ("id", "applied")} == \
+            {k: v for k, v in first.items() if k not in ("id", "applied")}
+        nxt, _ = client.request("qna.answer", {**ids, "seq": 2, "text": "北京市朝阳区"})
+        assert nxt["applied"] and nxt["field"] == "hukou" and nxt["seq"] == 3  # birth came with the ID
+        with pytest.raises(bus.RemoteError, match="seq"):
+            client.request("qna.answer", {**ids, "text": "北京"})  # an answer without its question's number
+    finally:
+        client.close()
