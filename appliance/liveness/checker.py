@@ -1,17 +1,23 @@
 """LivenessChecker: frames of one presentation in, a verdict out (the in-process API).
 
-``observe(key, frame_bgr, landmarks, box) -> Verdict`` is called for every
-frame the face worker analyses; ``key`` is the connection's hash.  State per
-key is kept (bounded: least-recently-used eviction beyond ``max_sessions``,
-idle expiry) until ``forget(key)``.
+``observe(key, frame_bgr, landmarks, box, embedding=None, t=None) -> Verdict``
+is called for every frame the face worker analyses; ``key`` is the
+connection's hash, ``embedding`` the face's SFace embedding (the identity
+check), ``t`` the frame's time in seconds (default: now).  State per key is
+kept (bounded: least-recently-used eviction beyond ``max_sessions``, idle
+expiry) until ``forget(key)``.
 
-Fusion is veto-based, because each cue answers a different question:
-``motion`` (appliance.liveness.motion) proves a 3-D head and is the required
-check by default; ``moire`` (a screen), the optional ONNX ``model`` and the
-``remote`` API can each reject.  A verdict, once reached, is final for the
-key: an attack cannot retry on the same connection.  ``score`` is the weakest
-cue's score (0.5 at its threshold), a number for logs and technicians, not a
-probability.
+Every frame is first linked to the previous one (appliance.liveness.continuity):
+a cut (a jump, tracking lost, another identity) throws the evidence away and
+counts; ``max_cuts`` cuts refuse the presentation.  Fusion is veto-based,
+because each cue answers a different question: ``motion`` is the required
+check by default and is met by either the face's 3-D parallax when it turns
+(appliance.liveness.motion) or a blink (appliance.liveness.blink, when the
+face mesh is installed); ``moire`` (a screen), the optional ONNX ``model`` and
+the ``remote`` API can each reject.  A refusal is final for the key.  A live
+verdict holds only while the face stays continuous: a cut after it revokes
+it, and the face must prove life again.  ``score`` is the weakest cue's score
+(0.5 at its threshold), a number for logs and technicians, not a probability.
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from . import frame_cues, motion
+from . import blink, continuity, frame_cues, motion
 from .policy import Policy
 
 log = logging.getLogger(__name__)
@@ -57,6 +63,15 @@ class _Presentation:
     remote: dict | None = None
     remote_frames: collections.deque = field(default_factory=collections.deque)
     final: Verdict | None = None
+    last: motion.FrameView | None = None      # the previous frame (continuity)
+    last_t: float = 0.0
+    last_embedding: np.ndarray | None = None
+    run_embedding: np.ndarray | None = None   # sum of the run's embeddings (identity over the window)
+    run_frames: int = 0                       # frames since the last cut
+    cuts: int = 0
+    link: continuity.Link | None = None
+    eyes: list = field(default_factory=list)  # blink.EyeSample since the last cut
+    blink: blink.BlinkMeasure | None = None
     used: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -67,9 +82,11 @@ def _sigmoid(x: float) -> float:
 
 class LivenessChecker:
     def __init__(self, policy: Policy | None = None, model=None, remote=None,
-                 max_sessions: int = 64, idle_expiry: float = 300.0):
+                 max_sessions: int = 64, idle_expiry: float = 300.0, mesh=None):
         self.policy = policy or Policy()
         self.model, self.remote = model, remote
+        self.mesh = mesh if self.policy.blink else None  # appliance.liveness.mesh.FaceMesh
+        self._mesh_lock = threading.Lock()  # one LiteRT interpreter, handler threads take turns
         if "model" in self.policy.required and model is None:
             raise ValueError("liveness.required lists 'model' but no liveness.model_file is installed")
         if "remote" in self.policy.required and remote is None:
@@ -105,34 +122,83 @@ class LivenessChecker:
             return state
 
     # -- the check ---------------------------------------------------------------
-    def observe(self, key: str, frame_bgr: np.ndarray, landmarks, box) -> Verdict:
-        """Add one frame (BGR uint8, the detector's 5 landmarks and box) and decide if possible."""
+    def observe(self, key: str, frame_bgr: np.ndarray, landmarks, box, embedding=None,
+                t: float | None = None) -> Verdict:
+        """Add one frame (BGR uint8, the detector's 5 landmarks and box, optionally the face's
+        embedding and the frame's time in seconds) and decide if possible."""
         landmarks = np.asarray(landmarks, np.float32).reshape(5, 2)
         state = self._session(key, landmarks)
         with state.lock:
             state.frames += 1
-            if state.final is not None:
+            if state.final is not None and state.final.live is False:
                 state.final.frames = state.frames
                 return state.final
-            self._measure(state, frame_bgr, landmarks, box)
+            current = motion.view(frame_bgr, landmarks, state.scale)
+            now = time.monotonic() if t is None else float(t)
+            pair = self._follow(state, current, embedding, now)
+            if state.final is not None:  # live, and the face stayed the same
+                state.final.frames = state.frames
+                return state.final
+            if state.cuts >= self.policy.max_cuts:
+                state.final = self._verdict(state, False, "discontinuous")
+                return state.final
+            self._measure(state, frame_bgr, current, landmarks, box, pair, now)
             verdict = self._decide(state)
             if verdict.live is not None:
                 state.final = verdict
             return verdict
 
-    def _measure(self, state: _Presentation, frame_bgr, landmarks, box) -> None:
-        current = motion.view(frame_bgr, landmarks, state.scale)
-        for earlier in ([state.first] if state.first is not None else []) + list(state.recent):
+    def _follow(self, state: _Presentation, current: motion.FrameView, embedding, now: float):
+        """Link the frame to the previous one; on a cut, drop the evidence. The (previous,
+        current) pair's parallax measure, to reuse, or None."""
+        pair = None
+        if state.last is not None:
             try:
-                pair = motion.measure(earlier, current)
-            except cv2.error:  # degenerate landmarks (e.g. collinear): this pair says nothing
+                pair, tracked = motion.measure_linked(state.last, current)
+            except cv2.error:
+                pair, tracked = None, (0.0, 0.0)
+            identity = continuity.identity_agreement(embedding, state.last_embedding, state.run_embedding)
+            state.link = continuity.make_link(self.policy, state.last, current, now - state.last_t,
+                                              tracked, identity)
+            if state.link.cut is not None:
+                self._restart(state, counted=state.link.cut != "gap")
                 pair = None
-            if pair is not None and (state.best is None or pair.turn > state.best.turn):
-                state.best = pair
+        e = continuity.unit(embedding)
+        state.last, state.last_t, state.last_embedding = current, now, e
+        if e is not None:
+            state.run_embedding = e if state.run_embedding is None else state.run_embedding + e
+        state.run_frames += 1
+        return pair
+
+    def _restart(self, state: _Presentation, counted: bool) -> None:
+        """A cut: the frames before it say nothing about the frames after it."""
+        if counted:
+            state.cuts += 1
+        if state.final is not None and state.final.live:
+            log.info("liveness revoked: the face changed (%s)", state.link.cut if state.link else "?")
+        state.final = None
+        state.first, state.best, state.blink = None, None, None
+        state.recent.clear()
+        state.eyes.clear()
+        state.run_frames, state.run_embedding = 0, None
+
+    def _measure(self, state: _Presentation, frame_bgr, current, landmarks, box, pair, now) -> None:
+        earlier = ([state.first] if state.first is not None else []) + list(state.recent)
+        for before in earlier:
+            if before is earlier[-1]:
+                candidate = pair  # the previous frame: measured by the continuity link already
+            else:
+                try:
+                    candidate = motion.measure(before, current)
+                except cv2.error:  # degenerate landmarks (e.g. collinear): this pair says nothing
+                    candidate = None
+            if candidate is not None and (state.best is None or candidate.turn > state.best.turn):
+                state.best = candidate
         if state.first is None:
             state.first = current
         else:
             state.recent.append(current)
+        self._eyes(state, frame_bgr, landmarks, now)
         score = frame_cues.moire_score(frame_bgr, landmarks)
         if score is not None:
             state.moire.append(score)
@@ -142,6 +208,18 @@ class LivenessChecker:
             except Exception as exc:  # a technician's model that misbehaves must not stop the kiosk
                 log.warning("liveness model failed on a frame: %s", exc)
         state.remote_frames.append(frame_bgr)
+
+    def _eyes(self, state: _Presentation, frame_bgr, landmarks, now: float) -> None:
+        """Eye openness from the face mesh, and the best blink of the run so far."""
+        if self.mesh is None or (state.blink is not None and state.blink.found):
+            return
+        with self._mesh_lock:
+            result = self.mesh.run(frame_bgr, landmarks)
+        if result.presence < 0.5:
+            return  # the mesh does not see a face here: no eye evidence
+        state.eyes.append(blink.sample(now, result.openness, landmarks))
+        del state.eyes[:-64]  # bounded; a blink spans well under a second
+        state.blink = blink.best_blink(state.eyes, self.policy)
 
     def _cues(self, state: _Presentation) -> tuple[dict, dict]:
         """(cue values for the reply, cue scores 0..1 with 0.5 at the threshold)."""
@@ -156,6 +234,14 @@ class LivenessChecker:
                                                     ratio / p.parallax_ratio - 1))
             else:  # not judged yet: below 0.5, rising as the head turns
                 scores["motion"] = 0.49 * state.best.turn / p.turn_min
+        if state.blink is not None:
+            values["blink"] = {"depth": state.blink.depth, "seconds": state.blink.seconds,
+                               "still": state.blink.still, "found": state.blink.found}
+            blink_score = _sigmoid(8 * (state.blink.depth / p.blink_depth - 1))
+            if state.blink.found and blink_score >= scores.get("motion", 0.0):
+                scores["motion"] = max(blink_score, 0.5)
+        if state.eyes:
+            values["openness"] = round(state.eyes[-1].openness, 4)
         if len(state.moire) >= 2:
             values["moire"] = round(float(np.median(state.moire)), 3)
             scores["moire"] = _sigmoid(8 * (1 - values["moire"] / p.moire_threshold))
@@ -166,35 +252,60 @@ class LivenessChecker:
             values["remote"] = state.remote
             if "score" in state.remote:
                 scores["remote"] = max(0.0, float(state.remote["score"]))
+        values["cuts"] = state.cuts
+        if state.link is not None:
+            values["link"] = state.link.to_dict()
         return values, scores
+
+    def _verdict(self, state: _Presentation, live, reason: str) -> Verdict:
+        values, scores = self._cues(state)
+        return Verdict(live, min(scores.values(), default=0.0), reason, values, state.frames)
+
+    def _proof(self, state: _Presentation) -> str | None:
+        """What proved life: a head turn with parallax, a blink, or nothing yet."""
+        p, best = self.policy, state.best
+        if best is not None and best.turn >= p.turn_min and best.parallax >= p.parallax_threshold \
+                and best.parallax / best.turn >= p.parallax_ratio:
+            return "turn"
+        if state.blink is not None and state.blink.found:
+            return "blink"
+        return None
+
+    def _waiting_for(self, state: _Presentation) -> str:
+        """The undecided reason, which is also what the front end should ask for."""
+        if state.cuts and state.run_frames < self.policy.min_frames:
+            return "face_changed"  # the evidence restarted: one face, kept in view
+        if state.run_frames < self.policy.min_frames:
+            return "collecting"
+        if "motion" not in self.policy.required:
+            return "collecting"
+        return "blink_or_turn" if self.mesh is not None else "turn_head"
 
     def _decide(self, state: _Presentation) -> Verdict:
         p = self.policy
         values, scores = self._cues(state)
-
-        def verdict(live, reason):
-            v, s = self._cues(state)
-            return Verdict(live, min(s.values(), default=0.0), reason, v, state.frames)
-
-        if state.frames < p.min_frames:
-            return verdict(None, "collecting")
-        if "moire" in p.vetoes and "moire" in values and values["moire"] >= p.moire_threshold:
-            return verdict(False, "screen_moire")
-        if "model" in p.vetoes and "model" in values and values["model"] < p.model_threshold:
-            return verdict(False, "model_spoof")
-        local = {"motion": scores.get("motion", 0.0) >= 0.5 and state.best is not None
-                 and state.best.turn >= p.turn_min,
+        if state.frames >= p.min_frames:
+            if "moire" in p.vetoes and "moire" in values and values["moire"] >= p.moire_threshold:
+                return self._verdict(state, False, "screen_moire")
+            if "model" in p.vetoes and "model" in values and values["model"] < p.model_threshold:
+                return self._verdict(state, False, "model_spoof")
+        proof = self._proof(state)
+        local = {"motion": proof is not None,
                  "moire": scores.get("moire", 0.0) >= 0.5,
                  "model": scores.get("model", 0.0) >= 0.5}
-        if all(local[name] for name in p.required if name != "remote"):
+        if state.run_frames >= p.min_frames and all(local[name] for name in p.required if name != "remote"):
             remote_reason = self._ask_remote(state)
             if remote_reason is not None:
-                return verdict(False, remote_reason)
-            return verdict(True, "live")
+                return self._verdict(state, False, remote_reason)
+            verdict = self._verdict(state, True, "live")
+            if proof is not None:
+                verdict.cues["proof"] = proof
+            return verdict
         if state.frames >= p.max_frames:
             turned = state.best is not None and state.best.turn >= p.turn_min
-            return verdict(False, "planar" if turned else "no_head_turn")
-        return verdict(None, "turn_head" if "motion" in p.required else "collecting")
+            still = "no_blink_or_turn" if self.mesh is not None else "no_head_turn"
+            return self._verdict(state, False, "planar" if turned else still)
+        return self._verdict(state, None, self._waiting_for(state))
 
     def _ask_remote(self, state: _Presentation) -> str | None:
         """Ask the remote API once; a reason to reject, or None."""

@@ -56,6 +56,8 @@ class PairMeasure:
     parallax: float   # motion a homography does not explain, eye distances
     nose: float       # nose landmark's departure from the 4-point homography, eye distances
     tracks: int
+    fraction: float = 0.0  # share of the inner face's corners tracked forward and back
+    ncc: float = 0.0       # inner face (eyes left out) of b warped onto a: normalised correlation
 
 
 def iod_of(landmarks: np.ndarray) -> float:
@@ -86,7 +88,27 @@ def inner_face_mask(shape, landmarks: np.ndarray, grow: float = 1.35) -> np.ndar
     return mask
 
 
-def _track(a: FrameView, b: FrameView) -> tuple[np.ndarray, np.ndarray] | None:
+def without_eyes(mask: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+    """``mask`` with a disc over each eye: a blink changes them, it is not a cut."""
+    keep = mask.copy()
+    for eye in landmarks[:2]:
+        cv2.circle(keep, (int(eye[0]), int(eye[1])), int(0.3 * iod_of(landmarks)) + 1, 0, -1)
+    return keep
+
+
+def appearance(a: np.ndarray, b: np.ndarray, keep: np.ndarray) -> float:
+    """Normalised correlation of two aligned grey faces on ``keep`` (the inner face without the eyes)."""
+    sel = keep > 0
+    if sel.sum() < 50:
+        return 0.0
+    x = cv2.GaussianBlur(a, (0, 0), 1.0)[sel].astype(np.float32)
+    y = cv2.GaussianBlur(b, (0, 0), 1.0)[sel].astype(np.float32)
+    x, y = x - x.mean(), y - y.mean()
+    return float((x @ y) / max(np.sqrt((x @ x) * (y @ y)), 1e-6))
+
+
+def _track(a: FrameView, b: FrameView):
+    """(p0, p1, fraction tracked, appearance) or None when the face has too little texture."""
     mask = inner_face_mask(a.gray.shape, a.landmarks)
     p0 = cv2.goodFeaturesToTrack(a.gray, maxCorners=200, qualityLevel=0.003, minDistance=3, mask=mask)
     if p0 is None or len(p0) < MIN_TRACKS:
@@ -105,10 +127,15 @@ def _track(a: FrameView, b: FrameView) -> tuple[np.ndarray, np.ndarray] | None:
         return None
     back, st2, _ = cv2.calcOpticalFlowPyrLK(b_in_a, a.gray, q, p0.copy(), flags=cv2.OPTFLOW_USE_INITIAL_FLOW, **LK)
     good = (st1.ravel() == 1) & (st2.ravel() == 1) & (np.linalg.norm(back - p0, axis=1) < FB_MAX)
+    keep = without_eyes(mask, a.landmarks)
+    off_eyes = keep[np.clip(p0[:, 1].astype(int), 0, keep.shape[0] - 1),
+                    np.clip(p0[:, 0].astype(int), 0, keep.shape[1] - 1)] > 0
+    fraction = float(good[off_eyes].mean()) if off_eyes.sum() >= 10 else float(good.mean())
+    similar = appearance(a.gray, b_in_a, keep)
     if good.sum() < MIN_TRACKS:
-        return None
+        return None, None, fraction, similar
     p1 = cv2.perspectiveTransform(q.reshape(-1, 1, 2), plane).reshape(-1, 2)
-    return p0[good], p1[good]
+    return p0[good], p1[good], fraction, similar
 
 
 def _residual(src: np.ndarray, dst: np.ndarray, model: np.ndarray | None) -> np.ndarray:
@@ -130,15 +157,22 @@ def nose_parallax(a: np.ndarray, b: np.ndarray) -> float:
 
 def measure(a: FrameView, b: FrameView) -> PairMeasure | None:
     """Turn and parallax between two views of the same face (None: too few tracks)."""
+    return measure_linked(a, b)[0]
+
+
+def measure_linked(a: FrameView, b: FrameView) -> tuple[PairMeasure | None, tuple[float, float] | None]:
+    """(the pair's measure or None, (fraction tracked, appearance) or None: nothing to track)."""
     tracks = _track(a, b)
     if tracks is None:
-        return None
-    p0, p1 = tracks
+        return None, None
+    p0, p1, fraction, similar = tracks
+    if p0 is None:
+        return None, (fraction, similar)
     iod = max((a.iod + b.iod) / 2, 1.0)
     sim, _ = cv2.estimateAffinePartial2D(p0, p1, method=cv2.RANSAC, ransacReprojThreshold=1.0)
     hom, _ = cv2.findHomography(p0, p1, cv2.RANSAC, 1.0)
     r_sim, r_hom = _residual(p0, p1, sim), _residual(p0, p1, hom)
-    return PairMeasure(turn=float(np.median(r_sim)) / iod,
-                       parallax=float(np.percentile(r_hom, 75)) / iod,
-                       nose=nose_parallax(a.landmarks, b.landmarks) / iod,
-                       tracks=int(len(p0)))
+    pair = PairMeasure(turn=float(np.median(r_sim)) / iod, parallax=float(np.percentile(r_hom, 75)) / iod,
+                       nose=nose_parallax(a.landmarks, b.landmarks) / iod, tracks=int(len(p0)),
+                       fraction=round(fraction, 3), ncc=round(similar, 3))
+    return pair, (fraction, similar)

@@ -39,6 +39,26 @@ class Policy:
     """Earlier frames each new frame is compared with (bounded work and memory)."""
     remote_images: int = 2
     """Frames sent to the remote API (the seed suggests at most 8)."""
+    blink: bool = True
+    """A blink on one continuous face proves life like a head turn does (needs the face mesh model)."""
+    blink_depth: float = 0.18
+    """Eye openness must fall by at least this share between two open frames to count as a blink."""
+    blink_max_seconds: float = 0.7
+    """Longest close-and-reopen counted (open frame to open frame; a blink lasts 0.1–0.4 s)."""
+    blink_still: float = 0.15
+    """Nose and mouth may move at most this many eye distances during the blink."""
+    track_min: float = 0.75
+    """Share of the inner face's corners (eyes left out) that must track between frames, else a cut."""
+    identity_min: float = 0.7
+    """Cosine of a frame's embedding to the previous frame and the run's mean, below which it is a cut."""
+    jump_speed: float = 3.5
+    """Fastest landmark motion (eye distances a second) of one continuous face."""
+    jump_min: float = 0.35
+    """…but a frame may always move this many eye distances (timing jitter of fast streams)."""
+    max_gap: float = 2.0
+    """Seconds between frames after which the evidence restarts (not counted as a cut)."""
+    max_cuts: int = 2
+    """Cuts (jumps, tracking lost, another identity) after which the presentation is refused."""
 
     def __post_init__(self):
         for name in (*self.required, *self.vetoes):
@@ -48,6 +68,8 @@ class Policy:
             raise ValueError("remote_on_unreachable must be 'local' or 'reject'")
         if self.min_frames < 2 or self.max_frames < self.min_frames:
             raise ValueError("need 2 <= min_frames <= max_frames")
+        if self.max_cuts < 1:
+            raise ValueError("max_cuts must be at least 1")
 
     @classmethod
     def from_settings(cls, cfg) -> "Policy":

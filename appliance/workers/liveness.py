@@ -5,7 +5,7 @@ answers ``continue`` + ``reason: not_live`` until the verdict is live.
 
 Ops (bus requests to worker "liveness"):
 - ``observe`` header ``{"hash", "box": [x,y,w,h], "landmarks": [[x,y]*5],
-  "image_size": [w,h], "shape": [h,w,3]}`` + ONE payload: the decoded frame,
+  "image_size": [w,h], "shape": [h,w,3], "embedding"?: [128 floats]}`` + ONE payload: the decoded frame,
   raw BGR uint8 bytes (numpy ``tobytes()``) →
   ``{"live": true|false|null, "score", "reason", "cues": {...}, "frames"}``
   (null: not decided yet, send more frames; a decided verdict is final for the hash)
@@ -24,7 +24,7 @@ import numpy as np
 
 from ..liveness.checker import LivenessChecker
 from ..liveness.policy import Policy
-from ..worker import HandlerError, ServiceWorker
+from ..runtime.worker import HandlerError, ServiceWorker
 
 log = logging.getLogger(__name__)
 MAX_SIDE = 8192
@@ -44,8 +44,26 @@ def build_checker(settings) -> LivenessChecker:
         from ..liveness.remote import SilentLivenessClient
 
         remote = SilentLivenessClient.from_settings(settings.liveness_api)
-    return LivenessChecker(Policy.from_settings(cfg), model=model, remote=remote,
-                           max_sessions=cfg.max_sessions, idle_expiry=cfg.idle_expiry)
+    policy = Policy.from_settings(cfg)
+    return LivenessChecker(policy, model=model, remote=remote, max_sessions=cfg.max_sessions,
+                           idle_expiry=cfg.idle_expiry, mesh=load_mesh(settings) if policy.blink else None)
+
+
+def load_mesh(settings):
+    """The face mesh for the blink cue, or None (then only a head turn proves life; logged)."""
+    from ..liveness.modelfiles import mesh_path, verify_models
+
+    problems = verify_models(settings.models_dir)
+    if problems:
+        log.warning("liveness: no blink cue, only head turns prove life: %s", "; ".join(problems))
+        return None
+    try:
+        from ..liveness.mesh import FaceMesh
+
+        return FaceMesh(mesh_path(settings.models_dir))
+    except (ImportError, RuntimeError, ValueError) as exc:  # ai-edge-litert missing or the file unusable
+        log.warning("liveness: no blink cue, the face mesh did not load: %s", exc)
+        return None
 
 
 def decode_frame(header: dict, payloads: list[bytes]) -> tuple[np.ndarray, np.ndarray, list[float]]:
@@ -71,16 +89,31 @@ def decode_frame(header: dict, payloads: list[bytes]) -> tuple[np.ndarray, np.nd
     return frame, landmarks, box
 
 
+def decode_embedding(header: dict) -> np.ndarray | None:
+    """The optional face embedding (the identity check across frames)."""
+    raw = header.get("embedding")
+    if raw is None:
+        return None
+    try:
+        embedding = np.asarray(raw, np.float32).reshape(-1)
+    except (TypeError, ValueError):
+        raise HandlerError("bad_request", "embedding must be a list of numbers") from None
+    if not 16 <= embedding.size <= 4096 or not np.isfinite(embedding).all():
+        raise HandlerError("bad_request", "embedding must be 16..4096 finite numbers")
+    return embedding
+
+
 class LivenessWorker(ServiceWorker):
     name = "liveness"
     threads = 2
 
     def setup(self) -> None:
         self.checker = build_checker(self.settings)
-        log.info("liveness: required %s, vetoes %s, model %s, remote API %s",
+        log.info("liveness: required %s, vetoes %s, model %s, remote API %s, blink %s",
                  self.checker.policy.required, self.checker.policy.vetoes,
                  self.settings.liveness.model_file or "none",
-                 "on" if self.checker.remote is not None else "off")
+                 "on" if self.checker.remote is not None else "off",
+                 "on" if self.checker.mesh is not None else "off")
 
     def ops(self):
         return {"observe": self.observe, "forget": self.forget, "status": self.describe}
@@ -93,7 +126,7 @@ class LivenessWorker(ServiceWorker):
         if not isinstance(key, str) or not key:
             raise HandlerError("bad_request", "hash (the connection id) is required")
         frame, landmarks, box = decode_frame(header, payloads)
-        return self.checker.observe(key, frame, landmarks, box).to_dict()
+        return self.checker.observe(key, frame, landmarks, box, embedding=decode_embedding(header)).to_dict()
 
     def forget(self, header: dict, _payloads) -> dict:
         return {"forgot": self.checker.forget(str(header.get("hash", "")))}
@@ -101,5 +134,6 @@ class LivenessWorker(ServiceWorker):
     def describe(self, _header: dict, _payloads) -> dict:
         p = self.checker.policy
         return {"sessions": self.checker.sessions, "required": list(p.required), "vetoes": list(p.vetoes),
+                "blink": self.checker.mesh is not None,
                 "model": self.settings.liveness.model_file or None,
                 "remote": self.settings.liveness_api.url if self.checker.remote is not None else None}
