@@ -8,6 +8,8 @@ from __future__ import annotations
 import logging
 
 import peewee
+from playhouse.migrate import SqliteMigrator
+from playhouse.migrate import migrate as migrate_columns
 
 from . import models
 
@@ -18,7 +20,14 @@ def _v1_initial(db: peewee.SqliteDatabase) -> None:
     db.create_tables([t for t in models.TABLES if t is not models.SchemaMigration])
 
 
-MIGRATIONS = [(1, _v1_initial)]
+def _v2_pending_finished_at(db: peewee.SqliteDatabase) -> None:
+    """When a pending request's answer was ready: a replay is deduplicated only shortly after."""
+    table = models.PendingRequest._meta.table_name
+    if "finished_at" not in {c.name for c in db.get_columns(table)}:  # v1 on a new database has it
+        migrate_columns(SqliteMigrator(db).add_column(table, "finished_at", models.PendingRequest.finished_at))
+
+
+MIGRATIONS = [(1, _v1_initial), (2, _v2_pending_finished_at)]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
 

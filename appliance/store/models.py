@@ -102,6 +102,8 @@ class PendingRequest(BaseModel):
     state = peewee.CharField(default="running")
     response = JSONField(null=True)
     created_at = peewee.DateTimeField(default=now)
+    finished_at = peewee.DateTimeField(null=True)
+    """When the answer was ready; a replay gets it only for a short grace period after."""
 
 
 class RecognitionEvent(BaseModel):

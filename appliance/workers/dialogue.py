@@ -9,6 +9,7 @@ speech worker in the background while the client is told `processing`.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 import signal
@@ -25,7 +26,7 @@ from ..dialogue.engine import DialogueEngine
 from ..dialogue.media import MediaError, decode_media
 from ..dialogue.qna import state_is_valid
 from ..store import citizens, retention, sessions
-from ..store.models import PendingRequest
+from ..store.models import PendingRequest, now
 from ..sync.remote import verify_citizen
 from ..sync.verify import summary_note, summary_table
 from ..runtime.worker import HandlerError, ServiceWorker
@@ -33,6 +34,10 @@ from ..runtime.worker import HandlerError, ServiceWorker
 log = logging.getLogger(__name__)
 
 RETENTION_INTERVAL = 3600.0
+REPLAY_GRACE = 30.0
+"""Seconds after an audio handshake's answer was ready during which the same body gets that answer again
+(the client asking again after `processing`); later, the same body is a new request (a kiosk replaying
+a canned prompt) and gets a new session."""
 FAULTS_ENV = "KIOSK_TEST_FAULTS"
 """Tests only: a folder; a file in it named after a fault point makes the worker kill -9 itself there."""
 
@@ -187,7 +192,12 @@ class DialogueWorker(ServiceWorker):
             return error(body, str(exc))
         pending = PendingRequest.get_or_none(PendingRequest.key == digest)
         if pending is not None and pending.state != "running":
-            return pending.response
+            if self._replayable(pending):
+                return pending.response
+            with store.database.atomic("IMMEDIATE"):  # the same body later is a new request: start over
+                PendingRequest.delete().where(PendingRequest.key == digest,
+                                              PendingRequest.state != "running").execute()
+            pending = None
         with self._lock:
             if digest in self._transcribing:
                 return response(202, body, "processing")
@@ -197,6 +207,21 @@ class DialogueWorker(ServiceWorker):
                 PendingRequest.get_or_create(key=digest, defaults={"user_id": body["user_id"]})
         threading.Thread(target=self._transcribe_then_open, args=(body, check, audio, digest), daemon=True).start()
         return response(202, body, "processing")
+
+    @staticmethod
+    def _replayable(pending: PendingRequest) -> bool:
+        """Whether an identical audio handshake may get the stored answer: only the client asking
+        again shortly after it was ready (REPLAY_GRACE), and never with a hash no longer valid."""
+        if pending.finished_at is None or now() - pending.finished_at > dt.timedelta(seconds=REPLAY_GRACE):
+            return False
+        body = (pending.response or {}).get("body", {})
+        if body.get("type") != "handshake":
+            return True  # an error answer names no session
+        try:
+            sessions.fetch(body.get("hash"), pending.user_id)
+        except sessions.SessionError:  # expired (or deleted): a stale hash is never handed out
+            return False
+        return True
 
     def _transcribe_then_open(self, body: dict, check, audio: bytes, digest: str) -> None:
         client = bus.BusClient(endpoints.worker_requests(self.settings.runtime_dir, "speech"), timeout=120)
@@ -218,7 +243,8 @@ class DialogueWorker(ServiceWorker):
             if result["status"] == 503:  # transient: let a retry start over
                 PendingRequest.delete().where(PendingRequest.key == digest).execute()
             else:
-                PendingRequest.update(state="done", response=result).where(PendingRequest.key == digest).execute()
+                PendingRequest.update(state="done", response=result, finished_at=now()).where(
+                    PendingRequest.key == digest).execute()
         with self._lock:
             self._transcribing.discard(digest)
 
