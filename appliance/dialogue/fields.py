@@ -13,8 +13,7 @@ from typing import Any, Callable
 
 from .ethnic import find_ethnic_group
 from .idcard import IdCardError, birth_of, gender_of, validate_id_card
-from .numbers import (DIGIT_CHARS, DateError, compute_age, format_date, parse_date, spoken_digits,
-                      to_halfwidth)
+from .numbers import DIGIT_CHARS, DateError, compute_age, format_date, parse_date, spoken_digits, to_halfwidth
 from .choices import parse_education, parse_marital_status, parse_political_status, parse_religion
 from .result import MAX_ANSWER, ParseResult, bad as _bad, clean, strip_filler
 
@@ -31,8 +30,11 @@ def parse_name(text: str) -> ParseResult:
     s = re.sub(r"(吧|啊|呀|哦|呢|的)$", "", s).strip().replace("•", "·")
     if not s:
         return _bad("请告诉我您的姓名，比如：我叫李明。")
+    if len(s) < 2:
+        return _bad("请说您的全名，比如：我叫李明。", f"姓名应为2–40个汉字或字母，收到的“{s}”只有1个字符")
     if not _NAME_CHARS.match(s) or s.startswith("·") or s.endswith("·"):
-        return _bad("姓名只能是汉字或字母，请再说一遍，比如：我叫李明。")
+        return _bad("姓名只能是汉字或字母，请再说一遍，比如：我叫李明。",
+                    f"姓名应为2–40个汉字或字母（可含·、空格、'、-，不以·开头或结尾），收到的是“{s[:40]}”")
     return ParseResult(True, s)
 
 
@@ -44,7 +46,7 @@ def parse_gender(text: str) -> ParseResult:
     if male and "female" in s:
         male = False
     if male == female:
-        return _bad("请说男或者女，比如：男。")
+        return _bad("请说男或者女，比如：男。", f"性别应为“男”或“女”，收到的是“{s[:20]}”")
     return ParseResult(True, "男" if male else "女")
 
 
@@ -66,14 +68,16 @@ def parse_phone(text: str) -> ParseResult:
     s = re.sub(r"^(\+?86)(?=1\d{10}$)", "", s)
     if not s:
         return _bad("请说您的手机号，比如：一三九一二三四五六七八。")
+    rule = "手机号应为1开头的11位大陆手机号，第二位为3–9"
     if re.search(r"[A-Za-z]", s):
-        return _bad("手机号只能是数字，请一位一位地说，比如：一三九一二三四五六七八。")
+        return _bad("手机号只能是数字，请一位一位地说，比如：一三九一二三四五六七八。", f"{rule}，只能是数字")
     if not s.isdigit():
-        return _bad("没听清手机号，请一位一位地说数字。")
+        return _bad("没听清手机号，请一位一位地说数字。", f"{rule}，只能是数字")
     if len(s) != 11:
-        return _bad(f"手机号是11位，我听到的是{len(s)}位，请再说一遍。")
+        return _bad(f"手机号是11位，我听到的是{len(s)}位，请再说一遍。", f"{rule}，收到的是{len(s)}位")
     if not re.match(r"^1[3-9]\d{9}$", s):
-        return _bad("这不像大陆手机号，手机号以1开头、第二位是3到9，请再说一遍。")
+        which = f"第一位是{s[0]}" if s[0] != "1" else f"第二位是{s[1]}"
+        return _bad("这不像大陆手机号，手机号以1开头、第二位是3到9，请再说一遍。", f"{rule}，收到的“{s}”{which}")
     return ParseResult(True, s, confirm=True)
 
 
@@ -85,7 +89,7 @@ def parse_id_card(text: str, record: dict | None = None, today: _dt.date | None 
     try:
         number = validate_id_card(s, today)
     except IdCardError as exc:
-        return _bad(f"{exc}，请再说一遍身份证号码，一位一位地说。")
+        return _bad(f"{exc}，请再说一遍身份证号码，一位一位地说。", exc.reason)
     problem = id_card_conflict(number, record or {}, today)
     if problem:
         return _bad(problem)

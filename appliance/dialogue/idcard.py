@@ -19,7 +19,11 @@ _X_WORDS = ("艾克斯", "爱克斯", "埃克斯", "叉", "x")
 
 
 class IdCardError(ValueError):
-    """An ID number that cannot be right; str() is a spoken hint."""
+    """An ID number that cannot be right; str() is a spoken hint, ``reason`` the exact written one."""
+
+    def __init__(self, hint: str, reason: str = "") -> None:
+        super().__init__(hint)
+        self.reason = reason or f"身份证号无效：{hint}"
 
 
 def check_digit(first17: str) -> str:
@@ -48,7 +52,7 @@ def validate_id_card(text: str, today: _dt.date | None = None) -> str:
     if len(s) == 15:
         raise IdCardError("这是老的15位号码，请说18位的新身份证号")
     if len(s) != 18:
-        raise IdCardError(f"身份证号是18位，我听到的是{len(s)}位")
+        raise IdCardError(f"身份证号是18位，我听到的是{len(s)}位", f"身份证号应为18位，收到的是{len(s)}位")
     if "X" in s[:17]:
         raise IdCardError("只有最后一位可能是X")
     if int(s[:2]) not in PROVINCE_CODES:
@@ -59,7 +63,8 @@ def validate_id_card(text: str, today: _dt.date | None = None) -> str:
     if born > today or born.year < 1900:
         raise IdCardError("号码里的出生日期不对")
     if check_digit(s[:17]) != s[17]:
-        raise IdCardError("最后一位校验码对不上，可能有一位数字说错了")
+        raise IdCardError("最后一位校验码对不上，可能有一位数字说错了",
+                          f"身份证号第18位校验码应为{check_digit(s[:17])}（按前17位计算，GB 11643），收到的是{s[17]}")
     return s
 
 

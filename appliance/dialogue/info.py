@@ -61,8 +61,8 @@ def validate_info(info: Any, today: _dt.date | None = None) -> InfoCheck:
         result = parse_field(key, value, today=today)
         if result.ok:
             check.record[key] = result.value
-        else:
-            check.errors[key] = result.hint
+        else:  # the exact written reason where the parser gives one (the spoken hint is for citizens)
+            check.errors[key] = result.reason or result.hint
     _cross_check(check, today)
     return check
 

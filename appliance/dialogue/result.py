@@ -19,14 +19,15 @@ class ParseResult:
     value: Any = None
     hint: str = ""          # spoken explanation + example when not ok
     confirm: bool = False   # a number worth reading back if it came from speech
+    reason: str = ""        # written: exactly what is wrong, for a front-end developer (invalid_info)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def bad(hint: str) -> ParseResult:
-    """A failed parse with its hint."""
-    return ParseResult(False, None, hint)
+def bad(hint: str, reason: str = "") -> ParseResult:
+    """A failed parse with its spoken hint and, where the hint is not exact enough, a written reason."""
+    return ParseResult(False, None, hint, reason=reason)
 
 
 def clean(text: Any) -> str:

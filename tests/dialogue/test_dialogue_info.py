@@ -55,3 +55,19 @@ def test_not_a_dict():
     assert validate_info(None).ok
     assert "info" in validate_info(["name"]).errors and not validate_info(["name"]).well_formed
     assert age_of({}) is None and age_of({"birth": "garbage"}) is None
+
+
+def test_the_seeds_example_values_are_refused_with_the_exact_reason():
+    """Seed 000's handshake example ("name": "a") and its record ("phone": "12345678901", an ID with a
+    wrong check digit) stay refused, and invalid_info says exactly why, in Chinese."""
+    check = validate_info({"name": "a", "age": 18, "birth": 20250721, "phone": "12345678901",
+                           "id_card": "440209200601018080", "gender": "men"}, TODAY)
+    assert check.errors == {
+        "name": "姓名应为2–40个汉字或字母，收到的“a”只有1个字符",
+        "phone": "手机号应为1开头的11位大陆手机号，第二位为3–9，收到的“12345678901”第二位是2",
+        "id_card": "身份证号第18位校验码应为6（按前17位计算，GB 11643），收到的是0",
+        "gender": "性别应为“男”或“女”，收到的是“men”",  # the seed's storage example output says "men"
+    }
+    assert check.record == {"birth": "2025年7月21日"} and check.well_formed
+    assert validate_info({"phone": "23912345678"}).errors["phone"].endswith("第一位是2")
+    assert validate_info({"phone": "1391234567"}).errors["phone"].endswith("收到的是10位")

@@ -140,6 +140,9 @@ def test_malformed_info_names_the_field(app):
     # well-formed but wrong values (the seed's own example record) are asked again, not refused
     status, body = handshake(app, info={"name": "英锐gg", "phone": "12345678901", "id_card": "440209200601018080"})
     assert status == 200 and {"phone", "id_card"} <= set(body["invalid_info"])
+    assert body["invalid_info"]["phone"] == "手机号应为1开头的11位大陆手机号，第二位为3–9，收到的“12345678901”第二位是2"
+    status, body = handshake(app, info={"name": "a", "age": 18, "birth": 20250721})  # seed 000's handshake
+    assert status == 200 and body["invalid_info"] == {"name": "姓名应为2–40个汉字或字母，收到的“a”只有1个字符"}
     status, body = app.post("/", {"user_id": "u", "type": "handshake", "info": {}, "input": {"type": "text"}})
     assert status == 400 and "input.text" in body["reason"]
 
