@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import datetime as _dt
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any, Iterable
 
 from .fields import parse_field
 from .idcard import birth_of, gender_of
-from .numbers import format_date, parse_date
+from .numbers import format_date, parse_date, spell_digits
 from .record import RECORD_FIELDS
 from .result import clean
 
@@ -60,9 +60,6 @@ class Reply:
     done: bool                # True: questions are over (send an empty frame next)
     field: str | None = None  # the field this answer was about
     event: str = ""           # accepted | confirm | retry | skipped | done
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 class QnaPlanner:
@@ -211,7 +208,7 @@ class QnaPlanner:
 def _read_back(field: str, value: Any) -> str:
     """Digits one by one so text-to-speech reads them as a clerk would."""
     if field in ("phone", "id_card"):
-        return " ".join(str(value))
+        return spell_digits(str(value))
     if field == "birth":
         return format_date(parse_date(value))
     return str(value)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 MAX_ANSWER = 200  # longer answers are not answers to one question
@@ -20,9 +20,6 @@ class ParseResult:
     hint: str = ""          # spoken explanation + example when not ok
     confirm: bool = False   # a number worth reading back if it came from speech
     reason: str = ""        # written: exactly what is wrong, for a front-end developer (invalid_info)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def bad(hint: str, reason: str = "") -> ParseResult:
