@@ -23,7 +23,7 @@ import time
 
 import zmq
 
-from .. import bus, endpoints
+from ..runtime import bus, endpoints
 from .service import ROOT, Service, free_port
 from .stats import figure, median_ms
 

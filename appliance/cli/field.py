@@ -12,12 +12,13 @@ from pathlib import Path
 
 import click
 
-from . import config, config_tool, doctor
-from .cli import EXIT_FAIL, EXIT_USAGE, config_group, load_settings, main
+from .. import config, doctor
+from ..config import editor
+from .base import EXIT_FAIL, EXIT_USAGE, config_group, load_settings, main
 
 
 # -- doctor -------------------------------------------------------------------------------
-@main.command("doctor")
+@click.command("doctor")
 @click.option("--json", "as_json", is_flag=True, help="Print the checks as JSON.")
 @click.option("--skip", multiple=True, type=click.Choice(list(doctor.CHECKS)),
               help="Skip a group of checks (e.g. --skip speech on a slow board).")
@@ -42,25 +43,25 @@ def doctor_cmd(ctx: click.Context, as_json: bool, skip: tuple[str, ...]) -> None
 
 
 # -- config get / set / diff ------------------------------------------------------------------
-@config_group.command("get")
+@click.command("get")
 @click.argument("key")
 @click.pass_context
 def config_get(ctx: click.Context, key: str) -> None:
     """Print one setting in force (KEY = section.name), or a whole SECTION. Secrets are masked."""
     settings = load_settings(ctx)
-    keys = config_tool.all_keys()
+    keys = editor.all_keys()
     chosen = [k for k in keys if k.startswith(key + ".")] if key in config.SECTIONS else [key]
     try:
         for k in chosen:
-            info, value = config_tool.get_value(settings, k)
-            shown = config_tool.display(info, value)
+            info, value = editor.get_value(settings, k)
+            shown = editor.display(info, value)
             click.echo(f"{k} = {shown}" if len(chosen) > 1 else shown)
     except config.ConfigError as exc:
         click.echo(str(exc), err=True)
         ctx.exit(EXIT_USAGE)
 
 
-@config_group.command("set")
+@click.command("set")
 @click.argument("key")
 @click.argument("value")
 @click.pass_context
@@ -69,9 +70,9 @@ def config_set(ctx: click.Context, key: str, value: str) -> None:
 
     Lists are comma-separated or TOML arrays: appliance config set supervisor.workers dialogue,face,gateway
     """
-    path = config_tool.config_file(ctx.obj.get("config"))
+    path = editor.config_file(ctx.obj.get("config"))
     try:
-        (change,) = config_tool.set_values(path, {key: value})
+        (change,) = editor.set_values(path, {key: value})
     except config.ConfigError as exc:
         click.echo(f"REJECTED, {path} unchanged: {exc}", err=True)
         ctx.exit(EXIT_USAGE)
@@ -81,7 +82,7 @@ def config_set(ctx: click.Context, key: str, value: str) -> None:
     _report(path, [change])
 
 
-def _report(path: Path, changes: list[config_tool.Change]) -> None:
+def _report(path: Path, changes: list[editor.Change]) -> None:
     for c in changes:
         if not c.changed:
             click.echo(f"{c.key} = {c.new} (unchanged)")
@@ -96,13 +97,13 @@ def _report(path: Path, changes: list[config_tool.Change]) -> None:
             click.echo("restart needed: systemctl restart kiosk-appliance (settings are read at start)")
 
 
-@config_group.command("diff")
+@click.command("diff")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
 def config_diff(ctx: click.Context, as_json: bool) -> None:
     """What the settings in force change from the shipped defaults (file + environment)."""
     settings = load_settings(ctx)
-    rows = config_tool.diff(settings)
+    rows = editor.diff(settings)
     if as_json:
         click.echo(json.dumps([{"key": i.key, "default": d, "value": v} for i, d, v in rows], ensure_ascii=False))
         return
@@ -112,12 +113,12 @@ def config_diff(ctx: click.Context, as_json: bool) -> None:
         click.echo(f"{info.key} = {value}    (default {default})")
 
 
-@config_group.command("services")
+@click.command("services")
 @click.pass_context
 def config_services(ctx: click.Context) -> None:
     """List the government services of the catalogue in force (exit 2 if it is broken)."""
     settings = load_settings(ctx)
-    names, problem = config_tool.catalogue_summary(settings)
+    names, problem = editor.catalogue_summary(settings)
     if problem:
         click.echo(f"INVALID: {problem}", err=True)
         ctx.exit(EXIT_USAGE)
@@ -127,7 +128,7 @@ def config_services(ctx: click.Context) -> None:
 
 
 # -- setup --------------------------------------------------------------------------------------
-def _ask(info: config_tool.KeyInfo, current) -> object:
+def _ask(info: editor.KeyInfo, current) -> object:
     """Prompt until the answer passes the key's own checks; Enter keeps the current value."""
     click.echo(f"\n{info.key}: {info.doc}")
     while True:
@@ -142,18 +143,18 @@ def _ask(info: config_tool.KeyInfo, current) -> object:
             shown = ", ".join(current) if isinstance(current, tuple) else str(current)
             text = click.prompt("  value", default=shown)
         try:
-            return config_tool.check_value(info, text)
+            return editor.check_value(info, text)
         except config.ConfigError as exc:
             click.echo(f"  not accepted: {exc}")
 
 
-@main.command("setup")
+@click.command("setup")
 @click.option("--no-doctor", is_flag=True, help="Do not run the doctor afterwards.")
 @click.pass_context
 def setup(ctx: click.Context, no_doctor: bool) -> None:
     """Walk through the essential settings (ports, bind address, upstreams and tokens,
     camera, thresholds), validate them together, write them, then run the doctor."""
-    path = config_tool.config_file(ctx.obj.get("config"))
+    path = editor.config_file(ctx.obj.get("config"))
     try:
         settings = config.load(path, environ={}) if path.exists() else config.Settings()
     except config.ConfigError as exc:
@@ -162,13 +163,13 @@ def setup(ctx: click.Context, no_doctor: bool) -> None:
     click.echo(f"Setting up {path}. Press Enter to keep the value shown.")
     answers: dict[str, object] = {}
     for _round in range(3):
-        for info, condition in config_tool.setup_steps():
+        for info, condition in editor.setup_steps():
             if condition is not None and not condition(answers):
                 continue
             current = answers.get(info.key, getattr(getattr(settings, info.section), info.name))
             answers[info.key] = _ask(info, current)
         try:
-            changes = config_tool.set_values(path, answers, parsed=True)
+            changes = editor.set_values(path, answers, parsed=True)
             break
         except config.ConfigError as exc:
             click.echo(f"\nThese settings do not work together: {exc}\nPlease go through them again.")
@@ -186,7 +187,7 @@ def setup(ctx: click.Context, no_doctor: bool) -> None:
 
 
 # -- bench --------------------------------------------------------------------------------------
-@main.command("bench")
+@click.command("bench")
 @click.option("--quick", is_flag=True, help="A fast subset (small sizes, few repeats).")
 @click.option("--only", multiple=True, type=click.Choice(["face", "search", "speech", "gateway", "supervisor", "memory"]),
               help="Run only this family (repeatable).")
@@ -197,7 +198,7 @@ def bench_cmd(ctx: click.Context, quick: bool, only: tuple[str, ...], out_path: 
 
     Every figure is a median over repeats beside a reference measured in the same run.
     """
-    from .bench import runner
+    from ..bench import runner
 
     settings = load_settings(ctx)
     report = runner.run(settings, quick=quick, only=only, echo=lambda line: click.echo(line, err=True))

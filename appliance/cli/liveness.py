@@ -16,7 +16,7 @@ import click
 import cv2
 import numpy as np
 
-from .cli import EXIT_FAIL, load_settings, main, simulate
+from .base import EXIT_FAIL, load_settings, main, simulate
 
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v"}
 
@@ -45,16 +45,16 @@ def read_frames(paths: tuple[str, ...], max_frames: int) -> list[tuple[str, np.n
     return frames[:max_frames]
 
 
-@main.command("liveness")
+@click.command("liveness")
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.option("--max-frames", default=120, show_default=True, help="Frames read from a video at most.")
 @click.pass_context
 def liveness(ctx: click.Context, files: tuple[str, ...], as_json: bool, max_frames: int) -> None:
     """Is the face in these frames (one presentation, in order) or this video live?"""
-    from .face.engine import FaceEngine
-    from .liveness.remote import RemoteError, RemoteUnavailable
-    from .workers.liveness import build_checker
+    from ..face.engine import FaceEngine
+    from ..liveness.remote import RemoteError, RemoteUnavailable
+    from ..workers.liveness import build_checker
 
     settings = load_settings(ctx)
     try:
@@ -106,7 +106,7 @@ def liveness(ctx: click.Context, files: tuple[str, ...], as_json: bool, max_fram
 
 
 
-@simulate.command("liveness-api")
+@click.command("liveness-api")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=7010, show_default=True, type=int)
 @click.option("--app-id", default="sim-app", show_default=True, help="The X-APP-ID accepted.")
@@ -116,7 +116,7 @@ def simulate_liveness_api(host: str, port: int, app_id: str, authorization: str,
     """The silent-liveness API (seed 004) with request validation; POST /_sim/config injects errors/delays."""
     import logging
 
-    from .simulators.liveness_api import serve
+    from ..simulators.liveness_api import serve
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     serve(host, port, app_id, authorization, score)

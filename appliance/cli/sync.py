@@ -11,8 +11,9 @@ import json
 
 import click
 
-from . import bus, endpoints, store
-from .cli import EXIT_FAIL, load_settings, main, simulate
+from ..runtime import bus, endpoints
+from .. import store
+from .base import EXIT_FAIL, load_settings, main, simulate
 
 
 def _ask(ctx: click.Context, op: str, fields: dict) -> dict:
@@ -29,7 +30,7 @@ def _ask(ctx: click.Context, op: str, fields: dict) -> dict:
         ctx.exit(EXIT_FAIL)
     finally:
         client.close()
-    from .sync import outbox
+    from ..sync import outbox
 
     store.migrate(store.open_settings(settings))
     if op == "sync.status":
@@ -40,7 +41,7 @@ def _ask(ctx: click.Context, op: str, fields: dict) -> dict:
     return {"purged": outbox.purge(fields.get("states") or ("delivered", "dead"), fields.get("older_than_days", 0))}
 
 
-@main.group()
+@click.group()
 def sync() -> None:
     """The upstream outbox (faceLib/person/reg) and the SE box feed."""
 
@@ -96,7 +97,7 @@ def sync_purge(ctx: click.Context, days: float, dead_only: bool) -> None:
 
 
 
-@simulate.command("sebox")
+@click.command("sebox")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5679, show_default=True)
 @click.option("--devices", default=None, help="Camera ids, comma-separated.")
@@ -105,13 +106,13 @@ def sync_purge(ctx: click.Context, days: float, dead_only: bool) -> None:
 @click.option("--variant", type=click.Choice(["seed", "example", "sophon"]), default="seed", show_default=True)
 def simulate_sebox(host: str, port: int, devices: str | None, images: str | None, rate: float, variant: str) -> None:
     """The SE box's feed on ws://HOST:PORT (control: /_sim/push, /_sim/drop, /_sim/malformed, /_sim/state)."""
-    from .simulators import sebox
+    from ..simulators import sebox
 
     ids = tuple(d for d in devices.split(",") if d) if devices else sebox.DEFAULT_DEVICES
     sebox.serve(host, port, ids, images, rate, variant)
 
 
-@simulate.command("tencent")
+@click.command("tencent")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=7007, show_default=True)
 @click.option("--token", default="sim-token", show_default=True, help="The Authorization value accepted.")
@@ -122,7 +123,7 @@ def simulate_sebox(host: str, port: int, devices: str | None, images: str | None
 def simulate_tencent(ctx: click.Context, host: str, port: int, token: str, journal: str | None,
                      models: str | None, errcode: int) -> None:
     """The face library API on http://HOST:PORT/tech/ai/face/ (control: /_sim/state, /_sim/fault)."""
-    from .simulators import tencent
+    from ..simulators import tencent
 
     models = models or str(load_settings(ctx).models_dir)
     tencent.serve(host, port, token, journal, models, errcode)

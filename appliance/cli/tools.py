@@ -13,9 +13,10 @@ from pathlib import Path
 
 import click
 
-from . import bus, endpoints, store
-from .cli import EXIT_FAIL, load_settings, main
-from .worker import HandlerError
+from ..runtime import bus, endpoints
+from .. import store
+from .base import EXIT_FAIL, load_settings, main
+from ..runtime.worker import HandlerError
 
 
 def call(ctx: click.Context, worker: str, op: str, fields: dict, payloads=(), timeout: float = 120.0):
@@ -27,7 +28,7 @@ def call(ctx: click.Context, worker: str, op: str, fields: dict, payloads=(), ti
     except bus.WorkerUnavailable:
         local = ctx.obj.get(f"local-{worker}")
         if local is None:
-            from .workers import worker_class
+            from ..workers import worker_class
 
             store.migrate(store.open_settings(settings))
             local = worker_class(worker)(settings)
@@ -58,7 +59,7 @@ def enrol_one(ctx: click.Context, user_id: str, images: list[str]) -> dict:
     return reply
 
 
-@main.command()
+@click.command()
 @click.argument("user_id", required=False)
 @click.argument("images", nargs=-1, type=click.Path(exists=True, dir_okay=False))
 @click.option("--folder", type=click.Path(exists=True, file_okay=False),
@@ -99,7 +100,7 @@ def enroll(ctx, user_id, images, folder, csv_path):
     ctx.exit(EXIT_FAIL if failed else 0)
 
 
-@main.command()
+@click.command()
 @click.argument("image", type=click.Path(exists=True, dir_okay=False))
 @click.option("--top", default=5, show_default=True, help="How many identities to list.")
 @click.pass_context
@@ -116,7 +117,7 @@ def identify(ctx, image, top):
     ctx.exit(0 if reply["message"] == "success" else EXIT_FAIL)
 
 
-@main.group()
+@click.group()
 def users() -> None:
     """Enrolled citizens: list, show, delete."""
 
@@ -176,7 +177,7 @@ def users_delete(ctx, user_id, yes):
                f"record {'yes' if record.get('removed') else 'none'}, sessions {record.get('sessions', 0)}")
 
 
-@main.command()
+@click.command()
 @click.argument("audio", type=click.Path(exists=True, dir_okay=False))
 @click.pass_context
 def transcribe(ctx, audio):
@@ -187,7 +188,7 @@ def transcribe(ctx, audio):
                f"{reply['timings'].get('total', 0):.2f}s", err=True)
 
 
-@main.command()
+@click.command()
 @click.argument("text")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="WAV file to write.")
 @click.option("--voice", help="Kokoro voice (jf_alpha, jf_gongitsune, jf_nezumi, jf_tebukuro, jm_kumo).")
@@ -200,7 +201,7 @@ def say(ctx, text, output, voice):
     click.echo(f"wrote {output} ({len(payloads[0])} bytes)")
 
 
-@main.group()
+@click.group()
 def db() -> None:
     """The database: encryption at rest (SQLCipher) and key rotation. Stop the service first."""
 
@@ -217,7 +218,7 @@ def _service_running(settings) -> bool:
 
 
 def _read_key(path: str) -> str:
-    from .store.keys import DatabaseKeyError, read_key
+    from ..store.keys import DatabaseKeyError, read_key
 
     try:
         return read_key(path)

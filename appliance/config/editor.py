@@ -25,8 +25,8 @@ from typing import Any
 
 import tomlkit
 
-from . import config
-from .config import ConfigError, Settings
+from . import settings as config
+from .settings import ConfigError, Settings
 
 
 @dataclass(frozen=True)
@@ -143,7 +143,7 @@ def check_value(info: KeyInfo, text: str) -> Any:
 
 def _check_camera_source(spec: str) -> None:
     """A source the camera worker can build (nothing is opened here)."""
-    from .camera.sources import SourceError, make_source
+    from ..camera.sources import SourceError, make_source
 
     try:
         make_source(spec, 640, 480, 1.0)
@@ -282,7 +282,7 @@ def diff(settings: Settings) -> list[tuple[KeyInfo, str, str]]:
 
 def catalogue_summary(settings: Settings) -> tuple[list[str], str | None]:
     """(service names, problem) of the government-service catalogue in force."""
-    from .dialogue.catalogue import load_catalogue
+    from ..dialogue.catalogue import load_catalogue
 
     try:
         cat = load_catalogue(settings.path("services"))

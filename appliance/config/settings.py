@@ -18,12 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-# The sections live in config_sections; they are re-exported here (callers use appliance.config.XSettings).
-from .config_sections import (  # noqa: F401
-    DEFAULT_WORKERS, KNOWN_WORKERS, SECTIONS, CameraSettings, DatabaseSettings, DialogueSettings,
-    FaceSettings, LimitsSettings, LivenessApiSettings, LivenessSettings, LoggingSettings, PathsSettings,
-    PortsSettings, SeboxSettings, SpeechSettings, SupervisorSettings, SyncSettings, TencentSettings,
-)
+# The sections live in config.sections; the package re-exports them (callers use appliance.config.XSettings).
+from .sections import DEFAULT_WORKERS, KNOWN_WORKERS, SECTIONS, CameraSettings, DatabaseSettings, DialogueSettings, FaceSettings, LimitsSettings, LivenessApiSettings, LivenessSettings, LoggingSettings, PathsSettings, PortsSettings, SeboxSettings, SpeechSettings, SupervisorSettings, SyncSettings, TencentSettings
 
 ENV_PREFIX = "APPLIANCE_"
 CONFIG_ENV = "APPLIANCE_CONFIG"
@@ -112,7 +108,7 @@ def mask(value: str) -> str:
 
 def shipped_config_path() -> Path:
     """The firmware-config/appliance.toml beside the package (a source checkout)."""
-    return Path(__file__).resolve().parents[1] / "firmware-config" / "appliance.toml"
+    return Path(__file__).resolve().parents[2] / "firmware-config" / "appliance.toml"
 
 
 def load(path: str | os.PathLike | None = None, environ: Mapping[str, str] | None = None) -> Settings:

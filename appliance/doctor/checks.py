@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
 
-from . import endpoints
-from .config import Settings
+from ..runtime import endpoints
+from ..config import Settings
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PROBE_PHOTO = ROOT / "tests" / "data" / "faces" / "obama_1.jpg"
 PROBE_SENTENCE, PROBE_WORD = "我要办身份证。", "身份证"
 MIN_FREE_FAIL, MIN_FREE_WARN = 500 * 2**20, 2 * 2**30
@@ -86,7 +86,7 @@ def check_packages(s: Settings) -> list[Check]:
 
 
 def check_config(s: Settings) -> list[Check]:
-    from .config_tool import catalogue_summary
+    from ..config.editor import catalogue_summary
 
     services, problem = catalogue_summary(s)
     rows = [_row("config", "PASS", f"{s.source or 'embedded defaults'} loads and validates")]
@@ -111,8 +111,8 @@ def check_origins(s: Settings) -> list[Check]:
 
 # -- models ---------------------------------------------------------------------------
 def check_model_files(s: Settings) -> list[Check]:
-    from .face.modelfiles import verify_models as verify_face
-    from .speech.modelfiles import OPTIONAL, verify_models as verify_speech
+    from ..face.modelfiles import verify_models as verify_face
+    from ..speech.modelfiles import OPTIONAL, verify_models as verify_speech
 
     rows = []
     problems = verify_face(s.models_dir)
@@ -130,8 +130,8 @@ def check_model_files(s: Settings) -> list[Check]:
 
 
 def check_face_model(s: Settings) -> list[Check]:
-    from .face.engine import FaceEngine, FaceSettings
-    from .face.modelfiles import verify_models
+    from ..face.engine import FaceEngine, FaceSettings
+    from ..face.modelfiles import verify_models
 
     if verify_models(s.models_dir):
         return [_row("face.answers", "FAIL", "skipped: the model files are not intact", "fix models.face first")]
@@ -147,9 +147,9 @@ def check_face_model(s: Settings) -> list[Check]:
 
 
 def check_speech_models(s: Settings) -> list[Check]:
-    from .speech.audio import decode_audio, encode_wav
-    from .speech.stt import SpeechToText, to_simplified
-    from .speech.tts import TextToSpeech
+    from ..speech.audio import decode_audio, encode_wav
+    from ..speech.stt import SpeechToText, to_simplified
+    from ..speech.tts import TextToSpeech
 
     voice = s.speech.voice
     t0 = time.perf_counter()
@@ -217,8 +217,8 @@ def _open_read_only(path: Path):
 
 
 def check_database(s: Settings) -> list[Check]:
-    from . import store
-    from .store.db import integrity_check
+    from .. import store
+    from ..store.db import integrity_check
 
     path = endpoints.database_path(s.data_dir)
     if not path.exists():
@@ -260,7 +260,7 @@ def check_disk(s: Settings) -> list[Check]:
 
 def check_clock(s: Settings) -> list[Check]:
     now = time.time()
-    newest = max((p.stat().st_mtime for p in Path(__file__).parent.rglob("*.py")), default=0.0)
+    newest = max((p.stat().st_mtime for p in Path(__file__).parents[1].rglob("*.py")), default=0.0)
     year = time.gmtime(now).tm_year
     if year < 2024 or now + 60 < newest:
         return [_row("clock", "FAIL", f"the clock says {time.strftime('%Y-%m-%d %H:%M', time.gmtime(now))} UTC, "
@@ -272,14 +272,14 @@ def check_clock(s: Settings) -> list[Check]:
 # -- outside world and systemd -----------------------------------------------------------------
 def _host(fn_name: str) -> Callable[[Settings], list[Check]]:
     def check(s: Settings) -> list[Check]:
-        from . import doctor_host
+        from . import host as doctor_host
 
         return [_row(*row) for row in getattr(doctor_host, fn_name)(s)]
     return check
 
 
 def check_upstreams(s: Settings) -> list[Check]:
-    from .doctor_upstream import probe_all
+    from .upstream import probe_all
 
     return [_row(*row) for row in probe_all(s)]
 

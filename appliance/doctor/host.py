@@ -18,7 +18,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from .config import Settings
+from ..config import Settings
 
 Row = tuple[str, str, str, str]
 UNIT = "kiosk-appliance"
@@ -33,7 +33,7 @@ def check_camera(s: Settings) -> list[Row]:
     if running and running[0].get("state") == "ready":  # the device is the worker's: do not fight it
         return [("camera", "PASS", f"{camera.source}: the running camera worker delivers frames "
                      f"({running[0].get('status') or 'ready'})")]
-    from .camera.sources import SourceError, make_source
+    from ..camera.sources import SourceError, make_source
 
     fix = "check the cable / device path, group video; or appliance config set camera.source none"
     try:

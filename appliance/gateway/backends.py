@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import bus, endpoints
+from ..runtime import bus, endpoints
 from ..config import Settings
 from ..store.sessions import new_hash  # noqa: F401  (connection ids: the same 128-bit tokens)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import sys
 
-from .config import Settings
+from ..config import Settings
 
 
 class SecretFilter(logging.Filter):

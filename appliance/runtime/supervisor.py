@@ -22,9 +22,10 @@ from typing import Any
 import peewee
 import zmq
 
-from . import bus, endpoints, store
-from .store.keys import DatabaseKeyError
-from .config import Settings
+from . import bus, endpoints
+from .. import store
+from ..store.keys import DatabaseKeyError
+from ..config import Settings
 from .sdnotify import Notifier
 from .worker import EXIT_CONFIG
 

@@ -24,7 +24,7 @@ from typing import Any, Callable
 import zmq
 
 from . import bus, endpoints
-from .config import Settings
+from ..config import Settings
 
 log = logging.getLogger(__name__)
 

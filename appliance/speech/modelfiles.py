@@ -23,7 +23,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from ..hashing import sha256_file as sha256_of
+from ..runtime.hashing import sha256_file as sha256_of
 
 log = logging.getLogger(__name__)
 

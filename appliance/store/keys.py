@@ -7,7 +7,7 @@ import os
 import stat
 from pathlib import Path
 
-from .. import endpoints
+from ..runtime import endpoints
 from ..config import Settings
 from .db import open_database
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .. import config, logs
-from ..worker import EXIT_CONFIG, die_with_parent
+from .. import config
+from ..runtime import logs
+from ..runtime.worker import EXIT_CONFIG, die_with_parent
 from . import REGISTRY, worker_class
 
 

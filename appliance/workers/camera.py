@@ -17,9 +17,9 @@ from typing import Any
 import cv2
 import zmq
 
-from .. import bus, endpoints
+from ..runtime import bus, endpoints
 from ..camera.sources import SourceError, make_source, transform
-from ..worker import HandlerError, ServiceWorker
+from ..runtime.worker import HandlerError, ServiceWorker
 
 log = logging.getLogger(__name__)
 

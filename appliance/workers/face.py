@@ -15,14 +15,15 @@ from typing import Any
 
 import numpy as np
 
-from .. import bus, endpoints, store
+from ..runtime import bus, endpoints
+from .. import store
 from ..face.engine import FaceAnalysis, FaceEngine
 from ..face.engine import FaceSettings as EngineSettings
 from ..face.enrolment import EnrolmentSession, EnrolmentSettings
 from ..face.gallery import Gallery, decide, to_percent
 from ..store import faces as face_store
 from ..sync.remote import remote_identify
-from ..worker import HandlerError, ServiceWorker
+from ..runtime.worker import HandlerError, ServiceWorker
 from .recognition import Recogniser
 
 log = logging.getLogger(__name__)

@@ -17,7 +17,7 @@ from typing import Callable
 import numpy as np
 import zmq
 
-from .. import bus, endpoints
+from ..runtime import bus, endpoints
 from ..face.imagedecode import encode_jpeg
 from ..store import RecognitionEvent, database
 from ..store.models import Citizen

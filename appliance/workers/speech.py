@@ -15,7 +15,7 @@ from ..dialogue.catalogue import load_catalogue
 from ..speech.audio import AudioError
 from ..speech.stt import STTError, SpeechToText
 from ..speech.tts import TextToSpeech, TTSError
-from ..worker import HandlerError, ServiceWorker
+from ..runtime.worker import HandlerError, ServiceWorker
 
 log = logging.getLogger(__name__)
 

@@ -3,8 +3,7 @@ import cv2
 import numpy as np
 
 from appliance.face import quality
-from appliance.face.enrolment import (CONTINUE, PERSON_CHANGED, SUCCESS, EnrolmentSession,
-                                      EnrolmentSettings)
+from appliance.face.enrolment import CONTINUE, PERSON_CHANGED, SUCCESS, EnrolmentSession, EnrolmentSettings
 from appliance.face.imagedecode import decode_image
 
 

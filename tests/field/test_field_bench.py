@@ -5,7 +5,7 @@ import os
 
 from click.testing import CliRunner
 
-import appliance.cli_field  # noqa: F401  (registers the field commands on main)
+
 from appliance.bench.runner import render
 from appliance.cli import main
 from harness import MODELS

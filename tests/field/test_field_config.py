@@ -5,7 +5,7 @@ import shutil
 import pytest
 from click.testing import CliRunner
 
-import appliance.cli_field  # noqa: F401  (registers the field commands on main)
+
 from appliance import config
 from appliance.cli import main
 from harness import ROOT

@@ -11,8 +11,9 @@ import urllib.request
 import pytest
 from click.testing import CliRunner
 
-import appliance.cli_field  # noqa: F401  (registers the field commands on main)
-from appliance import endpoints, store
+
+from appliance.runtime import endpoints
+from appliance import store
 from appliance.cli import main
 from harness import MODELS, ROOT, free_port
 

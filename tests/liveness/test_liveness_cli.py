@@ -5,7 +5,7 @@ import cv2
 import pytest
 from click.testing import CliRunner
 
-import appliance.cli_liveness  # noqa: F401  (registers the commands on `main`)
+
 from appliance.cli import main
 from appliance.liveness import attacks
 

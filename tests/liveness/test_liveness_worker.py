@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from appliance import bus, endpoints
+from appliance.runtime import bus, endpoints
 from appliance.liveness import attacks
 from harness import Appliance
 

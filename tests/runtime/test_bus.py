@@ -6,7 +6,7 @@ import tempfile
 import pytest
 import zmq
 
-from appliance import bus, endpoints
+from appliance.runtime import bus, endpoints
 
 
 @pytest.fixture

@@ -97,7 +97,7 @@ def test_settings_are_frozen_and_documented():
     s = config.load(SHIPPED, environ={})
     with pytest.raises(dataclasses.FrozenInstanceError):
         s.ports.tool = 1
-    from appliance import config_sections
+    from appliance.config import sections as config_sections
     source = open(config_sections.__file__, encoding="utf-8").read()
     for section in config.SECTIONS.values():
         for f in dataclasses.fields(section):

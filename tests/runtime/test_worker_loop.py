@@ -8,12 +8,12 @@ import time
 import pytest
 import zmq
 
-from appliance import bus, endpoints
+from appliance.runtime import bus, endpoints
 
 WORKER = textwrap.dedent('''
     import sys, threading, time
     from appliance import config
-    from appliance.worker import ServiceWorker, HandlerError
+    from appliance.runtime.worker import ServiceWorker, HandlerError
 
     class Echo(ServiceWorker):
         name = "dialogue"   # any registered name; the socket name follows it

@@ -2,8 +2,7 @@
 import pytest
 
 from appliance.speech import modelfiles
-from appliance.speech.modelfiles import (SHA256, ModelError, ensure_models, require, sha256_of,
-                                         verify_models)
+from appliance.speech.modelfiles import SHA256, ModelError, ensure_models, require, sha256_of, verify_models
 
 
 def test_all_models_verify(speech_models_dir):

@@ -15,7 +15,7 @@ from PIL import Image
 
 from harness import MODELS, ROOT, free_port
 
-from appliance import bus, endpoints
+from appliance.runtime import bus, endpoints
 
 FACES = ROOT / "tests" / "data" / "faces"
 TOKEN = "test-token-1234"

@@ -15,7 +15,8 @@ from harness import ROOT, Appliance  # noqa: E402
 from sync_helpers import (frames_of, sync_env, sync_request, tencent_sim, train,  # noqa: E402
                           variant, wait_for)
 
-from appliance import endpoints, store  # noqa: E402
+from appliance.runtime import endpoints  # noqa: E402
+from appliance import store  # noqa: E402
 from appliance.store import citizens  # noqa: E402
 from appliance.store import faces as face_store  # noqa: E402
 

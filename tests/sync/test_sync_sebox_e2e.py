@@ -15,7 +15,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from harness import Appliance  # noqa: E402
 from sync_helpers import SimProcess, sync_request, wait_for  # noqa: E402
 
-from appliance import bus, endpoints, store  # noqa: E402
+from appliance.runtime import bus, endpoints  # noqa: E402
+from appliance import store  # noqa: E402
 from appliance.store.models import RecognitionEvent  # noqa: E402
 
 DEV1, DEV2 = "04f98265-1fad-47e5-9dda-66e191272055", "f9f0768f-497c-45f3-9307-ae80a9d89390"

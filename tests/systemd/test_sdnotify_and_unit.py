@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from appliance.sdnotify import Notifier
+from appliance.runtime.sdnotify import Notifier
 from harness import ROOT
 
 
