@@ -115,7 +115,6 @@ class KioskPages:
         path = STATIC / name
         if not NAME.match(name) or not path.is_file():
             raise web.HTTPNotFound()
-        self.events.start()
         return web.Response(body=path.read_bytes(), headers={
             "Content-Type": TYPES[path.suffix], **security_headers(request.host, self._ports())})
 
@@ -131,7 +130,6 @@ class KioskPages:
 
     async def status(self, request: web.Request) -> web.Response:
         """The technician view's data: /health, the outbox backlog, the latest events."""
-        self.events.start()
         out: dict = {"events": list(self.events.items)}
         try:
             health, _ = await self.backends.supervisor.request("status")
@@ -154,7 +152,11 @@ class KioskPages:
         app.router.add_get("/kiosk/config.json", self.config)
         app.router.add_get("/kiosk/status.json", self.status)
         app.router.add_get("/kiosk/{name}", self.file)
+        app.on_startup.append(self._start_listening)  # from the start: one event per visit, none to miss
         app.on_cleanup.append(lambda _app: self.events.close())
+
+    async def _start_listening(self, _app) -> None:
+        self.events.start()
 
 
 def _dumps(value) -> str:

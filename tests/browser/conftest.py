@@ -4,6 +4,7 @@ worker rightly refuses, so `liveness` is left out of supervisor.workers (that is
 switches it off too)."""
 
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -13,6 +14,7 @@ import websocket
 
 sys.path.insert(0, str(Path(__file__).parent))  # browser.py
 
+FACES = Path(__file__).resolve().parents[1] / "data" / "faces"
 SHOTS = Path(os.environ.get("KIOSK_SCREENSHOTS") or tempfile.mkdtemp(prefix="ka-shots-"))
 
 
@@ -20,8 +22,14 @@ SHOTS = Path(os.environ.get("KIOSK_SCREENSHOTS") or tempfile.mkdtemp(prefix="ka-
 def kiosk():
     from harness import Appliance
 
-    app = Appliance(workers="dialogue,face,speech,gateway", env={
+    from harness import free_port
+
+    stills = Path(tempfile.mkdtemp(prefix="ka-stills-"))  # the kiosk's own camera: someone walking by
+    shutil.copy(FACES / "biden.jpg", stills / "0001.jpg")
+    app = Appliance(workers="camera,dialogue,face,speech,gateway", env={
         "APPLIANCE_FACE_PREDICT_MAX_FRAMES": "6",  # an unknown face is told "fail" after 6 frames, not 20
+        "APPLIANCE_CAMERA_SOURCE": f"stills:{stills}", "APPLIANCE_CAMERA_FPS": "2",
+        "APPLIANCE_CAMERA_RECOGNISE_FPS": "1", "APPLIANCE_PORTS_EVENT_FEED": str(free_port()),
     })
     try:
         app.wait_ready(240)

@@ -262,7 +262,7 @@ async function nextFrame(socket) {
 function ask(text, socket) {
   state.answeredAt = 0;
   $("question").textContent = text;
-  logLine(text, "question");
+  logLine(text, "log-q");
   $("input-answer").value = "";
   $("input-answer").focus();
   setAnswering(true);
@@ -279,7 +279,7 @@ function answer(textOrWav) {
   if (!qna) return;
   setAnswering(false);
   state.answeredAt = Date.now();
-  logLine(typeof textOrWav === "string" ? textOrWav : "（语音）", "answer");
+  logLine(typeof textOrWav === "string" ? textOrWav : "（语音）", "log-a");
   notice(typeof textOrWav === "string" ? "好的……" : "正在听取您的回答……");
   qna.send(textOrWav);
 }

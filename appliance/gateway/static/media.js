@@ -57,7 +57,9 @@ export function recordUtterance({ maxWaitMs = 8000, maxSpeechMs = 12000, pauseMs
     const ctx = audio();
     await ctx.audioWorklet.addModule("recorder-worklet.js");
     const stream = await navigator.mediaDevices.getUserMedia({
-      audio: { channelCount: 1, echoCancellation: true, noiseSuppression: false, autoGainControl: false },
+      // raw audio: the page never records while it speaks (the speaker is hushed first), and Whisper
+      // does better on the unprocessed signal than on a canceller's residue
+      audio: { channelCount: 1, echoCancellation: false, noiseSuppression: false, autoGainControl: false },
     });
     const source = ctx.createMediaStreamSource(stream);
     const node = new AudioWorkletNode(ctx, "recorder");
@@ -69,6 +71,7 @@ export function recordUtterance({ maxWaitMs = 8000, maxSpeechMs = 12000, pauseMs
     let quietMs = 0;
     let phaseMs = 0;
     let speechMs = 0;
+    let lastLoud = 0; // chunks up to the last loud one (+250 ms) are sent: trailing quiet invites hallucinations
     try {
       await new Promise((resolve, reject) => {
         node.port.onmessage = ({ data }) => {
@@ -81,6 +84,7 @@ export function recordUtterance({ maxWaitMs = 8000, maxSpeechMs = 12000, pauseMs
             chunks.push(data);
             speechMs += ms;
             quietMs = loud ? 0 : quietMs + ms;
+            if (loud) lastLoud = chunks.length;
             if (quietMs >= pauseMs || speechMs >= maxSpeechMs || stopRequested) resolve();
             return;
           }
@@ -91,6 +95,7 @@ export function recordUtterance({ maxWaitMs = 8000, maxSpeechMs = 12000, pauseMs
           else if (phase === "wait" && loud) {
             phase = "speech";
             chunks.push(...preroll);
+            lastLoud = chunks.length;
             quietMs = 0;
           } else if (phase === "wait" && (phaseMs > maxWaitMs || stopRequested)) {
             reject(new ProtocolError("timeout", "no speech heard"));
@@ -103,7 +108,8 @@ export function recordUtterance({ maxWaitMs = 8000, maxSpeechMs = 12000, pauseMs
       node.disconnect();
       stream.getTracks().forEach((track) => track.stop());
     }
-    return wav(await resample(chunks, rate), TARGET_RATE);
+    const keep = lastLoud + Math.ceil((0.25 * rate) / (chunks[0] ? chunks[0].length : 128));
+    return wav(await resample(chunks.slice(0, keep), rate), TARGET_RATE);
   })();
   return { promise, stop: () => { stopRequested = true; } };
 }
