@@ -30,6 +30,9 @@ class Service:
     fields: tuple[str, ...]
     documents: tuple[dict[str, Any], ...]
     fallback: bool = False
+    #: Situations that lead people here, said without naming the service ("单位交的住房的钱"):
+    #: (phrase, weight); "a+b" means both parts said anywhere in the request (classifier.py).
+    situations: tuple[tuple[str, float], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -113,6 +116,22 @@ def _parse_keyword(where: str, raw: Any) -> tuple[str, float]:
     return text.strip(), value
 
 
+def _parse_situations(where: str, raw: Any) -> tuple[tuple[str, float], ...]:
+    """Like keywords ('phrase' or 'phrase:weight'); parts joined by '+' must all be non-empty."""
+    if not isinstance(raw, list):
+        raise _fail(where, "situations", "must be a list of strings")
+    out = []
+    for item in raw:
+        try:
+            phrase, weight = _parse_keyword(where, item)
+        except CatalogueError as exc:
+            raise CatalogueError(str(exc).replace("'keywords'", "'situations'")) from None
+        if any(not part.strip() for part in phrase.split("+")):
+            raise _fail(where, "situations", f"{item!r}: an empty part around '+'")
+        out.append((phrase, weight))
+    return tuple(out)
+
+
 def _parse_documents(where: str, raw: Any) -> tuple[dict[str, Any], ...]:
     if not isinstance(raw, list):
         raise _fail(where, "documents", "must be a list of tables")
@@ -136,7 +155,7 @@ def _parse_service(index: int, raw: Any) -> Service:
     if not isinstance(name, str) or not name.strip() or "/" in name:
         raise _fail(where, "classify", "must be a non-empty string without '/'")
     where = f"service '{name}'"
-    known = {"classify", "keywords", "flow", "fields", "documents", "fallback"}
+    known = {"classify", "keywords", "situations", "flow", "fields", "documents", "fallback"}
     for key in raw:
         if key not in known:
             raise _fail(where, key, "unknown key")
@@ -162,6 +181,7 @@ def _parse_service(index: int, raw: Any) -> Service:
         fields=tuple(fields),
         documents=_parse_documents(where, raw.get("documents", [])),
         fallback=fallback,
+        situations=_parse_situations(where, raw.get("situations", [])),
     )
 
 

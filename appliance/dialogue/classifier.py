@@ -15,6 +15,17 @@ A service's score is the best of its keyword matches times the keyword's
 weight. Several services are returned only when each is mentioned as a thing
 to do, not as a document to bring ("补身份证要带户口本吗") or as mere context
 ("结婚以后户口怎么迁"). Nothing good enough -> the catalogue's fallback.
+
+Citizens often describe their situation instead of naming the service
+("单位每个月交的住房的钱想取出来"). The catalogue's ``situations`` are such
+phrases, matched like keywords, and "a+b" ones match when every part is said
+anywhere in the request. A situation phrase that covers a keyword ("外地户口")
+outranks it, so a keyword said as context does not pick its service.
+
+A wrong service is worse than none, so the classifier does not guess: when
+two services are close, or the best one rests on weak situation evidence
+alone, it names no service (the fallback) and returns ``candidates``, from
+which the dialogue asks a short question (clarify.py).
 """
 from __future__ import annotations
 
@@ -32,6 +43,15 @@ MIN_SCORE = 0.45
 EXTRA_SCORE = 0.75
 #: Pinyin windows must reach this mean syllable similarity.
 PINYIN_MIN = 0.8
+#: A service resting on situation phrases alone is named only this sure; weaker -> ask.
+SURE_SCORE = 0.8
+#: A runner-up closer than this to the best service -> ask which of them.
+MARGIN = 0.2
+#: At most this many candidates in a clarifying question.
+MAX_CANDIDATES = 3
+#: A situation said in parts ("住房" ... "钱") is less sure than one said as a phrase: its weight times this.
+#: So a service named outright inside its span wins ("租房子的人能办居住证吗" is not 房子+证).
+TOGETHER = 0.85
 
 _KEEP = re.compile(r"[\u3400-\u9fffA-Za-z0-9]")
 # Words before a mention that make it a document to bring, not a request.
@@ -40,6 +60,8 @@ _MATERIAL_BEFORE = ("带", "拿", "凭", "需要", "携带")
 _CONTEXT_AFTER = ("以后", "之后")
 # ... unless the speaker goes on to add a request ("... 以后还要办").
 _ADDITION = ("还", "也", "再", "顺便", "同时")
+# Words between two mentions that make them two requests, not two readings of one.
+_JOINERS = ("和", "跟", "与", "及", "还", "也", "再", "顺便", "同时", "另外", "都")
 
 
 @dataclass
@@ -50,7 +72,8 @@ class Classification:
     flow: str                           # procedure text (headed sections if several)
     services: list[str]                 # the chosen service names, in order of mention
     scores: dict[str, float] = field(default_factory=dict)  # best score per service
-    fallback: bool = False              # True when nothing matched
+    fallback: bool = False              # True when no service is named
+    candidates: list[str] = field(default_factory=list)  # not sure: ask which of these (in mention order)
 
 
 @dataclass(frozen=True)
@@ -59,6 +82,7 @@ class _Match:
     start: int
     end: int
     score: float
+    situation: bool = False  # from a situation phrase, not a name of the service
 
 
 @lru_cache(maxsize=4096)
@@ -114,14 +138,25 @@ class Classifier:
 
     def __init__(self, catalogue: Catalogue) -> None:
         self.catalogue = catalogue
-        # (service, keyword, weight, keyword pinyin, keyword bigrams)
+        # (service, keyword, weight, keyword pinyin, keyword bigrams, is a situation phrase)
         self._keywords = []
+        # (service, [(part, part pinyin)], weight): situations said in several parts ("住房+钱")
+        self._together = []
         for service in catalogue.regular:
             for word, weight in service.keywords:
-                word = normalise(word)
-                if word:
-                    bigrams = {word[i:i + 2] for i in range(len(word) - 1)}
-                    self._keywords.append((service.classify, word, weight, to_pinyin(word), bigrams))
+                self._add_phrase(service.classify, word, weight, False)
+            for phrase, weight in service.situations:
+                if "+" in phrase:
+                    parts = [normalise(p) for p in phrase.split("+")]
+                    self._together.append((service.classify, [(p, to_pinyin(p)) for p in parts if p], weight))
+                else:
+                    self._add_phrase(service.classify, phrase, weight, True)
+
+    def _add_phrase(self, service: str, word: str, weight: float, situation: bool) -> None:
+        word = normalise(word)
+        if word:
+            bigrams = {word[i:i + 2] for i in range(len(word) - 1)}
+            self._keywords.append((service, word, weight, to_pinyin(word), bigrams, situation))
 
     def classify(self, text: str) -> Classification:
         """Classify one request; never raises on odd input (empty, emoji, huge)."""
@@ -130,10 +165,11 @@ class Classifier:
         scores: dict[str, float] = {}
         for m in matches:
             scores[m.service] = max(scores.get(m.service, 0.0), m.score)
-        chosen = self._choose(clean, matches, scores)
+        chosen, candidates = self._choose(clean, matches)
         if not chosen:
             fb = self.catalogue.fallback
-            return Classification(fb.classify, fb.flow, [fb.classify], scores, fallback=True)
+            return Classification(fb.classify, fb.flow, [fb.classify], scores, fallback=True,
+                                  candidates=candidates)
         names = "/".join(chosen)
         return Classification(names, self.catalogue.flow_for(chosen), chosen, scores)
 
@@ -145,19 +181,40 @@ class Classifier:
             return []
         pinyin = to_pinyin(text)
         found: list[_Match] = []
-        for service, word, weight, word_py, bigrams in self._keywords:
+        for service, word, weight, word_py, bigrams, situation in self._keywords:
             n = len(word)
             for start in range(0, len(text) - n + 1):
                 quality = self._window_quality(text, pinyin, start, word, word_py)
                 if quality:
-                    found.append(_Match(service, start, start + n, weight * quality))
-            if n >= 3 and word not in text:
+                    found.append(_Match(service, start, start + n, weight * quality, situation))
+            if n >= 3 and word not in text and not situation:
                 hits = [text.find(b) for b in bigrams if b in text]
                 share = len(hits) / len(bigrams)
                 if share >= 0.5:
                     pos = min(hits)
                     found.append(_Match(service, pos, pos + 2, weight * 0.7 * share))
+        for service, parts, weight in self._together:
+            spots = [self._find(text, pinyin, part, part_py) for part, part_py in parts]
+            if all(q for _, q in spots):
+                start = min(i for i, _ in spots)
+                end = max(i + len(p) for (i, _), (p, _) in zip(spots, parts))
+                found.append(_Match(service, start, end, weight * TOGETHER * min(q for _, q in spots), True))
         return found
+
+    @classmethod
+    def _find(cls, text: str, pinyin: list[str], part: str, part_py: list[str]) -> tuple[int, float]:
+        """(position, quality) of the first place ``part`` is said; quality 0 when nowhere.
+
+        One character is too common a sound to be found by pinyin: exact only."""
+        pos = text.find(part)
+        if pos >= 0:
+            return pos, 1.0
+        if len(part) >= 2:
+            for start in range(0, len(text) - len(part) + 1):
+                quality = cls._window_quality(text, pinyin, start, part, part_py)
+                if quality:
+                    return start, quality
+        return -1, 0.0
 
     @staticmethod
     def _window_quality(text: str, pinyin: list[str], start: int, word: str, word_py: list[str]) -> float:
@@ -177,26 +234,41 @@ class Classifier:
 
     # -- choosing ---------------------------------------------------------
 
-    def _choose(self, text: str, matches: list[_Match], scores: dict[str, float]) -> list[str]:
-        """The services really asked for, in order of first mention."""
-        if not scores or max(scores.values()) < MIN_SCORE:
-            return []
+    def _choose(self, text: str, matches: list[_Match]) -> tuple[list[str], list[str]]:
+        """(the services really asked for in order of first mention, or the candidates to ask about)."""
         spans = self._strongest_spans(matches)
         requested = [m for m in spans if not self._is_incidental(text, m)]
         pool = requested or spans
-        best = max(m.score for m in pool)
-        if best < MIN_SCORE:
-            return []
+        if not pool or max(m.score for m in pool) < MIN_SCORE:
+            return [], []
         # Each service is placed where its strongest mention is ("买房要提公积金还要办房产证":
         # the weak hint 买房 does not put 不动产登记 first).
         strongest: dict[str, _Match] = {}
         for m in sorted(pool, key=lambda m: (-m.score, m.start)):
             strongest.setdefault(m.service, m)
-        chosen = []
-        for m in sorted(strongest.values(), key=lambda m: m.start):
-            if m.score >= EXTRA_SCORE or m.score == best:
-                chosen.append(m.service)
-        return chosen
+        ranked = sorted(strongest.values(), key=lambda m: (-m.score, m.start))
+        best = ranked[0]
+        several = sorted((m for m in ranked if m.score >= EXTRA_SCORE or m is best), key=lambda m: m.start)
+        # Named services are requests of their own; a situation adds a service only when joined
+        # to the other as a second request ("要上户口，还要给他交看病的保险").
+        if len(several) >= 2 and (not any(m.situation for m in several) or self._joined(text, several)):
+            return [m.service for m in several], []
+        rivals = [m for m in ranked[1:] if m.score >= MIN_SCORE and best.score - m.score < MARGIN]
+        if rivals:
+            asked = sorted([best, *rivals][:MAX_CANDIDATES], key=lambda m: m.start)
+            return [], [m.service for m in asked]
+        if best.situation and best.score < SURE_SCORE:
+            return [], [best.service]
+        return [best.service], []
+
+    @staticmethod
+    def _joined(text: str, ordered: list[_Match]) -> bool:
+        """Whether consecutive mentions are linked as separate requests ("A和B", "A，还要B")."""
+        for a, b in zip(ordered, ordered[1:]):
+            between = text[a.end:b.start]
+            if not any(w in between for w in _JOINERS):
+                return False
+        return True
 
     @staticmethod
     def _strongest_spans(matches: list[_Match]) -> list[_Match]:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import clarify
 from .catalogue import Catalogue, load_catalogue
 from .classifier import Classifier
 from .info import InfoCheck, age_of, validate_info
@@ -42,6 +43,7 @@ class Handshake:
     qna_state: dict[str, Any]          # JSON-serialisable; store it with the session
     fallback: bool = False
     scores: dict[str, float] = field(default_factory=dict)
+    candidates: list[str] = field(default_factory=list)  # not sure: `flow` asks which (clarify.py)
 
 
 def _known(value: Any) -> bool:
@@ -68,16 +70,21 @@ class DialogueEngine:
         """The back end's `info`: usable fields, wrong values (asked again), wrong types (refused)."""
         return validate_info(info, self.today)
 
-    def handshake(self, info: Any, text: str) -> Handshake:
+    def handshake(self, info: Any, text: str, waiting: dict[str, Any] | None = None) -> Handshake:
         """Classify the request and plan the questions for the fields still missing.
 
-        ``info`` is the raw `info` object or the InfoCheck already made of it."""
+        ``info`` is the raw `info` object or the InfoCheck already made of it. ``waiting`` is the
+        clarification the user's previous handshake asked (its qna_state's "clarify"): ``text`` is
+        read as its answer first. When unsure, the fallback is answered with a question as ``flow``
+        and the state keeps the candidates under "clarify" for the next handshake."""
         check = info if isinstance(info, InfoCheck) else self.check_info(info)
-        result = self.classifier.classify(text)
+        result = clarify.settle(self.catalogue, waiting, text, self.classifier.classify(text))
         needed = self.catalogue.needed_fields(result.services)
         state = self.planner.start(needed, check.record)
+        if result.candidates:
+            state["clarify"] = clarify.pending(result.candidates, text)
         return Handshake(result.classify, result.flow, result.services, check.record, check.errors,
-                         needed, state, result.fallback, result.scores)
+                         needed, state, result.fallback, result.scores, result.candidates)
 
     def plan(self, classify: str, record: dict[str, Any]) -> dict[str, Any]:
         """A fresh question plan for a session whose stored plan is unusable (an older version's)."""

@@ -40,6 +40,21 @@ def fetch(hash_: object, user_id: str) -> FlowSession:
     return session
 
 
+def take_clarification(user_id: str) -> dict | None:
+    """The clarifying question the user's latest live session asked (qna_state "clarify", see
+    dialogue/clarify.py), taken off it: only the user's next handshake answers it."""
+    with database.atomic("IMMEDIATE"):
+        session = (FlowSession.select().where(FlowSession.user_id == user_id, FlowSession.expires_at >= now())
+                   .order_by(FlowSession.created_at.desc()).first())
+        state = session.qna_state if session is not None else None
+        if not isinstance(state, dict) or not state.get("clarify"):
+            return None
+        waiting = state.pop("clarify")
+        session.qna_state = state
+        session.save()
+        return waiting
+
+
 def save(session: FlowSession, ttl: float, **fields) -> FlowSession:
     """Update fields and extend the session's life."""
     for key, value in fields.items():

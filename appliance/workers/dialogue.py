@@ -145,11 +145,17 @@ class DialogueWorker(ServiceWorker):
         return self._audio_handshake(body, check, given.get("media"), digest)
 
     def _open_session(self, body: dict, check, text: str, transcript: str) -> dict:
-        hs = self.engine.handshake(check, text)
-        session = sessions.create(body["user_id"], self.ttl, classify=hs.classify, flow=hs.flow,
-                                  transcript=transcript or text, info=hs.record, qna_state=hs.qna_state)
-        log.info("handshake %s: %s", body["user_id"], hs.classify)
+        # The user's last handshake may have asked which service (dialogue/clarify.py): this one answers
+        # it, once; taking the question and opening the session are one transaction.
+        with store.database.atomic("IMMEDIATE"):
+            hs = self.engine.handshake(check, text, sessions.take_clarification(body["user_id"]))
+            session = sessions.create(body["user_id"], self.ttl, classify=hs.classify, flow=hs.flow,
+                                      transcript=transcript or text, info=hs.record, qna_state=hs.qna_state)
+        log.info("handshake %s: %s%s", body["user_id"], hs.classify,
+                 f" (asks: {hs.candidates})" if hs.candidates else "")
         extra = {"invalid_info": hs.info_errors} if hs.info_errors else {}  # what will be asked again
+        if hs.candidates:  # not sure which service: `flow` asks, the next handshake answers
+            extra["candidates"] = hs.candidates
         return response(200, {**body, "hash": session.hash}, "handshake", classify=hs.classify, flow=hs.flow,
                         **extra)
 
