@@ -36,6 +36,7 @@ TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=u
          ".css": "text/css; charset=utf-8", ".svg": "image/svg+xml", ".png": "image/png"}
 NAME = re.compile(r"^[a-z0-9_-]+\.(html|js|css|svg|png)$")
 RECENT_EVENTS = 12
+TOPIC_KIOSK = endpoints.TOPIC_RECOGNISED.decode()
 THUMBNAIL_MAX = 60_000
 """Bytes; larger face images are listed without a thumbnail (the view refreshes every few seconds)."""
 
@@ -83,7 +84,7 @@ class RecentEvents:
     def add(self, topic: str, record: dict, payloads: list) -> None:
         face = bytes(payloads[0]) if payloads and payloads[0] else b""
         self.items.appendleft({
-            "source": record.get("source", "kiosk" if topic == endpoints.TOPIC_RECOGNISED.decode() else "sebox"),
+            "source": record.get("source", "kiosk" if topic == TOPIC_KIOSK else "sebox"),
             "identity_id": record.get("identity_id", ""), "user_type": record.get("user_type", ""),
             "score": record.get("score"), "timestamp_ms": record.get("timestamp", record.get("timestamp_ms")),
             "device_id": record.get("media_device_id", record.get("device_id", "")),

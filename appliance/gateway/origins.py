@@ -138,8 +138,8 @@ class OriginPolicy:
         """What a technician should know about this list (the doctor shows these)."""
         out = []
         if self.any:
-            out.append("ports.allow_origins contains '*': any web page the kiosk's browser opens can drive the "
-                       "camera and citizens' flows (cross-site WebSocket hijacking)")
+            out.append("ports.allow_origins contains '*': any web page the kiosk's browser opens can drive "
+                       "the camera and citizens' flows (cross-site WebSocket hijacking)")
         if self.null:
             out.append("ports.allow_origins contains 'null': file:// pages are allowed, but so are sandboxed "
                        "iframes of any site")

@@ -23,7 +23,8 @@ FACES = Path(__file__).resolve().parents[1] / "data" / "faces"
 WIDTH, HEIGHT = 640, 480
 INSTALL = ("Chromium cannot start, so the browser tests cannot run. Install it: `apt-get install chromium` "
            "(./bootstrap does this when run as root), or set KIOSK_CHROMIUM=/path/to/chromium. "
-           "The Python side: `.venv/bin/pip install '.[test]'` (playwright). No `playwright install` is needed.")
+           "The Python side: `.venv/bin/pip install '.[test]'` (playwright). "
+           "No `playwright install` is needed.")
 
 
 def chromium_path() -> str:

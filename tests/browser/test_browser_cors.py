@@ -10,12 +10,12 @@ from playwright.sync_api import sync_playwright
 
 import browser
 
-PAGE = b"<!doctype html><html lang='zh-CN'><head><meta charset='utf-8'><title>front end</title></head><body></body>"
+PAGE = b"<!doctype html><html lang='zh-CN'><head><meta charset='utf-8'><title>front end</title></head></html>"
 
 CALLS = """async ([api, ws]) => {
   const out = {};
-  const post = (path, body) => fetch(api + path, {method: "POST", headers: {"Content-Type": "application/json"},
-                                                 body: JSON.stringify(body)});
+  const post = (path, body) => fetch(api + path, {
+    method: "POST", headers: {"Content-Type": "application/json"}, body: JSON.stringify(body)});
   try {
     const r = await post("/handshake", {user_id: "cors-1", type: "handshake", info: {},
                                         input: {type: "text", text: "我要办护照"}});

@@ -39,7 +39,8 @@ def test_status_page_shows_health(kiosk, shots):
                 page.wait_for_timeout(300)
             assert page.locator("#updated").inner_text() != first
             assert page.locator("#events img").count() >= 1, page.locator("#events").inner_text()
-            assert page.locator("#events img").first.get_attribute("src").startswith("data:image/jpeg;base64,")
+            thumbnail = page.locator("#events img").first.get_attribute("src")
+            assert thumbnail.startswith("data:image/jpeg;base64,")
             page.screenshot(path=str(shots / "09-status.png"))
         finally:
             context.close()

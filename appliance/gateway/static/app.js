@@ -7,7 +7,8 @@ import { faceHint, FIELD_LABELS, fieldValue, problemText } from "./messages.js";
 const $ = (id) => document.getElementById(id);
 const FRAME_INTERVAL_MS = 300; // a steady rate: at most one frame in flight, one every 0.3 s
 const FRAME_REPLY_MS = 15000;
-const QNA_REPLY_MS = 60000; // a spoken answer is transcribed first
+const QNA_REPLY_MS = 60000;
+const ENROL_MAX_FRAMES = 100; // about 30 s of looking at the camera // a spoken answer is transcribed first
 const NECESSARY_AND_BASIC = Object.keys(FIELD_LABELS).filter((k) => k !== "age");
 
 const state = { config: null, userId: "", hash: "", guest: false, retry: null, run: 0 };
@@ -107,8 +108,12 @@ async function enrol() {
     await camera.start();
     const socket = await new Socket(socketUrl(state.config.ports.flow_socket, "/face_train")).open();
     socket.send(JSON.stringify({ user_id: userId, hash: "", type: "face_train" }));
+    let frames = 0;
     const outcome = await streamFrames(socket, (reply) => {
       if (reply.type === "error") throw new ProtocolError("error", reply.reason, reply);
+      // this face belongs to somebody else: more frames will not change that
+      if (reply.reason === "enrolled_as_other") throw new ProtocolError("error", reply.reason, reply);
+      if (++frames > ENROL_MAX_FRAMES) throw new ProtocolError("timeout", "enrolment took too many frames");
       const samples = reply.samples ?? 0;
       $("train-meter").value = samples;
       $("train-count").textContent = `已采集 ${samples} / ${reply.required || required} 张`;

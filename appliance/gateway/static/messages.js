@@ -64,5 +64,6 @@ export function problemText(error, what = "") {
   if (/disk is full|database/i.test(reason)) return "本机暂时无法保存信息，请联系工作人员。";
   if (/identity check/i.test(reason)) return "身份核验没有通过，请到人工窗口办理。";
   if (/origin/i.test(reason)) return "此网页无权使用本机的服务。";
+  if (/enrolled_as_other/.test(reason)) return FACE_HINTS.enrolled_as_other;
   return "抱歉，出现了问题，请重试；如果反复出现，请联系工作人员。";
 }
