@@ -35,7 +35,7 @@ def item_of(app, user_id: str) -> dict | None:
 
 
 def cli(app, *args: str) -> subprocess.CompletedProcess:
-    code = "import sys; from appliance import cli, cli_sync; sys.exit(cli.main())"
+    code = "import sys; from appliance import cli; sys.exit(cli.main())"
     return subprocess.run([sys.executable, "-c", code, *args], cwd=ROOT, env=app.env, capture_output=True,
                           text=True, timeout=60)
 

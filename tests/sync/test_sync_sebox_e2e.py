@@ -158,7 +158,7 @@ def test_simulator_speaks_to_the_seeds_reference_client(tmp_path):
     from harness import ROOT, free_port
 
     port = free_port()
-    code = "import sys; from appliance import cli, cli_sync; sys.exit(cli.main())"
+    code = "import sys; from appliance import cli; sys.exit(cli.main())"
     with open(tmp_path / "sim.log", "wb") as log:
         proc = subprocess.Popen([sys.executable, "-c", code, "simulate", "sebox", "--port", str(port),
                                  "--rate", "0.1", "--variant", "example"], cwd=ROOT, stdout=log, stderr=log)
