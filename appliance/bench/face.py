@@ -22,9 +22,10 @@ import cv2
 import numpy as np
 
 from ..config import Settings
+from ..data import PROBE_PHOTO
 from .stats import figure, median_ms
 
-PHOTO = Path(__file__).resolve().parents[2] / "tests" / "data" / "faces" / "obama_1.jpg"
+PHOTO = PROBE_PHOTO
 WIDTH, HEIGHT = 640, 480
 
 

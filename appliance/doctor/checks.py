@@ -21,9 +21,9 @@ from typing import Callable, Iterable
 
 from ..runtime import endpoints
 from ..config import Settings
+from ..data import PROBE_PHOTO
 
 ROOT = Path(__file__).resolve().parents[2]
-PROBE_PHOTO = ROOT / "tests" / "data" / "faces" / "obama_1.jpg"
 PROBE_SENTENCE, PROBE_WORD = "我要办身份证。", "身份证"
 MIN_FREE_FAIL, MIN_FREE_WARN = 500 * 2**20, 2 * 2**30
 
@@ -136,7 +136,7 @@ def check_face_model(s: Settings) -> list[Check]:
     if verify_models(s.models_dir):
         return [_row("face.answers", "FAIL", "skipped: the model files are not intact", "fix models.face first")]
     if not PROBE_PHOTO.exists():
-        return [_row("face.answers", "WARN", f"probe photo {PROBE_PHOTO} not installed", "copy tests/data/faces")]
+        return [_row("face.answers", "WARN", f"probe photo {PROBE_PHOTO} not installed", "reinstall the package (appliance/data/faces is package data)")]
     engine = FaceEngine(s.models_dir, FaceSettings(verify_checksums=False))
     result = engine.analyse(PROBE_PHOTO.read_bytes())
     faces = len(result.faces)

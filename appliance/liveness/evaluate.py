@@ -27,11 +27,12 @@ from pathlib import Path
 import numpy as np
 
 from . import attacks, blinks, splices
+from ..data import FACES_DIR
 from .checker import LivenessChecker
 from .policy import Policy
 
 ROOT = Path(__file__).resolve().parents[2]
-PHOTOS = ROOT / "tests" / "data" / "faces"
+PHOTOS = FACES_DIR
 BONA_FIDE = ("bona_fide", "bona_fide_blink", "bona_fide_still")
 KINDS = (*BONA_FIDE, *attacks.ATTACKS, "photo_swap", "photo_swap_blink", "spliced_frames",
          "second_person", "video_replay_blink")

@@ -46,6 +46,8 @@ from pathlib import Path
 import aiohttp
 from aiohttp import web
 
+from ..data import FACES_DIR
+
 log = logging.getLogger("sebox-sim")
 
 DEFAULT_DEVICES = ("04f98265-1fad-47e5-9dda-66e191272055", "f9f0768f-497c-45f3-9307-ae80a9d89390")
@@ -54,7 +56,7 @@ PEOPLE = (("100000", "小王", "employee", 1), ("666666", "小明", "visitor", 2
 
 
 def default_images_dir() -> Path:
-    return Path(__file__).resolve().parents[2] / "tests" / "data" / "faces"
+    return FACES_DIR
 
 
 def load_images(folder: Path | None) -> list[bytes]:
@@ -269,7 +271,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=5679)
     parser.add_argument("--devices", default=",".join(DEFAULT_DEVICES), help="camera ids (comma-separated)")
-    parser.add_argument("--images", help="folder of JPEG faces to send (default: tests/data/faces)")
+    parser.add_argument("--images", help="folder of JPEG faces to send (default: the photos shipped in appliance/data/faces)")
     parser.add_argument("--rate", type=float, default=0.0, help="push a generated record every RATE seconds")
     parser.add_argument("--variant", default="seed", choices=("seed", "example", "sophon"))
     args = parser.parse_args(argv)
