@@ -73,7 +73,9 @@ class Appliance:
     def __init__(self, workers: str = "dialogue,face,speech,gateway", env: dict | None = None,
                  watchdog_usec: int | None = None):
         self.dir = Path(tempfile.mkdtemp(prefix="ka-"))  # short: unix socket paths are limited
-        self.ports = {"tool": free_port(), "flow_socket": free_port(), "flow_http": free_port()}
+        # metrics too: the default 9925 would be shared by every appliance a test run starts
+        self.ports = {"tool": free_port(), "flow_socket": free_port(), "flow_http": free_port(),
+                      "metrics": free_port()}
         self.env = {
             **os.environ,
             "APPLIANCE_CONFIG": str(ROOT / "firmware-config" / "appliance.toml"),

@@ -40,6 +40,11 @@ class PortsSettings:
     """HTTP flow port: handshake, storage, summary; GET /health."""
     event_feed: int = _opt(5679, min=0, max=65535)
     """WebSocket feed of the kiosk's own recognition events in the SE box's protocol (seed 001)."""
+    metrics: int = _opt(9925, min=0, max=65535)
+    """Prometheus metrics, GET /metrics (README "Running a fleet"); behind allow_clients like the others."""
+    metrics_bind: str = _opt("127.0.0.1", ip=True)
+    """Address of the metrics port alone: a fleet scrapes the kiosk's VPN address while the citizens'
+    ports stay on loopback. Not loopback: needs allow_remote, and set allow_clients to the Prometheus."""
 
 
 @dataclass(frozen=True)
@@ -300,6 +305,10 @@ class LivenessSettings:
 class LoggingSettings:
     level: str = _opt("INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
     """Log level of every process (logs go to stderr, i.e. the journal)."""
+    format: str = _opt("auto", choices=("auto", "text", "json", "journal"))
+    """text: one line per record; json: one JSON object per line (time, level, worker, pid, logger, event,
+    correlation_id) for a log shipper; journal: journald's own fields (systemd-python); auto: journal when
+    the service runs under systemd and systemd-python is installed, else text."""
 
 
 SECTIONS: dict[str, type] = {

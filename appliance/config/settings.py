@@ -233,9 +233,14 @@ def _check_meta(value: Any, key: str, meta: Mapping[str, Any]) -> None:
 
 
 def _check_cross_section(s: Settings) -> None:
-    ports = [p for p in (s.ports.tool, s.ports.flow_socket, s.ports.flow_http, s.ports.event_feed) if p]
+    ports = [p for p in (s.ports.tool, s.ports.flow_socket, s.ports.flow_http, s.ports.event_feed,
+                         s.ports.metrics) if p]
     if len(set(ports)) != len(ports):
-        raise ConfigError(f"ports.tool, ports.flow_socket, ports.flow_http and ports.event_feed must differ, got {ports}")
+        raise ConfigError("ports.tool, ports.flow_socket, ports.flow_http, ports.event_feed and ports.metrics "
+                          f"must differ, got {ports}")
+    if not ipaddress.ip_address(s.ports.metrics_bind).is_loopback and not s.ports.allow_remote:
+        raise ConfigError(f"ports.metrics_bind = {s.ports.metrics_bind!r} exposes the metrics beyond this machine: "
+                          "set ports.allow_remote = true (and ports.allow_clients to your Prometheus) on purpose")
     if not ipaddress.ip_address(s.ports.bind).is_loopback and not s.ports.allow_remote:
         raise ConfigError(f"ports.bind = {s.ports.bind!r} exposes the kiosk's ports beyond this machine: "
                           "set ports.allow_remote = true to do that on purpose")

@@ -11,6 +11,7 @@ import logging
 from aiohttp import web
 
 from ..runtime import bus
+from ..metrics.http import flow_operation
 from . import codes, replies
 from .backends import Backends, NotEnabled, describe, is_transient
 
@@ -86,6 +87,7 @@ class FlowHttp:
         body, refusal = parse_body(await request.read(), request.match_info.get("type"))
         if refusal is not None:
             return refusal
+        request["operation"] = flow_operation(body)  # the metrics middleware's label
         digest = hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
         try:
             reply, _ = await self.backends.call("dialogue", "flow", {"body": body, "digest": digest})

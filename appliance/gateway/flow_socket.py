@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from ..runtime import bus
 from ..config import Settings
+from ..metrics import recorder as metrics
 from . import wsutil
 from .backends import Backends, NotEnabled, is_transient, new_hash
 
@@ -75,6 +77,7 @@ class FlowSockets:
             await self.face_train(ws, hs)
         else:
             await self.qna(ws, hs)
+            metrics.get().qna_ended(bool(ws.get("qna_done")))
         return ws
 
     # -- face_train ----------------------------------------------------------
@@ -86,8 +89,10 @@ class FlowSockets:
         except bus.BusError as exc:
             await wsutil.refuse(ws, str(exc) if isinstance(exc, NotEnabled) else wsutil.bus_failure(exc, "face")["reason"])
             return
+        presentation = metrics.get().presentation("face_train")
         try:
             async for msg in ws:
+                started = time.perf_counter()
                 if msg.type == WSMsgType.TEXT:
                     await wsutil.send_json(ws, {**base, "message": "continue", "reason": "bad_frame",
                                                 "detail": "send each image as a binary frame (JPEG or PNG)"})
@@ -101,7 +106,9 @@ class FlowSockets:
                 try:
                     reply, _ = await self.backends.call("face", "train.frame", {"user_id": hs["user_id"], "hash": conn},
                                                         [msg.data])
+                    metrics.get().operation("face_train", "ok", started)
                 except bus.BusError as exc:
+                    metrics.get().operation("face_train", metrics.bus_outcome(exc), started)
                     reason = "busy" if isinstance(exc, bus.WorkerBusy) else "unavailable"
                     await wsutil.send_json(ws, {**base, "message": "continue", "reason": reason, "detail": str(exc)})
                     continue
@@ -110,6 +117,7 @@ class FlowSockets:
                 if extra.get("message") == "success":
                     await ws.close()
         finally:
+            presentation.close()
             try:
                 await self.backends.call("face", "train.close", {"hash": conn}, timeout=2.0)
             except bus.BusError:
@@ -152,15 +160,21 @@ class FlowSockets:
                         await wsutil.refuse(ws, self._why(exc, "dialogue"), code=WSCloseCode.TRY_AGAIN_LATER)
                         return
                     again = NOT_HEARD if not turn.get("done") else ""
+                    if again:
+                        metrics.get().asked_again.inc()
                     turn, seq = {**turn, "text": again + turn.get("text", "")}, turn.get("seq", seq)
                     if await self._say(ws, turn):
                         return
                     continue
             else:
                 break
+            started = time.perf_counter()
             try:
                 turn = await self._patiently("dialogue", "qna.answer", {**fields, "seq": seq})
+                metrics.get().operation("qna_answer", "ok", started)
+                metrics.get().qna_turn(turn)
             except bus.BusError as exc:
+                metrics.get().operation("qna_answer", metrics.bus_outcome(exc), started)
                 final = isinstance(exc, bus.RemoteError)  # refused (e.g. an expired hash), not unreachable
                 await wsutil.refuse(ws, self._why(exc, "dialogue"),
                                     code=WSCloseCode.POLICY_VIOLATION if final else WSCloseCode.TRY_AGAIN_LATER)
@@ -199,11 +213,13 @@ class FlowSockets:
     async def _transcribe(self, audio: bytes) -> str:
         """A spoken answer as text. Audio the recogniser cannot read, and a transcript it does not
         trust (speech/trust.py: its `text` is then ""), count as not heard (""): asked again."""
+        started = time.perf_counter()
         try:
             reply = await self._patiently("speech", "transcribe", {}, [audio])
         except bus.RemoteError as exc:
             log.info("a spoken answer could not be transcribed: %s", exc.reason)
             return ""
+        metrics.get().transcription("qna", reply, started)
         return reply.get("text", "")
 
     async def _say(self, ws: web.WebSocketResponse, reply: dict) -> bool:
@@ -212,6 +228,7 @@ class FlowSockets:
             await ws.send_str(reply["text"])
             await self._speak(ws, reply["text"])
         if reply.get("done"):
+            ws["qna_done"] = True  # the metrics' completed flow
             await ws.send_str("")  # the seed's end-of-questions marker
             await ws.close()
             return True

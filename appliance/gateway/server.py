@@ -24,6 +24,7 @@ from .flow_socket import FlowSockets
 from .kiosk import KioskPages
 from .origins import OriginPolicy
 from .tool import ToolSockets
+from ..metrics import http as metrics_http, recorder as metrics_recorder
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +81,7 @@ class GatewayWorker:
             "flow_socket": FlowSockets(backends, self.settings).app(),
             "flow_http": FlowHttp(backends).app(limits.max_http_body),
         }
+        apps["flow_http"].middlewares.insert(0, metrics_http.flow_middleware(metrics_recorder.get()))
         if "camera" in self.settings.supervisor.workers:  # the kiosk's own events, SE-box style
             self.feed = EventFeed(self.settings)
             apps["event_feed"] = self.feed.app()
@@ -97,6 +99,7 @@ class GatewayWorker:
         try:
             for key, app in apps.items():
                 runners.append(await self._serve(key, app))
+            runners += [r for r in [await metrics_http.serve(backends, self.settings, self.ports, [allowed])] if r]
             policy.page_port = self.ports["flow_http"]  # ports.flow_http = 0 picks one: "self" is that one
             control = Control(self.settings, self.name, zmq.Context.instance())
             control.send("ready", status={"ports": self.ports})

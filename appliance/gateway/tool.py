@@ -12,11 +12,13 @@ decoding.
 from __future__ import annotations
 
 import logging
+import time
 
 from aiohttp import WSMsgType, web
 
 from ..runtime import bus
 from ..config import Settings
+from ..metrics import recorder as metrics
 from . import wsutil
 from .backends import Backends, NotEnabled, new_hash
 
@@ -37,11 +39,13 @@ class ToolSockets:
         base = {"user_id": "", "type": "face_predict", "hash": conn}
         max_frames = self.settings.face.predict_max_frames
         frames = 0
+        presentation = metrics.get().presentation("face_predict")
         try:
             async for msg in ws:
                 if msg.type not in (WSMsgType.BINARY, WSMsgType.TEXT):
                     break
                 frames += 1
+                started = time.perf_counter()
                 oversize = wsutil.too_large(msg.data, self.settings.limits.max_image_bytes)
                 if msg.type == WSMsgType.TEXT:
                     reply = {**base, "message": "continue", "reason": "bad_frame",
@@ -54,10 +58,13 @@ class ToolSockets:
                         return ws
                 if reply["message"] != "success" and frames >= max_frames:
                     reply = {**reply, "message": "fail", "user_id": ""}
+                metrics.get().face_reply(reply, started)
+                presentation.frame(reply)
                 await wsutil.send_json(ws, reply)
                 if reply["message"] == "fail":
                     await ws.close(message=b"too many frames without a match")
         finally:
+            presentation.close()
             await self._forget("face", "predict.close", {"hash": conn})
         return ws
 
@@ -77,20 +84,26 @@ class ToolSockets:
         ws = await wsutil.open_socket(request, self.settings.limits.max_audio_bytes)
         detailed = request.query.get("confidence", "").lower() in ("1", "true", "yes")  # opt-in JSON replies
         async for msg in ws:
+            started = time.perf_counter()
             if msg.type == WSMsgType.TEXT:
+                metrics.get().operation("stt", "bad_frame", started)
                 await wsutil.send_json(ws, {"type": "error", "reason": "send the utterance as one binary audio frame",
                                             "code": "bad_frame"})
             elif msg.type == WSMsgType.BINARY and wsutil.too_large(msg.data, self.settings.limits.max_audio_bytes):
+                metrics.get().operation("stt", "too_large", started)
                 await wsutil.send_json(ws, {"type": "error", "reason": "too_large",
                                             "detail": wsutil.too_large(msg.data, self.settings.limits.max_audio_bytes)})
             elif msg.type == WSMsgType.BINARY:
                 try:
                     reply, _ = await self.backends.call("speech", "transcribe", {}, [msg.data])
+                    metrics.get().operation("stt", "ok", started)
+                    metrics.get().transcription("stt", reply, started)
                     if detailed:
                         await wsutil.send_json(ws, {"type": "transcript", **{k: reply.get(k) for k in STT_KEYS}})
                     else:  # the seed's plain text frame: the words only when trusted, else ""
                         await ws.send_str(reply.get("text", ""))
                 except bus.BusError as exc:
+                    metrics.get().operation("stt", metrics.bus_outcome(exc), started)
                     await wsutil.send_json(ws, wsutil.bus_failure(exc, "speech"))
             else:
                 break
@@ -99,17 +112,22 @@ class ToolSockets:
     async def tts(self, request: web.Request) -> web.WebSocketResponse:
         ws = await wsutil.open_socket(request, self.settings.limits.max_text_bytes)
         async for msg in ws:
+            started = time.perf_counter()
             if msg.type == WSMsgType.BINARY:
+                metrics.get().operation("tts", "bad_frame", started)
                 await wsutil.send_json(ws, {"type": "error", "reason": "send the text to speak as a text frame",
                                             "code": "bad_frame"})
             elif msg.type == WSMsgType.TEXT and wsutil.too_large(msg.data.encode(), self.settings.limits.max_text_bytes):
+                metrics.get().operation("tts", "too_large", started)
                 await wsutil.send_json(ws, {"type": "error", "reason": "too_large",
                                             "detail": wsutil.too_large(msg.data.encode(), self.settings.limits.max_text_bytes)})
             elif msg.type == WSMsgType.TEXT:
                 try:
                     _, payloads = await self.backends.call("speech", "synthesize", {"text": msg.data})
                     await ws.send_bytes(payloads[0])
+                    metrics.get().operation("tts", "ok", started)
                 except bus.BusError as exc:
+                    metrics.get().operation("tts", metrics.bus_outcome(exc), started)
                     await wsutil.send_json(ws, wsutil.bus_failure(exc, "speech"))
             else:
                 break

@@ -28,6 +28,7 @@ from ..store.keys import DatabaseKeyError
 from ..config import Settings
 from .sdnotify import Notifier
 from .worker import EXIT_CONFIG
+from ..metrics.labels import restart_reason
 
 log = logging.getLogger(__name__)
 
@@ -52,13 +53,14 @@ class WorkerState:
     restart_at: float = 0.0
     last_exit: str = ""
     fatal: str = ""  # the reason a worker gave before exiting
+    reasons: dict[str, int] = field(default_factory=dict)  # restarts by metrics.labels.restart_reason
 
     def describe(self, now: float) -> dict[str, Any]:
         return {
             "name": self.name, "state": self.state, "pid": self.proc.pid if self.proc else None,
             "uptime": round(now - self.started, 1) if self.proc else 0.0,
             "heartbeat_age": round(now - self.last_beat, 2) if self.last_beat else None,
-            "restarts": self.restarts, "last_exit": self.last_exit,
+            "restarts": self.restarts, "restart_reasons": dict(self.reasons), "last_exit": self.last_exit,
             "inflight": self.beat.get("inflight", 0), "handled": self.beat.get("handled", 0),
             "rss": self.beat.get("rss", 0), "status": self.beat.get("status", {}),
         }
@@ -242,6 +244,8 @@ class Supervisor:
         delay = min(self.sup.backoff_max, 0.25 * (2 ** worker.failures)) if worker.failures else 0.0
         worker.failures += 1
         worker.restarts += 1
+        reason = restart_reason(why)
+        worker.reasons[reason] = worker.reasons.get(reason, 0) + 1
         worker.proc, worker.state, worker.restart_at = None, "backoff", now + delay
 
     def _give_up(self, code: int, why: str) -> None:
