@@ -184,7 +184,10 @@ class Classifier:
         for service, word, weight, word_py, bigrams, situation in self._keywords:
             n = len(word)
             for start in range(0, len(text) - n + 1):
-                quality = self._window_quality(text, pinyin, start, word, word_py)
+                if situation:  # described, not named: sound-alikes are too often other words (网店/网点)
+                    quality = self._same_words(text, pinyin, start, word, word_py)
+                else:
+                    quality = self._window_quality(text, pinyin, start, word, word_py)
                 if quality:
                     found.append(_Match(service, start, start + n, weight * quality, situation))
             if n >= 3 and word not in text and not situation:
@@ -203,18 +206,24 @@ class Classifier:
 
     @classmethod
     def _find(cls, text: str, pinyin: list[str], part: str, part_py: list[str]) -> tuple[int, float]:
-        """(position, quality) of the first place ``part`` is said; quality 0 when nowhere.
-
-        One character is too common a sound to be found by pinyin: exact only."""
+        """(position, quality) of the first place ``part`` is said; quality 0 when nowhere."""
         pos = text.find(part)
         if pos >= 0:
             return pos, 1.0
-        if len(part) >= 2:
-            for start in range(0, len(text) - len(part) + 1):
-                quality = cls._window_quality(text, pinyin, start, part, part_py)
-                if quality:
-                    return start, quality
+        for start in range(0, len(text) - len(part) + 1):
+            quality = cls._same_words(text, pinyin, start, part, part_py)
+            if quality:
+                return start, quality
         return -1, 0.0
+
+    @staticmethod
+    def _same_words(text: str, pinyin: list[str], start: int, word: str, word_py: list[str]) -> float:
+        """1 for the same characters; 0.95 for the same syllables in other characters (traditional
+        ones, or a recogniser's homophone) when the phrase is long enough not to be another word."""
+        n = len(word)
+        if text[start:start + n] == word:
+            return 1.0
+        return 0.95 if n >= 3 and pinyin[start:start + n] == word_py else 0.0
 
     @staticmethod
     def _window_quality(text: str, pinyin: list[str], start: int, word: str, word_py: list[str]) -> float:
@@ -253,11 +262,11 @@ class Classifier:
         # to the other as a second request ("要上户口，还要给他交看病的保险").
         if len(several) >= 2 and (not any(m.situation for m in several) or self._joined(text, several)):
             return [m.service for m in several], []
-        rivals = [m for m in ranked[1:] if m.score >= MIN_SCORE and best.score - m.score < MARGIN]
+        rivals = [m for m in ranked[1:] if m.score >= MIN_SCORE and best.score - m.score < MARGIN - 1e-9]
         if rivals:
             asked = sorted([best, *rivals][:MAX_CANDIDATES], key=lambda m: m.start)
             return [], [m.service for m in asked]
-        if best.situation and best.score < SURE_SCORE:
+        if best.score < SURE_SCORE:
             return [], [best.service]
         return [best.service], []
 
@@ -276,7 +285,9 @@ class Classifier:
         ordered = sorted(matches, key=lambda m: (m.score, m.end - m.start), reverse=True)
         kept: list[_Match] = []
         for m in ordered:
-            if all(m.end <= k.start or m.start >= k.end for k in kept):
+            # the same words as strong a sign of two services ("出去旅游"): keep both, to ask which
+            if all(m.end <= k.start or m.start >= k.end or (k.start, k.end, k.score) == (m.start, m.end, m.score)
+                   for k in kept):
                 kept.append(m)
         return kept
 
