@@ -145,11 +145,11 @@ class FlowSockets:
                 fields = {**ids, "text": msg.data, "from_audio": False}
             elif msg.type == WSMsgType.BINARY:
                 oversize = wsutil.too_large(msg.data, self.settings.limits.max_audio_bytes)
-                if oversize:
-                    await wsutil.send_json(ws, {"type": "error", "reason": "too_large", "detail": oversize})
-                    continue
+                if oversize:  # a JSON frame here would be read as a question: not heard, asked again
+                    log.info("qna %s: spoken answer refused: %s", hs["user_id"], oversize)
                 try:
-                    fields = {**ids, "text": await self._transcribe(msg.data), "from_audio": True}
+                    text = "" if oversize else await self._transcribe(msg.data)
+                    fields = {**ids, "text": text, "from_audio": True}
                 except bus.BusError as exc:
                     await wsutil.refuse(ws, self._why(exc, "speech"), code=WSCloseCode.TRY_AGAIN_LATER)
                     return
