@@ -10,7 +10,7 @@ import logging
 
 from aiohttp import web
 
-from ..runtime import bus
+from ..runtime import bus, logs
 from ..metrics.http import flow_operation
 from . import codes, replies
 from .backends import Backends, NotEnabled, describe, is_transient
@@ -88,6 +88,7 @@ class FlowHttp:
         if refusal is not None:
             return refusal
         request["operation"] = flow_operation(body)  # the metrics middleware's label
+        logs.CORRELATION.set(logs.correlation_for(body["user_id"]))  # this citizen's journey, in every log
         digest = hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
         try:
             reply, _ = await self.backends.call("dialogue", "flow", {"body": body, "digest": digest})

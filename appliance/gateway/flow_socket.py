@@ -13,7 +13,7 @@ import time
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from ..runtime import bus
+from ..runtime import bus, logs
 from ..config import Settings
 from ..metrics import recorder as metrics
 from . import wsutil
@@ -73,6 +73,7 @@ class FlowSockets:
         if hs is None:
             await wsutil.refuse(ws, why)
             return ws
+        logs.CORRELATION.set(logs.correlation_for(hs["user_id"]))  # this citizen's journey, in every log
         if hs["type"] == "face_train":
             await self.face_train(ws, hs)
         else:

@@ -14,6 +14,7 @@ import zmq
 from aiohttp import web
 
 from ..config import Settings
+from ..runtime import logs
 from ..runtime.worker import EXIT_CONFIG, Control, rss_bytes
 from . import replies, wsutil
 from .backends import Backends
@@ -89,6 +90,7 @@ class GatewayWorker:
         allowed = client_filter(self.settings.ports.allow_clients)
         policy = OriginPolicy(self.settings.ports.allow_origins, self.settings.ports.flow_http)
         for key, app in apps.items():
+            app.middlewares.insert(0, logs.correlation_middleware())
             app.middlewares.insert(0, allowed)
             # outermost: a browser must be able to read every reply, the client filter's refusals included
             app.middlewares.insert(0, cors(policy) if key == "flow_http" else websocket_origin(policy, key))

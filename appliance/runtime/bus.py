@@ -21,7 +21,7 @@ import zmq
 import zmq.asyncio
 from zmq.utils.monitor import parse_monitor_message
 
-from . import endpoints
+from . import endpoints, logs
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +113,7 @@ class BusClient:
                 timeout: float | None = None) -> tuple[dict[str, Any], list[bytes]]:
         timeout = self.timeout if timeout is None else timeout
         req_id = f"{os.getpid()}-{next(_ids)}"
-        header = {**(fields or {}), "id": req_id, "op": op}
+        header = {**logs.bus_fields(), **(fields or {}), "id": req_id, "op": op}  # cid: the journey
         deadline = time.monotonic() + timeout
         # A fresh socket needs a few ms to connect; a worker that is down stays down.
         connect_deadline = time.monotonic() + min(timeout, CONNECT_GRACE)
@@ -163,7 +163,7 @@ class AsyncBusClient:
                       timeout: float | None = None) -> tuple[dict[str, Any], list]:
         timeout = self.timeout if timeout is None else timeout
         req_id = f"{os.getpid()}-{next(_ids)}"
-        header = {**(fields or {}), "id": req_id, "op": op}
+        header = {**logs.bus_fields(), **(fields or {}), "id": req_id, "op": op}  # cid: the journey
         future = asyncio.get_running_loop().create_future()
         self._pending[req_id] = future
         try:
