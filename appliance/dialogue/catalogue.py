@@ -33,6 +33,9 @@ class Service:
     #: Situations that lead people here, said without naming the service ("单位交的住房的钱"):
     #: (phrase, weight); "a+b" means both parts said anywhere in the request (classifier.py).
     situations: tuple[tuple[str, float], ...] = ()
+    #: Requests as citizens say them, for the nearest-example hint (examples.py); the fallback's
+    #: are requests the kiosk cannot serve.
+    examples: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -132,6 +135,12 @@ def _parse_situations(where: str, raw: Any) -> tuple[tuple[str, float], ...]:
     return tuple(out)
 
 
+def _parse_examples(where: str, raw: Any) -> tuple[str, ...]:
+    if not isinstance(raw, list) or any(not isinstance(x, str) or not x.strip() for x in raw):
+        raise _fail(where, "examples", "must be a list of non-empty strings")
+    return tuple(x.strip() for x in raw)
+
+
 def _parse_documents(where: str, raw: Any) -> tuple[dict[str, Any], ...]:
     if not isinstance(raw, list):
         raise _fail(where, "documents", "must be a list of tables")
@@ -155,7 +164,7 @@ def _parse_service(index: int, raw: Any) -> Service:
     if not isinstance(name, str) or not name.strip() or "/" in name:
         raise _fail(where, "classify", "must be a non-empty string without '/'")
     where = f"service '{name}'"
-    known = {"classify", "keywords", "situations", "flow", "fields", "documents", "fallback"}
+    known = {"classify", "keywords", "situations", "examples", "flow", "fields", "documents", "fallback"}
     for key in raw:
         if key not in known:
             raise _fail(where, key, "unknown key")
@@ -182,6 +191,7 @@ def _parse_service(index: int, raw: Any) -> Service:
         documents=_parse_documents(where, raw.get("documents", [])),
         fallback=fallback,
         situations=_parse_situations(where, raw.get("situations", [])),
+        examples=_parse_examples(where, raw.get("examples", [])),
     )
 
 

@@ -36,6 +36,7 @@ from functools import lru_cache
 from pypinyin import lazy_pinyin
 
 from .catalogue import Catalogue, Service
+from .examples import NearestExamples
 
 #: Below this the request matched nothing: answer with the fallback.
 MIN_SCORE = 0.45
@@ -49,6 +50,8 @@ SURE_SCORE = 0.8
 MARGIN = 0.2
 #: At most this many candidates in a clarifying question.
 MAX_CANDIDATES = 3
+#: A request nothing else recognises, this similar to a catalogue example, is asked about (examples.py).
+EXAMPLE_MIN = 0.25
 #: A situation said in parts ("住房" ... "钱") is less sure than one said as a phrase: its weight times this.
 #: So a service named outright inside its span wins ("租房子的人能办居住证吗" is not 房子+证).
 TOGETHER = 0.85
@@ -151,6 +154,7 @@ class Classifier:
                     self._together.append((service.classify, [(p, to_pinyin(p)) for p in parts if p], weight))
                 else:
                     self._add_phrase(service.classify, phrase, weight, True)
+        self._examples = NearestExamples(catalogue, normalise)
 
     def _add_phrase(self, service: str, word: str, weight: float, situation: bool) -> None:
         word = normalise(word)
@@ -166,12 +170,21 @@ class Classifier:
         for m in matches:
             scores[m.service] = max(scores.get(m.service, 0.0), m.score)
         chosen, candidates = self._choose(clean, matches)
+        if not chosen and not candidates:
+            candidates = self._hint(clean)
         if not chosen:
             fb = self.catalogue.fallback
             return Classification(fb.classify, fb.flow, [fb.classify], scores, fallback=True,
                                   candidates=candidates)
         names = "/".join(chosen)
         return Classification(names, self.catalogue.flow_for(chosen), chosen, scores)
+
+    def _hint(self, text: str) -> list[str]:
+        """The service of the nearest example, to ask about (never to name: see examples.py)."""
+        near = self._examples.nearest(text)
+        if near is None or near.similarity < EXAMPLE_MIN or near.service == self.catalogue.fallback.classify:
+            return []
+        return [near.service]
 
     # -- matching ---------------------------------------------------------
 
