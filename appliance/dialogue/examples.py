@@ -19,6 +19,9 @@ from .catalogue import Catalogue
 
 #: Examples voting for a request.
 K = 3
+#: Character pairs a request must share with an example to be like it at all: one shared word ("办证")
+#: is chance, not resemblance.
+MIN_SHARED = 2
 
 
 @dataclass(frozen=True)
@@ -54,8 +57,12 @@ class NearestExamples:
         if not clean or not self._examples:
             return None
         vector = self._vector(clean)
+        pairs = {g for g in vector if len(g) == 2}
         sims = sorted(((sum(vector.get(g, 0.0) * w for g, w in ex.items()), name)
-                       for name, ex in self._examples), reverse=True)[:K]
+                       for name, ex in self._examples if len(pairs & ex.keys()) >= MIN_SHARED),
+                      reverse=True)[:K]
+        if not sims:
+            return None
         votes: Counter = Counter()
         for sim, name in sims:
             votes[name] += sim
