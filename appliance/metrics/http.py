@@ -65,9 +65,7 @@ class MetricsPage:
         return generate_latest(self.recorder.registry) + generate_latest(registry)
 
     async def metrics(self, _request: web.Request) -> web.Response:
-        response = web.Response(body=await self.render())
-        response.content_type, response.charset = CONTENT_TYPE_LATEST.split(";")[0], "utf-8"
-        return response
+        return web.Response(body=await self.render(), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     def app(self) -> web.Application:
         app = web.Application()
