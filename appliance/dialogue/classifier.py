@@ -63,6 +63,12 @@ _MATERIAL_BEFORE = ("带", "拿", "凭", "需要", "携带")
 _CONTEXT_AFTER = ("以后", "之后")
 # ... unless the speaker goes on to add a request ("... 以后还要办").
 _ADDITION = ("还", "也", "再", "顺便", "同时")
+# Words around 户口/户籍 that make it where someone is registered, not a request: "外地户口" before,
+# "户口在外省" after ("在哪" asks where to go: a request). Other papers from elsewhere are still
+# requests ("外地驾照能在这里换吗").
+_BELONGING = ("户口", "户籍")
+_WHERE_FROM = ("外地", "外省", "本地", "老家", "农村")
+_PLACED = ("在外", "在老家", "在本地", "在农村", "在这", "在那")
 # Words between two mentions that make them two requests, not two readings of one.
 _JOINERS = ("和", "跟", "与", "及", "还", "也", "再", "顺便", "同时", "另外", "都")
 
@@ -260,8 +266,11 @@ class Classifier:
         """(the services really asked for in order of first mention, or the candidates to ask about)."""
         spans = self._strongest_spans(matches)
         requested = [m for m in spans if not self._is_incidental(text, m)]
-        pool = requested or spans
-        if not pool or max(m.score for m in pool) < MIN_SCORE:
+        if not requested:  # only a document to bring or background ("外地户口"): ask, never name it
+            best = max(spans, key=lambda m: m.score, default=None)
+            return [], [best.service] if best and best.score >= MIN_SCORE else []
+        pool = requested
+        if max(m.score for m in pool) < MIN_SCORE:
             return [], []
         # Each service is placed where its strongest mention is ("买房要提公积金还要办房产证":
         # the weak hint 买房 does not put 不动产登记 first).
@@ -311,6 +320,9 @@ class Classifier:
         if any(before.endswith(w) for w in _MATERIAL_BEFORE):
             return True
         after = text[m.end:]
+        if text[m.start:m.end] in _BELONGING and (any(before.endswith(w) for w in _WHERE_FROM)
+                                                  or any(after.startswith(w) for w in _PLACED)):
+            return True
         for w in _CONTEXT_AFTER:
             if after.startswith(w) or after[1:].startswith(w):
                 return not any(a in after for a in _ADDITION)
