@@ -16,8 +16,8 @@ from typing import Callable, Iterable
 
 from ..config import Settings
 
-FAMILIES = ("face", "search", "speech", "gateway", "supervisor", "memory")
-SERVICE_FAMILIES = ("gateway", "supervisor", "memory")
+FAMILIES = ("face", "search", "speech", "gateway", "metrics", "supervisor", "memory")
+SERVICE_FAMILIES = ("gateway", "metrics", "supervisor", "memory")
 
 
 def _meta(quick: bool) -> dict:
@@ -79,7 +79,7 @@ def run(settings: Settings, quick: bool = False, only: Iterable[str] = (),
 
 
 def _service_families(settings, quick, chosen, jpeg, attempt, report) -> None:
-    from . import gateway, memory, supervisor
+    from . import gateway, memory, metrics, supervisor
     from .service import Service
 
     workers = ["dialogue", "face", "gateway"] if quick else ["dialogue", "face", "speech", "gateway"]
@@ -90,6 +90,8 @@ def _service_families(settings, quick, chosen, jpeg, attempt, report) -> None:
             attempt("memory", lambda: memory.run(service))
         if "gateway" in chosen:
             attempt("gateway", lambda: gateway.run(service, quick, jpeg))
+        if "metrics" in chosen:  # what a Prometheus scrape costs, and costs the citizen's flow
+            attempt("metrics", lambda: metrics.run(service, quick))
         if "supervisor" in chosen:
             attempt("supervisor", lambda: supervisor.run(service, workers, settings.models_dir, quick))
     except Exception as exc:

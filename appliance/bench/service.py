@@ -38,7 +38,8 @@ class Service:
 
     def __init__(self, settings: Settings, workers: str, extra_env: dict | None = None):
         self.dir = Path(tempfile.mkdtemp(prefix="kb-"))  # short: unix socket paths are limited
-        self.ports = {"tool": free_port(), "flow_socket": free_port(), "flow_http": free_port()}
+        self.ports = {"tool": free_port(), "flow_socket": free_port(), "flow_http": free_port(),
+                      "metrics": free_port()}
         self.runtime_dir = self.dir / "run"
         env = {k: v for k, v in os.environ.items() if not k.startswith("APPLIANCE_") and k != "WATCHDOG_USEC"}
         if settings.source:

@@ -189,7 +189,8 @@ def setup(ctx: click.Context, no_doctor: bool) -> None:
 # -- bench --------------------------------------------------------------------------------------
 @click.command("bench")
 @click.option("--quick", is_flag=True, help="A fast subset (small sizes, few repeats).")
-@click.option("--only", multiple=True, type=click.Choice(["face", "search", "speech", "gateway", "supervisor", "memory"]),
+@click.option("--only", multiple=True, type=click.Choice(["face", "search", "speech", "gateway", "metrics", "supervisor",
+                                                               "memory"]),
               help="Run only this family (repeatable).")
 @click.option("--out", "out_path", default="bench.json", show_default=True, type=click.Path(dir_okay=False))
 @click.pass_context
