@@ -23,7 +23,7 @@ from typing import Any, Callable
 
 import zmq
 
-from . import bus, endpoints
+from . import bus, endpoints, logs
 from ..config import Settings
 
 log = logging.getLogger(__name__)
@@ -205,6 +205,8 @@ class ServiceWorker:
         pool.submit(work)
 
     def _call(self, handler: Handler, header: dict, payloads: list[bytes]) -> Reply:
+        # the gateway's correlation id (a citizen's journey) on every log line this request writes
+        logs.CORRELATION.set(str(header.get(logs.HEADER_KEY, ""))[:32])
         try:
             result = handler(header, payloads)
         except HandlerError as exc:

@@ -169,3 +169,24 @@ def test_bus_header_carries_the_correlation_id(tmp_path):
         client.close()
         router.close(linger=0)
     assert headers[0]["cid"] == "0123456789ab"
+
+
+def test_a_journey_carries_one_correlation_id_from_gateway_to_worker():
+    """JSON logs of a real appliance: the dialogue worker's lines of one citizen's handshakes carry the id
+    the gateway set (the same for the same citizen, another for another), never the user id itself."""
+    from harness import Appliance
+
+    app = Appliance(workers="dialogue,gateway", env={"APPLIANCE_LOGGING_FORMAT": "json"}).wait_ready()
+    try:
+        for user in ("citizenalpha", "citizenalpha", "citizenbeta"):
+            status, _ = app.post("/handshake", {"user_id": user, "type": "handshake", "info": {},
+                                                "input": {"type": "text", "text": "我要办护照"}})
+            assert status == 200
+    finally:
+        app.stop()
+    lines = [json.loads(line) for line in app.logtext().splitlines() if line.startswith("{")]
+    assert lines and all(JSON_KEYS <= set(line) for line in lines)
+    handshakes = [line for line in lines if line["worker"] == "dialogue" and "citizen" in line["event"]]
+    ids = [line["correlation_id"] for line in handshakes]
+    assert len(ids) == 3 and ids[0] and ids[0] == ids[1] != ids[2], handshakes
+    assert not any("citizen" in cid for cid in ids)
