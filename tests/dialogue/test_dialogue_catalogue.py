@@ -54,6 +54,10 @@ def test_needed_fields_and_tables():
     (lambda d: d["service"][0].update(fallback=True), ["fallback"]),
     (lambda d: d.update(always_ask=["name", "blood_type"]), ["always_ask"]),
     (lambda d: d.pop("service"), ["service"]),
+    (lambda d: d["service"][7].update(situations="去香港"), ["港澳通行证", "situations"]),
+    (lambda d: d["service"][7].update(situations=["去香港+"]), ["港澳通行证", "situations", "part"]),
+    (lambda d: d["service"][8].update(situations=["开店:9"]), ["营业执照", "situations", "weight"]),
+    (lambda d: d["service"][9].update(examples=["", "学车"]), ["驾驶证", "examples"]),
 ])
 def test_bad_catalogue_names_service_and_key(raw, mutate, words):
     mutate(raw)
