@@ -73,7 +73,8 @@ class Scraper:
 def run(service: Service, quick: bool) -> dict:
     metrics_url = f"http://127.0.0.1:{service.ports['metrics']}/metrics"
     repeats = 10 if quick else 40
-    medians = interleaved_ms({"metrics": lambda: _get(metrics_url), "health": lambda: _get(service.url("/health"))},
+    health_url = service.url("/health")
+    medians = interleaved_ms({"metrics": lambda: _get(metrics_url), "health": lambda: _get(health_url)},
                              repeats, warmup=2)
     page = _get(metrics_url).decode()
     series = sum(1 for line in page.splitlines() if line and not line.startswith("#"))
@@ -91,7 +92,8 @@ def run(service: Service, quick: bool) -> dict:
     finally:
         scraper.stop()
     return {
-        "scrape": figure(medians["metrics"], "ms", medians["health"], "GET /health (same supervisor round trip)",
+        "scrape": figure(medians["metrics"], "ms", medians["health"],
+                         "GET /health (same supervisor round trip)",
                          n=repeats, note=f"{len(page)} bytes, {series} series"),
         "handshake_while_scraped": figure(statistics.median(scraped), "ms", statistics.median(idle),
                                           "the same handshakes unscraped", n=len(scraped),

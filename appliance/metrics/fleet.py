@@ -51,7 +51,8 @@ def supervisor_families(snapshot: dict[str, Any] | None, settings: Settings) -> 
     is_ready = _gauge("kiosk_worker_ready", "1 while the worker is ready", ["worker"])
     restarts = CounterMetricFamily("kiosk_worker_restarts", "Restarts by the supervisor, by reason",
                                    labels=["worker", "reason"])
-    age = _gauge("kiosk_worker_heartbeat_age_seconds", "Seconds since the worker's last heartbeat", ["worker"])
+    age = _gauge("kiosk_worker_heartbeat_age_seconds", "Seconds since the worker's last heartbeat",
+                 ["worker"])
     rss = _gauge("kiosk_worker_resident_memory_bytes", "Resident memory at the last heartbeat", ["worker"])
     inflight = _gauge("kiosk_worker_inflight", "Requests in flight at the last heartbeat", ["worker"])
     uptime = _gauge("kiosk_worker_uptime_seconds", "Seconds since the worker was (re)started", ["worker"])

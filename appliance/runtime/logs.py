@@ -85,7 +85,8 @@ class JsonFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
-            "time": dt.datetime.fromtimestamp(record.created, dt.timezone.utc).isoformat(timespec="milliseconds"),
+            "time": dt.datetime.fromtimestamp(record.created, dt.timezone.utc).isoformat(
+                timespec="milliseconds"),
             "level": record.levelname, "worker": getattr(record, "worker", None), "pid": record.process,
             "logger": record.name, "event": record.getMessage(),
             "correlation_id": getattr(record, "correlation_id", "") or None,

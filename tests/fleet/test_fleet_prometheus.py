@@ -11,7 +11,6 @@ import subprocess
 import time
 import urllib.parse
 import urllib.request
-from pathlib import Path
 
 import pytest
 
@@ -82,7 +81,8 @@ def prometheus(tmp_path):
             "scrape_configs": [{"job_name": "kiosk", "static_configs": [{"targets": [target]}]}],
         }))
         log = open(tmp_path / "prometheus.log", "wb")
-        procs.append(subprocess.Popen([binary, f"--config.file={config}", f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+        procs.append(subprocess.Popen([binary, f"--config.file={config}",
+                                       f"--storage.tsdb.path={tmp_path / 'tsdb'}",
                                        f"--web.listen-address=127.0.0.1:{port}"], stdout=log, stderr=log))
         wait_for(lambda: _ready(port), 30, "Prometheus ready")
         return port
@@ -106,11 +106,13 @@ def _ready(port: int) -> bool:
 
 
 def test_prometheus_scrapes_the_kiosk_and_a_flapping_worker_fires(prometheus):
-    app = Appliance(workers="dialogue,gateway", env={"APPLIANCE_SUPERVISOR_RESTART_BUDGET": "20"}).wait_ready()
+    app = Appliance(workers="dialogue,gateway",
+                    env={"APPLIANCE_SUPERVISOR_RESTART_BUDGET": "20"}).wait_ready()
     try:
         port = prometheus(f"127.0.0.1:{app.ports['metrics']}")
         # the kiosk's series, as the fleet sees them
-        up = wait_for(lambda: query(port, "/api/v1/query", query='kiosk_worker_up{job="kiosk"}')["data"]["result"],
+        up = wait_for(lambda: query(port, "/api/v1/query",
+                                    query='kiosk_worker_up{job="kiosk"}')["data"]["result"],
                       30, "kiosk_worker_up scraped")
         assert {r["metric"]["worker"] for r in up} == {"dialogue", "gateway"}
         assert all(r["value"][1] == "1" for r in up)
@@ -121,9 +123,11 @@ def test_prometheus_scrapes_the_kiosk_and_a_flapping_worker_fires(prometheus):
             pid = wait_for(lambda: app.worker_pid("dialogue"), 30, "a dialogue process")
             os.kill(pid, signal.SIGKILL)
             wait_for(lambda: app.worker_pid("dialogue") not in (None, pid), 30, "dialogue restarted")
-        alerts = wait_for(lambda: [a for a in query(port, "/api/v1/alerts")["data"]["alerts"]
-                                   if a["labels"]["alertname"] == "KioskWorkerFlapping" and a["state"] == "firing"],
-                          60, "KioskWorkerFlapping firing")
+        def flapping():
+            return [a for a in query(port, "/api/v1/alerts")["data"]["alerts"]
+                    if a["labels"]["alertname"] == "KioskWorkerFlapping" and a["state"] == "firing"]
+
+        alerts = wait_for(flapping, 60, "KioskWorkerFlapping firing")
         assert {a["labels"]["worker"] for a in alerts} == {"dialogue"}
         assert {a["labels"]["reason"] for a in alerts} == {"died"}
         rules = query(port, "/api/v1/rules")["data"]["groups"]
