@@ -1,7 +1,7 @@
 """STT and TTS real-time factors and time to first audio, against the raw model calls.
 
 Inputs are real: sentences a citizen says to the kiosk and the kiosk says back
-(appliance.speech.bench's lists), synthesised by our TTS and fed back to our
+(appliance.speech.roundtrip's lists), synthesised by our TTS and fed back to our
 STT through WAV bytes as /tts → /stt would carry them.  References:
 - TTS: Kokoro's onnxruntime call alone on the same tokens (ours adds text
   normalisation, G2P, sentence splitting, trimming);
@@ -24,7 +24,7 @@ from .stats import figure
 
 def run(settings: Settings, quick: bool) -> dict:
     from ..speech.audio import decode_audio, encode_wav
-    from ..speech.bench import ANSWERS, REQUESTS
+    from ..speech.roundtrip import ANSWERS, REQUESTS, cer
     from ..speech.stt import SpeechToText
     from ..speech.tts import TextToSpeech
 
@@ -74,6 +74,8 @@ def run(settings: Settings, quick: bool) -> dict:
                                   "first sentence's model call", n=n),
         "stt_rtf": figure(med_rtf("stt"), "RTF", med_rtf("raw_stt"), "faster-whisper transcribe, no VAD/prompt",
                           n=n, note=f"e.g. heard {rows[0]['heard']!r}"),
+        "stt_cer": figure(statistics.mean(cer(t, r["heard"]) for t, r in zip(texts, rows)), "CER", None,
+                          "", n=n, note="the round trip's texts as spoken by the kiosk's TTS"),
         "stt_load": figure(stt.load_seconds * 1000, "ms", None, "", n=1),
         "tts_load": figure(tts.load_seconds * 1000, "ms", None, "", n=1),
     }

@@ -1,5 +1,5 @@
 """Round trip TTS -> WAV bytes -> STT on real models: the service names must come back."""
-from appliance.speech.bench import REQUESTS, cer, edit_distance, normalize_for_cer, round_trip, run_bench, service_hits
+from appliance.speech.roundtrip import REQUESTS, cer, edit_distance, normalize_for_cer, round_trip, evaluate, service_hits
 
 
 def test_edit_distance_and_cer_normalisation():
@@ -26,7 +26,7 @@ def test_round_trip_keeps_the_intent(speech_stt, speech_tts):
 
 
 def test_bench_reports_every_metric(speech_models_dir, speech_stt, speech_tts):
-    result = run_bench(speech_models_dir, n=2, stt=speech_stt, tts=speech_tts)
+    result = evaluate(speech_models_dir, n=2, stt=speech_stt, tts=speech_tts)
     for key in ("cer", "tts_rtf_mean", "stt_rtf_mean", "rss_mb_peak", "stt_load_s", "tts_load_s"):
         assert key in result and result[key] >= 0
     assert result["n"] == 2 and len(result["rows"]) == 2

@@ -123,7 +123,7 @@ ANSWER_TEXTS = ["我的电话是13912345678", "我叫张伟", "我的身份证�
 def test_round_trip_through_the_ports_keeps_the_intent(app):
     """/tts → /stt → handshake: every catalogue service's typical request; ≥ 90 % classified right.
     Answers (numbers, names, dates) are reported as character error rate."""
-    from appliance.speech.bench import cer
+    from appliance.speech.roundtrip import cer
 
     stt = app.ws("tool", "/stt")
     right, rows = 0, []

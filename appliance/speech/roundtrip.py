@@ -1,14 +1,10 @@
-"""Speech benchmark: load times, real-time factors, memory, and a TTS -> STT round trip
-scored by character error rate (CER) and by how many service names come back.
-
-    python -m appliance.speech.bench [MODELS_DIR] [N]   # prints the dict as JSON
-"""
+"""Round-trip accuracy: the kiosk's TTS speaks known texts, its STT hears them back, scored by
+character error rate (CER) and by how many service names come back. Speed figures belong to
+`appliance bench` (appliance/bench/speech.py), which reports this CER beside them."""
 from __future__ import annotations
 
-import json
 import re
 import resource
-import sys
 import time
 from pathlib import Path
 from typing import Optional
@@ -91,7 +87,7 @@ def service_hits(rows: list[dict], terms=DEFAULT_TERMS) -> tuple[int, int]:
     return heard, said
 
 
-def run_bench(models_dir: Path, n: Optional[int] = None, stt: Optional[SpeechToText] = None,
+def evaluate(models_dir: Path, n: Optional[int] = None, stt: Optional[SpeechToText] = None,
               tts: Optional[TextToSpeech] = None) -> dict:
     """Load (unless engines are given), round-trip ``n`` texts (default all 20), return metrics."""
     rss0 = _rss_mb()
@@ -117,8 +113,3 @@ def run_bench(models_dir: Path, n: Optional[int] = None, stt: Optional[SpeechToT
         "rows": rows,
     }
 
-
-if __name__ == "__main__":
-    d = Path(sys.argv[1]) if len(sys.argv) > 1 else Path("models")
-    count = int(sys.argv[2]) if len(sys.argv) > 2 else None
-    print(json.dumps(run_bench(d, count), ensure_ascii=False, indent=1))
