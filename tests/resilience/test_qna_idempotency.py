@@ -14,6 +14,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+import websocket
 
 from appliance.dialogue.fields import parse_field
 from appliance.dialogue.idcard import birth_of, check_digit
@@ -138,3 +139,25 @@ def test_answers_apply_once_to_their_own_question_whatever_is_killed(app):
         assert row == (expected["career"], expected["political_status"], expected["phone"], expected["id_card"])
     restarts = next(w for w in app.health()["workers"] if w["name"] == "dialogue")["restarts"]
     assert restarts >= total >= 20  # the kills really happened
+
+
+def test_a_final_failure_is_one_error_frame_then_close():
+    """The dialogue worker frozen past limits.bus_timeout: no busy frames, one error frame, close 1013."""
+    app = Appliance(workers="dialogue,gateway", env={"APPLIANCE_LIMITS_BUS_TIMEOUT": "1.5"}).wait_ready()
+    try:
+        _, hs = app.post("/handshake", {"user_id": "frozen", "type": "handshake", "info": {},
+                                        "input": {"type": "text", "text": "我要办护照"}})
+        ws, question = open_qna(app, "frozen", hs["hash"])
+        assert field_of(question) == "name"
+        pid = app.worker_pid("dialogue")
+        os.kill(pid, signal.SIGSTOP)  # alive but not answering: the gateway waits, then gives up once
+        try:
+            ws.send("张伟")
+            frame = json.loads(ws.recv())
+            assert frame["type"] == "error" and "dialogue" in frame["reason"], frame
+            opcode, data = ws.recv_data(control_frame=True)
+            assert opcode == websocket.ABNF.OPCODE_CLOSE and int.from_bytes(data[:2], "big") == 1013
+        finally:
+            os.kill(pid, signal.SIGCONT)
+    finally:
+        app.stop()
