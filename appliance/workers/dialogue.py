@@ -148,7 +148,7 @@ class DialogueWorker(ServiceWorker):
         # The user's last handshake may have asked which service (dialogue/clarify.py): this one answers
         # it, once; taking the question and opening the session are one transaction.
         with store.database.atomic("IMMEDIATE"):
-            hs = self.engine.handshake(check, text, sessions.take_clarification(body["user_id"]))
+            hs = self.engine.handshake(check, text, sessions.take_clarification(body["user_id"], text))
             session = sessions.create(body["user_id"], self.ttl, classify=hs.classify, flow=hs.flow,
                                       transcript=transcript or text, info=hs.record, qna_state=hs.qna_state)
         log.info("handshake %s: %s%s", body["user_id"], hs.classify,
