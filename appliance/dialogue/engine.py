@@ -83,6 +83,8 @@ class DialogueEngine:
         state = self.planner.start(needed, check.record)
         if result.candidates:
             state["clarify"] = clarify.pending(result.candidates, text)
+        elif waiting:  # the same answer resent (its reply lost) is read against the same question
+            state["answered"] = {"question": waiting, "answer": text}
         return Handshake(result.classify, result.flow, result.services, check.record, check.errors,
                          needed, state, result.fallback, result.scores, result.candidates)
 

@@ -40,14 +40,27 @@ def fetch(hash_: object, user_id: str) -> FlowSession:
     return session
 
 
-def take_clarification(user_id: str) -> dict | None:
+RESEND_GRACE = 60.0
+"""Seconds during which a handshake identical to the one that answered a clarifying question (a client
+resending after its reply was lost) is read against the same question again."""
+
+
+def take_clarification(user_id: str, text: str | None = None) -> dict | None:
     """The clarifying question the user's latest live session asked (qna_state "clarify", see
-    dialogue/clarify.py), taken off it: only the user's next handshake answers it."""
+    dialogue/clarify.py), taken off it: only the user's next handshake answers it. ``text`` equal
+    to the answer that session was opened with, shortly after, is a resend: the same question."""
     with database.atomic("IMMEDIATE"):
         session = (FlowSession.select().where(FlowSession.user_id == user_id, FlowSession.expires_at >= now())
                    .order_by(FlowSession.created_at.desc()).first())
         state = session.qna_state if session is not None else None
-        if not isinstance(state, dict) or not state.get("clarify"):
+        if not isinstance(state, dict):
+            return None
+        answered = state.get("answered")
+        if (not state.get("clarify") and isinstance(answered, dict) and text is not None
+                and answered.get("answer") == text
+                and now() - session.created_at <= dt.timedelta(seconds=RESEND_GRACE)):
+            return answered.get("question")
+        if not state.get("clarify"):
             return None
         waiting = state.pop("clarify")
         session.qna_state = state

@@ -42,6 +42,8 @@ def test_next_handshake_answers_the_question(engine, answer, expected):
     second = engine.handshake({}, answer, first.qna_state["clarify"])
     assert second.classify == expected and not second.candidates
     assert "clarify" not in second.qna_state
+    # kept so that the same answer resent (its reply lost) is read against the same question
+    assert second.qna_state["answered"] == {"question": first.qna_state["clarify"], "answer": answer}
     if expected not in ("综合咨询",):
         assert second.needed_fields  # now the chosen service's questions follow
 

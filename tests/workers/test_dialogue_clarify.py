@@ -35,8 +35,8 @@ def test_unsure_request_asks_and_the_next_handshake_answers(app):
     assert second["classify"] == "不动产登记" and "candidates" not in second
     assert "不动产登记中心" in second["flow"]
     assert second["hash"] != first["hash"]
-    # the question was answered: the same words later are a request of their own again (no service)
-    third = handshake(app, "clarify-1", "后面那个")
+    # the question was answered: other words are a request of their own (no service)
+    third = handshake(app, "clarify-1", "前面那个")
     assert third["classify"] == "综合咨询" and "candidates" not in third
 
 
@@ -71,3 +71,13 @@ def test_the_chosen_service_is_questioned_and_summarised(app):
     ws.send(json.dumps({"user_id": "clarify-6", "type": "qna", "hash": first["hash"]}))
     assert "不需要再回答" in ws.recv()
     ws.close()
+
+
+def test_a_resent_answer_gets_the_same_service(app):
+    """A client that lost the reply to its answer sends the same handshake again: same question, same answer."""
+    handshake(app, "clarify-7", OPEN)
+    first = handshake(app, "clarify-7", "第二个")
+    again = handshake(app, "clarify-7", "第二个")
+    assert first["classify"] == again["classify"] == "不动产登记"
+    other = handshake(app, "clarify-7", "第一个")  # not a resend: the question was answered
+    assert other["classify"] == "综合咨询"
