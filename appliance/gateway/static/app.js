@@ -151,6 +151,13 @@ async function handshake(input) {
   try {
     const reply = await flowRequest("handshake", { user_id: state.userId, info, input });
     state.hash = reply.hash;
+    if (reply.candidates && reply.candidates.length) {
+      // not sure which service: `flow` is a short question; the citizen's reply is the next handshake
+      $("service").hidden = true;
+      $("input-request").value = "";
+      notice(reply.flow, { speak: true });
+      return;
+    }
     $("classify").textContent = reply.classify;
     $("flow").replaceChildren(...String(reply.flow || "").split("\n").map((line) => {
       const p = document.createElement("p");
