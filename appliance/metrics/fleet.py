@@ -15,11 +15,13 @@ import shutil
 import time
 from typing import Any, Iterable
 
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily, Metric
+from prometheus_client.core import (CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily,
+                                   InfoMetricFamily, Metric)
 
 from .. import __version__
 from ..config import Settings
 from ..runtime import endpoints
+from . import upstream
 from .labels import RESTART_REASONS, safe
 
 OPEN_STATES = ("pending", "waiting")
@@ -111,6 +113,7 @@ def worker_specific(status: dict[str, dict]) -> list[Metric]:
             dropped = CounterMetricFamily("kiosk_camera_frames_dropped", "Frames dropped")
             dropped.add_metric([], float(camera.get("dropped") or 0))
             out.append(dropped)
+    out += upstream_families((status.get("sync") or {}).get("upstream") or {})
     sebox = (status.get("sync") or {}).get("sebox")
     if sebox:
         connected = _gauge("kiosk_sebox_connected", "1 while the SE box's event feed is connected")
@@ -119,6 +122,27 @@ def worker_specific(status: dict[str, dict]) -> list[Metric]:
         records.add_metric([], float(sebox.get("records") or 0))
         out += [connected, records]
     return out
+
+
+def upstream_families(calls: dict[str, dict]) -> list[Metric]:
+    """The sync worker's upstream calls by API: outcomes and a latency histogram (metrics.upstream)."""
+    if not calls:
+        return []
+    requests = CounterMetricFamily("kiosk_upstream_requests", "Calls to the Tencent-style services, by API "
+                                   "and outcome (ok, refused, unreachable)", labels=["api", "outcome"])
+    latency = HistogramMetricFamily("kiosk_upstream_duration_seconds", "Time of a call to the Tencent-style "
+                                    "services", labels=["api"])
+    for api, entry in calls.items():
+        api = safe(api, tuple(upstream.APIS.values()) + ("other",))
+        for outcome in upstream.OUTCOMES:
+            requests.add_metric([api, outcome], float(entry.get(outcome, 0)))
+        running, buckets = 0, []
+        for bound, count in zip(upstream.BUCKETS, entry.get("buckets") or []):
+            running += count
+            buckets.append((repr(float(bound)), float(running)))
+        buckets.append(("+Inf", float(entry.get("count", 0))))
+        latency.add_metric([api], buckets, float(entry.get("sum", 0.0)))
+    return [requests, latency]
 
 
 def outbox_families(summary: dict[str, Any] | None, now: dt.datetime | None = None) -> list[Metric]:

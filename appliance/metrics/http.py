@@ -56,6 +56,8 @@ class MetricsPage:
         sync = self.backends.clients.get("sync")
         if sync is not None:
             status = await self._ask(sync, "status", {"limit": OUTBOX_ITEMS})
+            if not (status or {}).get("outbox"):  # a sync worker of the time before the common `status` op
+                status = await self._ask(sync, "sync.status", {"limit": OUTBOX_ITEMS})
             out += fleet.outbox_families((status or {}).get("outbox"))
         return out + fleet.host_families(self.settings, self.backends.inflight())
 

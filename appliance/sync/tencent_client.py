@@ -24,9 +24,12 @@ import asyncio
 import base64
 import json
 import logging
+import time
 from typing import Any
 
 import aiohttp
+
+from ..metrics import upstream
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +96,19 @@ class TencentClient:
             await self._session.close()
 
     async def call(self, path: str, body: dict[str, Any], timeout: float | None = None) -> dict[str, Any]:
-        """POST and return ``data`` (a dict) or raise Refused / Unreachable."""
+        """POST and return ``data`` (a dict) or raise Refused / Unreachable; timed per API (/metrics)."""
+        started, outcome = time.perf_counter(), "unreachable"
+        try:
+            data = await self._post(path, body, timeout)
+            outcome = "ok"
+            return data
+        except Refused:
+            outcome = "refused"
+            raise
+        finally:
+            upstream.record(path, outcome, time.perf_counter() - started)
+
+    async def _post(self, path: str, body: dict[str, Any], timeout: float | None) -> dict[str, Any]:
         url = self.base_url + path
         sent = False
         try:

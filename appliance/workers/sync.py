@@ -53,6 +53,7 @@ from ..sync.records import BoxRecord
 from ..sync.records import store as store_record
 from ..sync.sebox_client import SeboxClient
 from ..sync.tencent_client import Refused, TencentClient, Unreachable
+from ..metrics import upstream
 from ..runtime.worker import HandlerError, ServiceWorker
 
 log = logging.getLogger(__name__)
@@ -159,6 +160,7 @@ class SyncWorker(ServiceWorker):
             out["sebox"] = {k: v for k, v in self.sebox.stats.as_dict().items() if k != "last_error"}
         if getattr(self, "deliverer", None) is not None:
             out["outbox_delivered"] = self.deliverer.stats["delivered"]
+        out.update(upstream.status())  # the Tencent-style calls by API, for /metrics
         return out
 
     def op_status(self, header: dict, _payloads) -> dict:
