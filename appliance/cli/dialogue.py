@@ -16,14 +16,14 @@ from .base import EXIT_FAIL, EXIT_USAGE, load_settings
 
 
 @click.command("classify-eval")
-@click.option("--set", "names", multiple=True, help="Only this set (repeatable): indirect-tuning, indirect-blind, "
-              "direct, direct-blind.")
+@click.option("--set", "names", multiple=True,
+              help="Only this set (repeatable): indirect-tuning, indirect-blind, direct, direct-blind.")
 @click.option("--data", "data_dir", type=click.Path(file_okay=False, exists=True),
               help="Folder with the request sets (default: the checkout's tests/data).")
 @click.option("--misses", is_flag=True, help="Also list every request not answered exactly right "
               "(never tune on the blind set's: it measures what tuning did).")
-@click.option("--max-wrong", type=float, default=None, help="Exit 1 if any set's wrong-service rate is above this "
-              "(e.g. 0.05).")
+@click.option("--max-wrong", type=float, default=None,
+              help="Exit 1 if any set's wrong-service rate is above this (e.g. 0.05).")
 @click.pass_context
 def classify_eval(ctx: click.Context, names: tuple[str, ...], data_dir: str | None, misses: bool,
                   max_wrong: float | None) -> None:
@@ -46,7 +46,8 @@ def classify_eval(ctx: click.Context, names: tuple[str, ...], data_dir: str | No
         if not path.exists():
             click.echo(f"{name}: {path} not found (use --data)", err=True)
             ctx.exit(EXIT_USAGE)
-        results[name] = evaluation.run(classifier.classify, evaluation.read_rows(path), catalogue.fallback.classify)
+        rows = evaluation.read_rows(path)
+        results[name] = evaluation.run(classifier.classify, rows, catalogue.fallback.classify)
     click.echo(evaluation.table(results))
     if misses:
         for name, judged in results.items():

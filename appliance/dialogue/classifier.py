@@ -24,8 +24,10 @@ outranks it, so a keyword said as context does not pick its service.
 
 A wrong service is worse than none, so the classifier does not guess: when
 two services are close, or the best one rests on weak situation evidence
-alone, it names no service (the fallback) and returns ``candidates``, from
-which the dialogue asks a short question (clarify.py).
+alone, or is only mentioned as background ("外地户口"), it names no service
+(the fallback) and returns ``candidates``, from which the dialogue asks a
+short question (clarify.py). A request nothing here recognises may still be
+asked about: the service of the nearest catalogue example (examples.py).
 """
 from __future__ import annotations
 
@@ -308,8 +310,8 @@ class Classifier:
         kept: list[_Match] = []
         for m in ordered:
             # the same words as strong a sign of two services ("出去旅游"): keep both, to ask which
-            if all(m.end <= k.start or m.start >= k.end or (k.start, k.end, k.score) == (m.start, m.end, m.score)
-                   for k in kept):
+            same = (m.start, m.end, m.score)
+            if all(m.end <= k.start or m.start >= k.end or (k.start, k.end, k.score) == same for k in kept):
                 kept.append(m)
         return kept
 

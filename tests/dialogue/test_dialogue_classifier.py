@@ -152,7 +152,7 @@ def test_situation_phrases_come_from_the_tuning_set_or_the_procedure():
         for phrase, _ in service.situations:
             parts = [normalise(p) for p in phrase.split("+")]
             supported = all(p in procedure for p in parts) or any(all(p in t for p in parts) for t in tuning)
-            assert supported, f"{service.classify}: situation {phrase!r} is in no tuning row nor its procedure"
+            assert supported, f"{service.classify}: {phrase!r} is in no tuning row nor its procedure"
         assert not {normalise(x) for x in service.examples} & blind, service.classify
 
 

@@ -46,7 +46,8 @@ def test_classify_eval_prints_the_table_and_gates_on_wrong_services():
     run = CliRunner().invoke(main, ["classify-eval", "--set", "indirect-blind", "--set", "direct"], env=env)
     assert run.exit_code == 0, run.output
     assert "indirect-blind" in run.output and "direct" in run.output and "accuracy" in run.output
-    gated = CliRunner().invoke(main, ["classify-eval", "--set", "indirect-blind", "--max-wrong", "0"], env=env)
+    gated = CliRunner().invoke(main, ["classify-eval", "--set", "indirect-blind", "--max-wrong", "0"],
+                               env=env)
     assert gated.exit_code == 1  # the blind set has a few wrong services (README)
     unknown = CliRunner().invoke(main, ["classify-eval", "--set", "nope"], env=env)
     assert unknown.exit_code == 2

@@ -74,7 +74,7 @@ def test_the_chosen_service_is_questioned_and_summarised(app):
 
 
 def test_a_resent_answer_gets_the_same_service(app):
-    """A client that lost the reply to its answer sends the same handshake again: same question, same answer."""
+    """A client that lost the reply to its answer resends the same handshake: same question, same answer."""
     handshake(app, "clarify-7", OPEN)
     first = handshake(app, "clarify-7", "第二个")
     again = handshake(app, "clarify-7", "第二个")
