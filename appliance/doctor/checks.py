@@ -21,6 +21,8 @@ from typing import Callable, Iterable
 
 from ..runtime import endpoints
 from ..config import Settings
+from . import host, upstream
+from .check import Check, row
 from ..data import PROBE_PHOTO
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -28,24 +30,13 @@ PROBE_SENTENCE, PROBE_WORD = "我要办身份证。", "身份证"
 MIN_FREE_FAIL, MIN_FREE_WARN = 500 * 2**20, 2 * 2**30
 
 
-@dataclass
-class Check:
-    name: str
-    status: str  # PASS | WARN | FAIL
-    detail: str
-    fix: str = ""
-    ms: float = 0.0
-
-
-def _row(name: str, status: str, detail: str, fix: str = "") -> Check:
-    return Check(name, status, detail, fix if status != "PASS" else "")
 
 
 # -- software -------------------------------------------------------------------
 def check_python(s: Settings) -> list[Check]:
     v = sys.version_info
     ok = v >= (3, 11)
-    return [_row("python", "PASS" if ok else "FAIL", f"Python {v.major}.{v.minor}.{v.micro} at {sys.executable}",
+    return [row("python", "PASS" if ok else "FAIL", f"Python {v.major}.{v.minor}.{v.micro} at {sys.executable}",
                  "install Python 3.11 or newer and recreate the venv")]
 
 
@@ -81,19 +72,19 @@ def check_packages(s: Settings) -> list[Check]:
         if req.specifier and not req.specifier.contains(have, prereleases=True):
             problems.append(f"{req.name} {have} (want {req.specifier})")
     if problems:
-        return [_row("packages", "FAIL", "; ".join(problems), "pip install -e /opt/kiosk-appliance (the venv's pip)")]
-    return [_row("packages", "PASS", f"{count} required packages at allowed versions")]
+        return [row("packages", "FAIL", "; ".join(problems), "pip install -e /opt/kiosk-appliance (the venv's pip)")]
+    return [row("packages", "PASS", f"{count} required packages at allowed versions")]
 
 
 def check_config(s: Settings) -> list[Check]:
     from ..config.editor import catalogue_summary
 
     services, problem = catalogue_summary(s)
-    rows = [_row("config", "PASS", f"{s.source or 'embedded defaults'} loads and validates")]
+    rows = [row("config", "PASS", f"{s.source or 'embedded defaults'} loads and validates")]
     if problem:
-        rows.append(_row("catalogue", "FAIL", problem, "fix the file named (or restore its .bak)"))
+        rows.append(row("catalogue", "FAIL", problem, "fix the file named (or restore its .bak)"))
     else:
-        rows.append(_row("catalogue", "PASS", f"{len(services)} services in {s.path('services')}"))
+        rows.append(row("catalogue", "PASS", f"{len(services)} services in {s.path('services')}"))
     return rows
 
 
@@ -103,10 +94,10 @@ def check_origins(s: Settings) -> list[Check]:
 
     warnings = OriginPolicy(s.ports.allow_origins, s.ports.flow_http).warnings()
     if warnings:
-        return [_row("origins", "WARN", "; ".join(warnings),
+        return [row("origins", "WARN", "; ".join(warnings),
                      'list only the kiosk\'s own pages: appliance config set ports.allow_origins '
                      '"self,http://127.0.0.1:*,http://localhost:*"')]
-    return [_row("origins", "PASS", "browser pages allowed from: " + ", ".join(s.ports.allow_origins or ("none",)))]
+    return [row("origins", "PASS", "browser pages allowed from: " + ", ".join(s.ports.allow_origins or ("none",)))]
 
 
 # -- models ---------------------------------------------------------------------------
@@ -116,7 +107,7 @@ def check_model_files(s: Settings) -> list[Check]:
 
     rows = []
     problems = verify_face(s.models_dir)
-    rows.append(_row("models.face", "FAIL" if problems else "PASS",
+    rows.append(row("models.face", "FAIL" if problems else "PASS",
                      "; ".join(problems) or f"detector and recogniser intact in {s.models_dir}",
                      "appliance models fetch --only face"))
     status = verify_speech(s.models_dir)
@@ -124,7 +115,7 @@ def check_model_files(s: Settings) -> list[Check]:
     required_bad = [f"{k}: {v}" for k, v in bad.items() if k not in OPTIONAL]
     optional_bad = [f"{k}: {v}" for k, v in bad.items() if k in OPTIONAL and s.speech.english_voice]
     level = "FAIL" if required_bad else "WARN" if optional_bad else "PASS"
-    rows.append(_row("models.speech", level, "; ".join(required_bad + optional_bad)
+    rows.append(row("models.speech", level, "; ".join(required_bad + optional_bad)
                      or f"{len(status)} files match their pinned sha256", "appliance models fetch --only speech"))
     return rows
 
@@ -134,14 +125,14 @@ def check_face_model(s: Settings) -> list[Check]:
     from ..face.modelfiles import verify_models
 
     if verify_models(s.models_dir):
-        return [_row("face.answers", "FAIL", "skipped: the model files are not intact", "fix models.face first")]
+        return [row("face.answers", "FAIL", "skipped: the model files are not intact", "fix models.face first")]
     if not PROBE_PHOTO.exists():
-        return [_row("face.answers", "WARN", f"probe photo {PROBE_PHOTO} not installed", "reinstall the package (appliance/data/faces is package data)")]
+        return [row("face.answers", "WARN", f"probe photo {PROBE_PHOTO} not installed", "reinstall the package (appliance/data/faces is package data)")]
     engine = FaceEngine(s.models_dir, FaceSettings(verify_checksums=False))
     result = engine.analyse(PROBE_PHOTO.read_bytes())
     faces = len(result.faces)
     ok = result.ok and faces == 1
-    return [_row("face.answers", "PASS" if ok else "FAIL",
+    return [row("face.answers", "PASS" if ok else "FAIL",
                  f"{PROBE_PHOTO.name}: {faces} face(s), {result.reason or 'embedded'} in "
                  f"{result.timings_ms.get('total', 0):.0f} ms", "appliance models fetch --only face (re-convert)")]
 
@@ -157,7 +148,7 @@ def check_speech_models(s: Settings) -> list[Check]:
     audio, rate = tts.synthesize(PROBE_SENTENCE)
     tts_ms = (time.perf_counter() - t0) * 1000
     engine = tts.engines["zh"]
-    rows = [_row("speech.tts", "PASS" if engine == "kokoro" else "WARN",
+    rows = [row("speech.tts", "PASS" if engine == "kokoro" else "WARN",
                  f"{engine} spoke {len(audio) / rate:.1f} s of audio (load + synthesis {tts_ms:.0f} ms)",
                  "Kokoro did not load: appliance models fetch --only speech")]
     ggml = s.models_dir / s.speech.ggml_model if s.speech.ggml_model else None
@@ -165,7 +156,7 @@ def check_speech_models(s: Settings) -> list[Check]:
                        backend=s.speech.stt_backend, ggml_path=ggml)
     heard = to_simplified(stt.transcribe(decode_audio(encode_wav(audio, rate))).text)
     ok = PROBE_WORD in heard
-    rows.append(_row("speech.stt", "PASS" if ok else "FAIL", f"said {PROBE_SENTENCE!r}, heard {heard!r}",
+    rows.append(row("speech.stt", "PASS" if ok else "FAIL", f"said {PROBE_SENTENCE!r}, heard {heard!r}",
                      "appliance models fetch --only speech; check speech.stt_backend"))
     return rows
 
@@ -181,12 +172,12 @@ def check_data_dir(s: Settings) -> list[Check]:
     d = s.data_dir
     fix = f"mkdir -p {d} && chown kiosk-appliance: {d} (or set paths.data_dir)"
     if d.exists() and not d.is_dir():
-        return [_row("data_dir", "FAIL", f"{d} exists but is not a directory", fix)]
+        return [row("data_dir", "FAIL", f"{d} exists but is not a directory", fix)]
     if not d.exists():
         base = _existing_ancestor(d)
         if not base.is_dir() or not os.access(base, os.W_OK):
-            return [_row("data_dir", "FAIL", f"{d} is missing and {base} does not let us create it", fix)]
-        return [_row("data_dir", "WARN", f"{d} does not exist yet (created at first start)", "start the service once")]
+            return [row("data_dir", "FAIL", f"{d} is missing and {base} does not let us create it", fix)]
+        return [row("data_dir", "WARN", f"{d} does not exist yet (created at first start)", "start the service once")]
     try:
         probe = d / f".doctor-{os.getpid()}"
         with open(probe, "wb") as f:
@@ -194,8 +185,8 @@ def check_data_dir(s: Settings) -> list[Check]:
             os.fsync(f.fileno())
         probe.unlink()
     except OSError as exc:
-        return [_row("data_dir", "FAIL", f"{d} is not writable: {exc.strerror}", fix)]
-    return [_row("data_dir", "PASS", f"{d} is writable")]
+        return [row("data_dir", "FAIL", f"{d} is not writable: {exc.strerror}", fix)]
+    return [row("data_dir", "PASS", f"{d} is writable")]
 
 
 def _open_read_only(path: Path):
@@ -222,26 +213,26 @@ def check_database(s: Settings) -> list[Check]:
 
     path = endpoints.database_path(s.data_dir)
     if not path.exists():
-        return [_row("database", "WARN", f"{path} not created yet (created at first start)", "start the service once")]
+        return [row("database", "WARN", f"{path} not created yet (created at first start)", "start the service once")]
     try:
         db = _open_read_only(path)
     except OSError as exc:
-        return [_row("database", "FAIL", str(exc), "check the file's owner and permissions")]
+        return [row("database", "FAIL", str(exc), "check the file's owner and permissions")]
     previous = store.database.obj
     store.database.initialize(db)  # the models' queries must go to this read-only handle
     try:
         verdict = integrity_check(db)
-        rows = [_row("database", "PASS" if verdict == "ok" else "FAIL", f"integrity_check: {verdict}",
+        rows = [row("database", "PASS" if verdict == "ok" else "FAIL", f"integrity_check: {verdict}",
                      f"stop the service and restore {path.name} from a backup")]
         have, want = store.current_version(db), store.SCHEMA_VERSION
         level = "PASS" if have == want else "WARN" if have < want else "FAIL"
-        rows.append(_row("schema", level, f"version {have}, software expects {want}",
+        rows.append(row("schema", level, f"version {have}, software expects {want}",
                          "start the service to migrate" if have < want else "install the newer software again"))
         if have >= 1:
             pending = store.OutboxItem.select().where(store.OutboxItem.state == "pending").count()
             dead = store.OutboxItem.select().where(store.OutboxItem.state == "dead").count()
             level = "WARN" if dead or pending > 100 else "PASS"
-            rows.append(_row("outbox", level, f"{pending} pending, {dead} dead",
+            rows.append(row("outbox", level, f"{pending} pending, {dead} dead",
                              "check upstream.tencent; `appliance sync` lists and retries items"))
         return rows
     finally:
@@ -254,7 +245,7 @@ def check_disk(s: Settings) -> list[Check]:
     usage = shutil.disk_usage(where)
     free = usage.free
     level = "FAIL" if free < MIN_FREE_FAIL else "WARN" if free < MIN_FREE_WARN else "PASS"
-    return [_row("disk", level, f"{free / 2**30:.1f} GiB free of {usage.total / 2**30:.1f} GiB at {where}",
+    return [row("disk", level, f"{free / 2**30:.1f} GiB free of {usage.total / 2**30:.1f} GiB at {where}",
                  "free space: old logs (journalctl --vacuum-size=100M), images in the data dir")]
 
 
@@ -263,34 +254,22 @@ def check_clock(s: Settings) -> list[Check]:
     newest = max((p.stat().st_mtime for p in Path(__file__).parents[1].rglob("*.py")), default=0.0)
     year = time.gmtime(now).tm_year
     if year < 2024 or now + 60 < newest:
-        return [_row("clock", "FAIL", f"the clock says {time.strftime('%Y-%m-%d %H:%M', time.gmtime(now))} UTC, "
+        return [row("clock", "FAIL", f"the clock says {time.strftime('%Y-%m-%d %H:%M', time.gmtime(now))} UTC, "
                      f"before this software's files ({time.strftime('%Y-%m-%d', time.gmtime(newest))})",
                      "timedatectl set-ntp true (or set the RTC: hwclock --systohc)")]
-    return [_row("clock", "PASS", f"{time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(now))} UTC")]
+    return [row("clock", "PASS", f"{time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(now))} UTC")]
 
 
 # -- outside world and systemd -----------------------------------------------------------------
-def _host(fn_name: str) -> Callable[[Settings], list[Check]]:
-    def check(s: Settings) -> list[Check]:
-        from . import host as doctor_host
-
-        return [_row(*row) for row in getattr(doctor_host, fn_name)(s)]
-    return check
-
-
-def check_upstreams(s: Settings) -> list[Check]:
-    from .upstream import probe_all
-
-    return [_row(*row) for row in probe_all(s)]
 
 
 CHECKS: dict[str, Callable[[Settings], list[Check]]] = {
     "python": check_python, "packages": check_packages, "config": check_config, "origins": check_origins,
     "models": check_model_files, "face": check_face_model, "speech": check_speech_models,
-    "camera": _host("check_camera"), "ports": _host("check_ports"),
-    "privileged_port": _host("check_privileged_port"),
+    "camera": host.check_camera, "ports": host.check_ports,
+    "privileged_port": host.check_privileged_port,
     "data_dir": check_data_dir, "database": check_database, "disk": check_disk, "clock": check_clock,
-    "upstreams": check_upstreams, "systemd": _host("check_systemd"),
+    "upstreams": upstream.probe_all, "systemd": host.check_systemd,
 }
 """Groups of checks, in the order printed; `--skip` takes these names."""
 

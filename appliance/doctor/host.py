@@ -19,19 +19,19 @@ import urllib.request
 from pathlib import Path
 
 from ..config import Settings
+from .check import Check, row
 
-Row = tuple[str, str, str, str]
 UNIT = "kiosk-appliance"
 CAP_NET_BIND_SERVICE = 10
 
 
-def check_camera(s: Settings) -> list[Row]:
+def check_camera(s: Settings) -> list[Check]:
     camera = getattr(s, "camera", None)
     if camera is None:
-        return [("camera", "WARN", "no camera configured", "the front end sends images itself")]
+        return [row("camera", "WARN", "no camera configured", "the front end sends images itself")]
     running = [w for w in (our_gateway(s) or {}).get("workers", []) if w.get("name") == "camera"]
     if running and running[0].get("state") == "ready":  # the device is the worker's: do not fight it
-        return [("camera", "PASS", f"{camera.source}: the running camera worker delivers frames "
+        return [row("camera", "PASS", f"{camera.source}: the running camera worker delivers frames "
                      f"({running[0].get('status') or 'ready'})")]
     from ..camera.sources import SourceError, make_source
 
@@ -39,9 +39,9 @@ def check_camera(s: Settings) -> list[Row]:
     try:
         source = make_source(camera.source, camera.width, camera.height, camera.fps, loop=False)
     except SourceError as exc:
-        return [("camera", "FAIL", str(exc), fix)]
+        return [row("camera", "FAIL", str(exc), fix)]
     if source is None:
-        return [("camera", "WARN", f"no camera configured (camera.source = {camera.source!r} found none)",
+        return [row("camera", "WARN", f"no camera configured (camera.source = {camera.source!r} found none)",
                      "set camera.source when the kiosk's own camera is used")]
     frame = None
     try:
@@ -50,12 +50,12 @@ def check_camera(s: Settings) -> list[Row]:
         while frame is None and time.monotonic() < deadline:
             frame = source.read()
     except Exception as exc:  # SourceError, OpenCV errors: the source does not deliver
-        return [("camera", "FAIL", f"{camera.source}: {exc}", fix)]
+        return [row("camera", "FAIL", f"{camera.source}: {exc}", fix)]
     finally:
         source.close()
     if frame is None:
-        return [("camera", "FAIL", f"{camera.source}: opened but delivered no frame in 3 s", fix)]
-    return [("camera", "PASS", f"{camera.source}: frame {frame.shape[1]}x{frame.shape[0]}")]
+        return [row("camera", "FAIL", f"{camera.source}: opened but delivered no frame in 3 s", fix)]
+    return [row("camera", "PASS", f"{camera.source}: frame {frame.shape[1]}x{frame.shape[0]}")]
 
 
 # -- ports and privileges -------------------------------------------------------------------
@@ -89,28 +89,28 @@ def our_gateway(s: Settings, timeout: float = 2.0) -> dict | None:
     return body if isinstance(body, dict) and "healthy" in body else None
 
 
-def check_ports(s: Settings) -> list[Row]:
+def check_ports(s: Settings) -> list[Check]:
     rows, health = [], None
     for key in ("tool", "flow_socket", "flow_http"):
         port = getattr(s.ports, key)
         name = f"port.{key}"
         if port == 0:
-            rows.append((name, "PASS", "0: a free port is picked at start"))
+            rows.append(row(name, "PASS", "0: a free port is picked at start"))
             continue
         state = _port_state(s.ports.bind, port)
         if state == "free":
-            rows.append((name, "PASS", f"{s.ports.bind}:{port} is free"))
+            rows.append(row(name, "PASS", f"{s.ports.bind}:{port} is free"))
         elif state == "denied":
-            rows.append((name, "WARN", f"{port} is privileged for this user (the service gets the capability)",
+            rows.append(row(name, "WARN", f"{port} is privileged for this user (the service gets the capability)",
                              "see the privileged_port check"))
         else:
             health = health if health is not None else (our_gateway(s) or {})
             if health:
                 pid = health.get("pid", "?")
-                rows.append((name, "PASS", f"{port} held by our running service (supervisor pid {pid}, "
+                rows.append(row(name, "PASS", f"{port} held by our running service (supervisor pid {pid}, "
                                  f"{'healthy' if health.get('healthy') else 'NOT healthy'})"))
             else:
-                rows.append((name, "FAIL", f"{s.ports.bind}:{port} is held by another program",
+                rows.append(row(name, "FAIL", f"{s.ports.bind}:{port} is held by another program",
                                  f"find it: ss -ltnp 'sport = :{port}'; or appliance config set ports.{key} N"))
     return rows
 
@@ -139,7 +139,7 @@ def _unit_text() -> str:
     return ""
 
 
-def check_privileged_port(s: Settings) -> list[Row]:
+def check_privileged_port(s: Settings) -> list[Check]:
     try:
         start = int(Path("/proc/sys/net/ipv4/ip_unprivileged_port_start").read_text())
     except (OSError, ValueError):
@@ -147,18 +147,18 @@ def check_privileged_port(s: Settings) -> list[Row]:
     low = [p for p in (s.ports.tool, s.ports.flow_socket, s.ports.flow_http) if 0 < p < start]
     name = "privileged_port"
     if not low:
-        return [(name, "PASS", f"no configured port below {start}")]
+        return [row(name, "PASS", f"no configured port below {start}")]
     if os.geteuid() == 0:
-        return [(name, "PASS", f"ports {low}: running as root (the service itself runs unprivileged)")]
+        return [row(name, "PASS", f"ports {low}: running as root (the service itself runs unprivileged)")]
     if _effective_caps() & (1 << CAP_NET_BIND_SERVICE):
-        return [(name, "PASS", f"ports {low}: this process holds CAP_NET_BIND_SERVICE")]
+        return [row(name, "PASS", f"ports {low}: this process holds CAP_NET_BIND_SERVICE")]
     exe = os.path.realpath(sys.executable)
     if _file_grants_bind(exe):
-        return [(name, "PASS", f"ports {low}: {exe} has file capability cap_net_bind_service")]
+        return [row(name, "PASS", f"ports {low}: {exe} has file capability cap_net_bind_service")]
     unit = _unit_text()
     if "AmbientCapabilities=CAP_NET_BIND_SERVICE" in unit.replace(" ", ""):
-        return [(name, "PASS", f"ports {low}: granted by the unit's AmbientCapabilities")]
-    return [(name, "FAIL", f"ports {low} need CAP_NET_BIND_SERVICE and nothing grants it",
+        return [row(name, "PASS", f"ports {low}: granted by the unit's AmbientCapabilities")]
+    return [row(name, "FAIL", f"ports {low} need CAP_NET_BIND_SERVICE and nothing grants it",
                  "install the systemd unit (AmbientCapabilities=CAP_NET_BIND_SERVICE) or choose ports ≥ 1024")]
 
 
@@ -167,23 +167,23 @@ def _systemctl(*args: str) -> tuple[int, str]:
     return res.returncode, (res.stdout.strip() or res.stderr.strip())
 
 
-def check_systemd(s: Settings) -> list[Row]:
+def check_systemd(s: Settings) -> list[Check]:
     """The unit installed and enabled, and when systemd last heard the watchdog."""
-    no_watchdog = ("watchdog", "WARN", "not readable without systemd", "run the doctor on the kiosk itself")
+    no_watchdog = row("watchdog", "WARN", "not readable without systemd", "run the doctor on the kiosk itself")
     if not shutil.which("systemctl"):
-        return [("systemd", "WARN", "systemctl not found: not a systemd machine", "run under systemd on the kiosk"),
+        return [row("systemd", "WARN", "systemctl not found: not a systemd machine", "run under systemd on the kiosk"),
                 no_watchdog]
     if not Path("/run/systemd/system").exists():
-        return [("systemd", "WARN", "systemd is not running here (a container or a chroot?)",
+        return [row("systemd", "WARN", "systemd is not running here (a container or a chroot?)",
                  "run the doctor on the kiosk itself"), no_watchdog]
     _, state = _systemctl("is-enabled", UNIT)
     if state != "enabled":
         fix = ("systemctl enable --now kiosk-appliance" if state in ("disabled", "static")
                else "install the unit: sudo systemd/install.sh")
-        rows = [("systemd", "FAIL", f"{UNIT}.service is {state or 'not installed'}", fix)]
+        rows = [row("systemd", "FAIL", f"{UNIT}.service is {state or 'not installed'}", fix)]
     else:
-        rows = [("systemd", "PASS", f"{UNIT}.service installed and enabled", "")]
+        rows = [row("systemd", "PASS", f"{UNIT}.service installed and enabled", "")]
     _, stamp = _systemctl("show", "-p", "WatchdogTimestamp", "--value", UNIT)
-    rows.append(("watchdog", "PASS" if stamp else "WARN", f"last watchdog ping: {stamp or 'none recorded'}",
+    rows.append(row("watchdog", "PASS" if stamp else "WARN", f"last watchdog ping: {stamp or 'none recorded'}",
                  "systemctl status kiosk-appliance: is the service running?"))
     return rows

@@ -13,6 +13,7 @@ import json
 import re
 import time
 from ..config import Settings
+from .check import Check, row
 
 TIMEOUT = 5.0
 CREDENTIAL_WORDS = re.compile(r"author|token|auth|credential|鉴权|授权|认证|签名", re.IGNORECASE)
@@ -113,8 +114,8 @@ def _liveness(settings: Settings):
     return _http_probe(cfg.url, body, headers, "liveness_api.authorization"), None
 
 
-def probe_all(settings: Settings) -> list[tuple[str, str, str, str]]:
-    """[(name, status, detail, fix)] for sebox, tencent and liveness_api."""
+def probe_all(settings: Settings) -> list[Check]:
+    """One check each for sebox, tencent and liveness_api."""
     rows = []
     plan = {
         "upstream.sebox": (settings.sebox.enabled, lambda: _sebox_plan(settings), "sebox"),
@@ -123,16 +124,16 @@ def probe_all(settings: Settings) -> list[tuple[str, str, str, str]]:
     }
     for name, (enabled, make, section) in plan.items():
         if not enabled:
-            rows.append((name, "WARN", "disabled", f"appliance config set {section}.enabled true (if the site has one)"))
+            rows.append(row(name, "WARN", "disabled", f"appliance config set {section}.enabled true (if the site has one)"))
             continue
         coroutine, early = make()
         if early:
-            rows.append((name, *early))
+            rows.append(row(name, *early))
             continue
         try:
-            rows.append((name, *asyncio.run(asyncio.wait_for(coroutine, TIMEOUT + 1))))
+            rows.append(row(name, *asyncio.run(asyncio.wait_for(coroutine, TIMEOUT + 1))))
         except Exception as exc:  # unreachable, refused, TLS, timeout: each a FAIL with its reason
             reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-            rows.append((name, "FAIL", f"unreachable: {reason}",
+            rows.append(row(name, "FAIL", f"unreachable: {reason}",
                          f"check the network and the URL (`appliance config get {section}`)"))
     return rows
