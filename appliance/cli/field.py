@@ -93,7 +93,7 @@ def _report(path: Path, changes: list[editor.Change]) -> None:
     if any(c.changed for c in changes):
         backup = next((c.backup for c in changes if c.backup), None)
         click.echo(f"written to {path}" + (f" (previous file kept as {backup.name})" if backup else ""))
-        if any(c.restart and c.changed for c in changes):
+        if any(c.changed for c in changes):  # settings are read once, at start
             click.echo("restart needed: systemctl restart kiosk-appliance (settings are read at start)")
 
 

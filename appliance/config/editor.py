@@ -8,9 +8,9 @@ that passes is the old file kept as ``<file>.bak`` and the new one renamed
 over it (atomic on one file system: a power cut leaves the old or the new
 file, never half of one).
 
-Every key needs a restart: each worker reads its settings once at start and
-nothing reloads them (no SIGHUP handler exists), so :func:`restart_needed`
-says so for every key rather than guessing.
+Every changed key needs a restart: each worker reads its settings once at start
+and nothing reloads them (no SIGHUP handler exists), so the CLI says so whenever
+a value changed rather than guessing per key.
 """
 
 from __future__ import annotations
@@ -152,11 +152,6 @@ def _check_camera_source(spec: str) -> None:
                           "rtsp://…, file:PATH or stills:DIR") from None
 
 
-def restart_needed(key: str) -> bool:
-    """True for every key: settings are read once per process at start (see module doc)."""
-    return True
-
-
 def env_override(key: str, environ: typing.Mapping[str, str] | None = None) -> str | None:
     """The APPLIANCE_* variable that would shadow this key, if it is set."""
     section, _, name = key.partition(".")
@@ -230,7 +225,6 @@ class Change:
     old: str
     new: str
     changed: bool
-    restart: bool
     backup: Path | None
     shadowed_by: str | None
 
@@ -262,7 +256,7 @@ def set_values(path: Path, values: dict[str, str | Any], parsed: bool = False) -
         old = getattr(getattr(before, info.section), info.name) if before else None
         new = getattr(getattr(after, info.section), info.name)
         changes.append(Change(info.key, "?" if before is None else display(info, old), display(info, new),
-                              old != new, restart_needed(info.key), None, env_override(info.key)))
+                              old != new, None, env_override(info.key)))
     if any(c.changed for c in changes) or before is None:
         backup = write_atomically(path, text)
         for c in changes:

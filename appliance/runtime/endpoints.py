@@ -61,7 +61,6 @@ def database_path(data_dir: Path) -> Path:
 # Event topics (first frame of every PUB/SUB message).
 TOPIC_ENROLLED = b"face.enrolled"
 TOPIC_RECOGNISED = b"face.recognised"
-TOPIC_WORKER = b"supervisor.worker"
 TOPIC_FRAME = b"camera.frame"
 """Header {frame_id, ts, shape, source}; one payload: the BGR pixels."""
 TOPIC_SEBOX = b"sebox.recognised"
