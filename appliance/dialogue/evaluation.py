@@ -1,6 +1,6 @@
 """How well the classifier understands requests: accuracy, wrong-service rate and clarifications.
 
-Reads the request sets in tests/data (tab-separated ``expected<TAB>text``). ``expected`` is a
+Reads the request sets shipped in appliance/data/requests (tab-separated ``expected<TAB>text``). ``expected`` is a
 service, ``A/B`` for a request of several services, the fallback for one out of scope, or ``?A|B``
 for a request that is genuinely open between A and B (the right answer is to ask which).
 
@@ -18,9 +18,11 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+
+from ..data import REQUESTS_DIR
 from typing import Callable, Iterable
 
-DATA_DIR = Path(__file__).resolve().parents[2] / "tests" / "data"
+DATA_DIR = REQUESTS_DIR
 #: name -> file: the sets the command reports, the indirect ones first.
 SETS = {
     "indirect-tuning": "requests_indirect.tsv",
