@@ -90,6 +90,7 @@ class FlowSockets:
         except bus.BusError as exc:
             await wsutil.refuse(ws, str(exc) if isinstance(exc, NotEnabled) else wsutil.bus_failure(exc, "face")["reason"])
             return
+        unproven = 0  # frames answered not_live: face.predict_max_frames of them end the connection
         presentation = metrics.get().presentation("face_train")
         try:
             async for msg in ws:
@@ -114,9 +115,17 @@ class FlowSockets:
                     await wsutil.send_json(ws, {**base, "message": "continue", "reason": reason, "detail": str(exc)})
                     continue
                 extra = {k: v for k, v in reply.items() if k not in ("id", "ok", "hash", "type", "user_id")}
-                await wsutil.send_json(ws, {**base, "message": "continue", **extra})
-                if extra.get("message") == "success":
+                answer = {**base, "message": "continue", **extra}
+                unproven += extra.get("reason") == "not_live"
+                if answer["message"] != "success" and unproven >= self.settings.face.predict_max_frames:
+                    answer["message"] = "fail"  # liveness never established: end as /face_predict does
+                presentation.frame(answer)
+                await wsutil.send_json(ws, answer)
+                if answer["message"] == "success":
                     await ws.close()
+                elif answer["message"] == "fail":
+                    await ws.close(message=b"liveness not established")
+                    break
         finally:
             presentation.close()
             try:

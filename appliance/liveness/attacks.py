@@ -164,8 +164,9 @@ def _print_look(photo, rng):
     return p + rng.normal(0, 3, p.shape)
 
 
-def planar(photo, landmarks, rng, n=8, bend=0.0, screen=False, content=None):
-    """A print (optionally bent) or a screen, moved as one object in front of the room."""
+def planar(photo, landmarks, rng, n=8, bend=0.0, screen=False, content=None, keep=None):
+    """A print (optionally bent) or a screen, moved as one object in front of the room
+    (only the frames whose index is in ``keep`` are rendered, the others are None)."""
     iod = rng.uniform(50, 75)
     if screen:
         h, w = photo.shape[:2]
@@ -188,6 +189,9 @@ def planar(photo, landmarks, rng, n=8, bend=0.0, screen=False, content=None):
     glare_xy = (cx + rng.uniform(-80, 80), cy + rng.uniform(-80, 80))
     frames = []
     for index, (yaw, pitch, roll, shift) in enumerate(poses):
+        if keep is not None and index not in keep:
+            frames.append(None)
+            continue
         frame_base = base
         if content is not None:  # a video on the screen: swap the displayed picture each frame
             frame_base = _replace_screen(base, inside, content[index], rng)

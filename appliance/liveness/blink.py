@@ -9,9 +9,10 @@ the eye openness (eyelid gap / eye width).  A blink is frames i < j < k with
   the ratio slowly and in one direction);
 * t(k) − t(i) ≤ ``blink_max_seconds`` (a blink lasts 100–400 ms; a slow
   close-and-open is not counted);
-* the nose and mouth corners moved less than ``blink_still`` eye distances
-  from frame i to k (a blink moves the lids, not the face: two prints swapped
-  by hand, one with closed eyes, land in different places);
+* the face (its tracked texture, eyes left out) moved less than
+  ``blink_still`` eye distances from frame i to any frame up to k (a blink
+  moves the lids, not the face: two prints swapped by hand, one with closed
+  eyes, land in different places);
 * no cut between i and k (the samples are cleared at every cut).
 
 A video replay of a blinking face passes this cue: only the moiré veto stands
@@ -29,8 +30,7 @@ import numpy as np
 class EyeSample:
     t: float
     openness: float
-    anchor: np.ndarray  # nose and mouth corners (3×2), frame pixels
-    iod: float
+    position: np.ndarray  # where the face is: its tracked motion summed since the run began, eye distances
 
 
 @dataclass
@@ -41,10 +41,8 @@ class BlinkMeasure:
     found: bool        # a blink that meets every condition
 
 
-def sample(t: float, openness: float, landmarks) -> EyeSample:
-    lm = np.asarray(landmarks, np.float32).reshape(5, 2)
-    return EyeSample(t=t, openness=float(openness), anchor=lm[2:5].copy(),
-                     iod=max(float(np.linalg.norm(lm[1] - lm[0])), 1.0))
+def sample(t: float, openness: float, position) -> EyeSample:
+    return EyeSample(t=t, openness=float(openness), position=np.asarray(position, np.float64).reshape(2))
 
 
 def best_blink(samples: list[EyeSample], policy) -> BlinkMeasure:
@@ -61,8 +59,7 @@ def best_blink(samples: list[EyeSample], policy) -> BlinkMeasure:
             if reopened <= 0:
                 continue
             depth = 1.0 - closed / reopened
-            moved = max(float(np.max(np.linalg.norm(s.anchor - samples[i].anchor, axis=1))) / s.iod
-                        for s in samples[i + 1:k + 1])
+            moved = max(float(np.linalg.norm(s.position - samples[i].position)) for s in samples[i + 1:k + 1])
             found = depth >= policy.blink_depth and moved <= policy.blink_still
             if (found, depth) > (best.found, best.depth):
                 best = BlinkMeasure(round(depth, 3), round(seconds, 3), round(moved, 3), found)

@@ -71,6 +71,7 @@ class _Presentation:
     cuts: int = 0
     link: continuity.Link | None = None
     eyes: list = field(default_factory=list)  # blink.EyeSample since the last cut
+    position: np.ndarray = field(default_factory=lambda: np.zeros(2))  # the face's tracked path
     blink: blink.BlinkMeasure | None = None
     used: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -163,6 +164,10 @@ class LivenessChecker:
             if state.link.cut is not None:
                 self._restart(state, counted=state.link.cut != "gap")
                 pair = None
+            else:  # where the face went: its tracked texture, else (no tracks) its landmarks
+                moved = state.link.shift if state.link.shift is not None else \
+                    np.median(current.landmarks - state.last.landmarks, axis=0) / max(current.iod, 1.0)
+                state.position = state.position + moved
         e = continuity.unit(embedding)
         state.last, state.last_t, state.last_embedding = current, now, e
         if e is not None:
@@ -181,6 +186,7 @@ class LivenessChecker:
         state.recent.clear()
         state.eyes.clear()
         state.run_frames, state.run_embedding = 0, None
+        state.position = np.zeros(2)
 
     def _measure(self, state: _Presentation, frame_bgr, current, landmarks, box, pair, now) -> None:
         earlier = ([state.first] if state.first is not None else []) + list(state.recent)
@@ -217,7 +223,7 @@ class LivenessChecker:
             result = self.mesh.run(frame_bgr, landmarks)
         if result.presence < 0.5:
             return  # the mesh does not see a face here: no eye evidence
-        state.eyes.append(blink.sample(now, result.openness, landmarks))
+        state.eyes.append(blink.sample(now, result.openness, state.position))
         del state.eyes[:-64]  # bounded; a blink spans well under a second
         state.blink = blink.best_blink(state.eyes, self.policy)
 

@@ -37,6 +37,7 @@ class Link:
     fraction: float | None       # share of off-eye corners tracked (None: nothing to track)
     ncc: float | None            # appearance agreement after alignment (reported, not judged)
     identity: float | None       # lowest cosine to the previous frame and the run's mean
+    shift: np.ndarray | None = None  # median motion of the tracked face (dx, dy), eye distances
     cut: str | None = None       # None: continuous; else gap | jump | tracking | identity
 
     def to_dict(self) -> dict:
@@ -81,10 +82,11 @@ def judge(policy, link: Link) -> str | None:
 
 
 def make_link(policy, before: motion.FrameView, after: motion.FrameView, dt: float,
-              tracked: tuple[float, float] | None, identity: float | None) -> Link:
+              tracked: tuple | None, identity: float | None) -> Link:
     iod = max((before.iod + after.iod) / 2, 1.0)
     jump = float(np.max(np.linalg.norm(after.landmarks - before.landmarks, axis=1))) / iod
     link = Link(dt=max(0.0, dt), jump=jump, fraction=None if tracked is None else tracked[0],
-                ncc=None if tracked is None else tracked[1], identity=identity)
+                ncc=None if tracked is None else tracked[1], identity=identity,
+                shift=None if tracked is None else tracked[2])
     link.cut = judge(policy, link)
     return link

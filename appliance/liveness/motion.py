@@ -160,19 +160,21 @@ def measure(a: FrameView, b: FrameView) -> PairMeasure | None:
     return measure_linked(a, b)[0]
 
 
-def measure_linked(a: FrameView, b: FrameView) -> tuple[PairMeasure | None, tuple[float, float] | None]:
-    """(the pair's measure or None, (fraction tracked, appearance) or None: nothing to track)."""
+def measure_linked(a: FrameView, b: FrameView) -> tuple[PairMeasure | None, tuple | None]:
+    """(the pair's measure or None, (fraction tracked, appearance, texture shift) or None: nothing
+    to track).  The shift is the median motion (dx, dy) of the tracked face, eye distances."""
     tracks = _track(a, b)
     if tracks is None:
         return None, None
     p0, p1, fraction, similar = tracks
     if p0 is None:
-        return None, (fraction, similar)
+        return None, (fraction, similar, None)
     iod = max((a.iod + b.iod) / 2, 1.0)
+    shift = np.median(p1 - p0, axis=0) / iod
     sim, _ = cv2.estimateAffinePartial2D(p0, p1, method=cv2.RANSAC, ransacReprojThreshold=1.0)
     hom, _ = cv2.findHomography(p0, p1, cv2.RANSAC, 1.0)
     r_sim, r_hom = _residual(p0, p1, sim), _residual(p0, p1, hom)
     pair = PairMeasure(turn=float(np.median(r_sim)) / iod, parallax=float(np.percentile(r_hom, 75)) / iod,
                        nose=nose_parallax(a.landmarks, b.landmarks) / iod, tracks=int(len(p0)),
                        fraction=round(fraction, 3), ncc=round(similar, 3))
-    return pair, (fraction, similar)
+    return pair, (fraction, similar, shift)

@@ -45,11 +45,12 @@ class Policy:
     """Eye openness must fall by at least this share between two open frames to count as a blink."""
     blink_max_seconds: float = 0.7
     """Longest close-and-reopen counted (open frame to open frame; a blink lasts 0.1–0.4 s)."""
-    blink_still: float = 0.15
-    """Nose and mouth may move at most this many eye distances during the blink."""
-    track_min: float = 0.75
+    blink_still: float = 0.1
+    """The face (its tracked texture, eyes left out) may move at most this many eye distances
+    during the blink."""
+    track_min: float = 0.8
     """Share of the inner face's corners (eyes left out) that must track between frames, else a cut."""
-    identity_min: float = 0.7
+    identity_min: float = 0.75
     """Cosine of a frame's embedding to the previous frame and the run's mean, below which it is a cut."""
     jump_speed: float = 3.5
     """Fastest landmark motion (eye distances a second) of one continuous face."""

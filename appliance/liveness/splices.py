@@ -70,14 +70,22 @@ def _interleave(streams, order):
     return [streams[s][i] for i, s in enumerate(order)]
 
 
-def _still_rest(photo, landmarks, rng, n, closure=None):
-    """A still person (optionally blinking with the closure profile) in front of the room."""
+def _used(order, source):
+    return {i for i, s in enumerate(order) if s == source}
+
+
+def _still_rest(photo, landmarks, rng, n, closure=None, keep=None):
+    """A still person (optionally blinking with the closure profile) in front of the room
+    (only the frames in ``keep`` are rendered)."""
     iod = rng.uniform(50, 75)
     base, lm, _ = attacks._scene(photo, landmarks, rng, iod)
     depth, mask, centre = attacks.head_depth(base.shape[:2], lm, iod)
     poses = attacks._trajectory(rng, n, 0.5, 1.0, 1.0, 1.0)
     frames = []
     for index, (yaw, pitch, roll, shift) in enumerate(poses):
+        if keep is not None and index not in keep:
+            frames.append(None)
+            continue
         textured = blinks.paint_lids(base, lm, closure[index]) if closure is not None else base
         frames.append(attacks.move_surface(textured, mask, depth, centre, attacks.rotation(yaw, pitch, roll),
                                            shift, attacks.DISTANCE_IODS * iod))
@@ -99,21 +107,25 @@ def build(kind, photo, landmarks, rng, n, partner=None) -> tuple[list[np.ndarray
             second = partner
         else:
             second = turned_photo(photo, landmarks, rng.choice([-1, 1]) * rng.uniform(10, 20), rng.uniform(-5, 5))
-        streams = [attacks.planar(photo, landmarks, rng, n), attacks.planar(*second, rng, n)]
-        return _interleave(streams, _switches(rng, n, 2)), 0
+        order = _switches(rng, n, 2)
+        streams = [attacks.planar(photo, landmarks, rng, n, keep=_used(order, 0)),
+                   attacks.planar(*second, rng, n, keep=_used(order, 1))]
+        return _interleave(streams, order), 0
     if kind == "spliced_frames":
         poses = [(0.0, 0.0, 1.0)] + [(rng.choice([-1, 1]) * rng.uniform(8, 20), rng.uniform(-5, 5), 0.0)
                                      for _ in range(int(rng.integers(2, 4)))]
         stills = [turned_photo(photo, landmarks, yaw, pitch, closure) for yaw, pitch, closure in poses]
         scene_seed = int(rng.integers(1 << 30))  # one place in one room: only the head changes
-        streams = [_still_rest(img, lm, np.random.default_rng(scene_seed), n) for img, lm in stills]
-        return _interleave(streams, _switches(rng, n, len(streams), longest=2)), 0
+        order = _switches(rng, n, len(stills), longest=2)
+        streams = [_still_rest(img, lm, np.random.default_rng(scene_seed), n, keep=_used(order, index))
+                   for index, (img, lm) in enumerate(stills)]
+        return _interleave(streams, order), 0
     if kind == "second_person":
         if partner is None:
             raise ValueError("second_person needs a partner photo (somebody else)")
         first = int(rng.integers(n // 3, n // 2 + 1))
         live = attacks.bona_fide(photo, landmarks, rng, n)
-        held = attacks.planar(*partner, rng, n)
+        held = attacks.planar(*partner, rng, n, keep=set(range(first, n)))
         return live[:first] + held[first:], first
     raise ValueError(f"unknown presentation kind {kind!r}")
 
