@@ -12,9 +12,10 @@ from pathlib import Path
 import click
 
 from ..runtime import bus, endpoints, logs
+from ..runtime.protocol import ExitCode
 from .. import config
 
-EXIT_FAIL, EXIT_USAGE = 1, 2
+EXIT_FAIL, EXIT_USAGE = ExitCode.FAIL, ExitCode.USAGE  # every exit code: runtime/protocol.py
 
 
 def load_settings(ctx: click.Context) -> config.Settings:

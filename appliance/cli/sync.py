@@ -1,8 +1,9 @@
 """`appliance sync …` (the upstream outbox) and `appliance simulate …` (the remote systems).
 
-The sync commands ask the running sync worker; when it is not running they
-work on the database directly (the outbox is only a table), so a technician
-can inspect and revive items on a kiosk whose service is stopped.
+The sync commands ask the running sync worker; when it is not running they run the
+worker's own operation in this process, on the database (tools.call, as every other
+technician's command does), so a technician can inspect and revive items on a kiosk
+whose service is stopped.
 """
 
 from __future__ import annotations
@@ -11,34 +12,14 @@ import json
 
 import click
 
-from ..runtime import bus, endpoints
-from .. import store
-from .base import EXIT_FAIL, load_settings, main, simulate
+from ..sync.outbox import FINISHED, State
+from ..workers.ops import Sync
+from .base import EXIT_FAIL, load_settings
+from .tools import call
 
 
 def _ask(ctx: click.Context, op: str, fields: dict) -> dict:
-    """The running worker's answer, or the same operation on the database."""
-    settings = load_settings(ctx)
-    client = bus.BusClient(endpoints.worker_requests(settings.runtime_dir, "sync"), timeout=10.0)
-    try:
-        reply, _ = client.request(op, fields)
-        return reply
-    except bus.WorkerUnavailable:
-        pass
-    except bus.BusError as exc:
-        click.echo(f"sync worker failed: {getattr(exc, 'reason', exc)}", err=True)
-        ctx.exit(EXIT_FAIL)
-    finally:
-        client.close()
-    from ..sync import outbox
-
-    store.migrate(store.open_settings(settings))
-    if op == "sync.status":
-        return {"outbox": outbox.summary(fields.get("limit", 20)), "sebox": None, "tencent": None,
-                "offline": True}
-    if op == "sync.retry":
-        return {"retried": outbox.retry(fields.get("ids") or (), fields.get("states") or ("dead",))}
-    return {"purged": outbox.purge(fields.get("states") or ("delivered", "dead"), fields.get("older_than_days", 0))}
+    return call(ctx, "sync", op, fields)[0]
 
 
 @click.group()
@@ -52,7 +33,9 @@ def sync() -> None:
 @click.pass_context
 def sync_status(ctx: click.Context, as_json: bool, limit: int) -> None:
     """Counts by state, the open and dead items, the feeds' health (exit 1 if any item is dead)."""
-    reply = _ask(ctx, "sync.status", {"limit": limit})
+    reply = _ask(ctx, Sync.STATUS, {"limit": limit})
+    if ctx.obj.get("offline"):  # the worker's answer, computed here: no live feed figures
+        reply = {**reply, "offline": True}
     if as_json:
         click.echo(json.dumps(reply, ensure_ascii=False, indent=2, default=str))
     else:
@@ -70,7 +53,7 @@ def sync_status(ctx: click.Context, as_json: bool, limit: int) -> None:
             click.echo(f"sebox: {sebox['url']} {'connected' if sebox['connected'] else 'DISCONNECTED'}, "
                        f"{sebox['connects']} connects, {sebox['stored']} stored, {sebox['duplicates']} duplicates, "
                        f"{sebox['malformed']} malformed; last error: {sebox['last_error'] or '-'}")
-    ctx.exit(EXIT_FAIL if reply["outbox"]["counts"].get("dead") else 0)
+    ctx.exit(EXIT_FAIL if reply["outbox"]["counts"].get(State.DEAD) else 0)
 
 
 @sync.command("retry")
@@ -79,8 +62,8 @@ def sync_status(ctx: click.Context, as_json: bool, limit: int) -> None:
 @click.pass_context
 def sync_retry(ctx: click.Context, ids: tuple[int, ...], waiting: bool) -> None:
     """Send dead items again (these IDS, else every dead item), failures reset."""
-    states = ["dead", "waiting"] if waiting else ["dead"]
-    reply = _ask(ctx, "sync.retry", {"ids": list(ids), "states": states})
+    states = [State.DEAD, State.WAITING] if waiting else [State.DEAD]
+    reply = _ask(ctx, Sync.RETRY, {"ids": list(ids), "states": states})
     click.echo(f"{reply['retried']} item(s) due again")
 
 
@@ -90,11 +73,9 @@ def sync_retry(ctx: click.Context, ids: tuple[int, ...], waiting: bool) -> None:
 @click.pass_context
 def sync_purge(ctx: click.Context, days: float, dead_only: bool) -> None:
     """Drop the stored photos of delivered and dead items (the rows stay as proof)."""
-    states = ["dead"] if dead_only else ["delivered", "dead"]
-    reply = _ask(ctx, "sync.purge", {"states": states, "older_than_days": days})
+    states = [State.DEAD] if dead_only else list(FINISHED)
+    reply = _ask(ctx, Sync.PURGE, {"states": states, "older_than_days": days})
     click.echo(f"{reply['purged']} item(s) purged")
-
-
 
 
 @click.command("sebox")

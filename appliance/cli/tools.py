@@ -14,37 +14,48 @@ from pathlib import Path
 import click
 
 from ..runtime import bus, endpoints
+from ..runtime.peers import NotEnabled, Peers
 from .. import store
 from .base import EXIT_FAIL, load_settings, main
 from ..runtime.worker import HandlerError
+from ..workers.ops import Dialogue, Face, Speech
 
 
-def call(ctx: click.Context, worker: str, op: str, fields: dict, payloads=(), timeout: float = 120.0):
-    """Ask the running worker; if the service is down, run the worker's handler here."""
+def call(ctx: click.Context, worker: str, op: str, fields: dict, payloads=()):
+    """Ask the running worker; if the service is down (or runs without that worker), run the
+    worker's handler here, on the same database. ``ctx.obj["offline"]`` says which it was."""
     settings = load_settings(ctx)
-    client = bus.BusClient(endpoints.worker_requests(settings.runtime_dir, worker), timeout=timeout)
+    peers = ctx.obj.get("peers")
+    if peers is None:
+        peers = ctx.obj["peers"] = Peers(settings)
+        ctx.find_root().call_on_close(peers.close)
     try:
-        return client.request(op, fields, list(payloads))
-    except bus.WorkerUnavailable:
-        local = ctx.obj.get(f"local-{worker}")
-        if local is None:
-            from ..workers import worker_class
-
-            store.migrate(store.open_settings(settings))
-            local = worker_class(worker)(settings)
-            local.setup()
-            ctx.obj[f"local-{worker}"] = local
-        try:
-            reply = local.ops()[op]({"op": op, **fields}, list(payloads))
-        except HandlerError as exc:
-            click.echo(f"{worker}: {exc.reason}", err=True)
-            ctx.exit(EXIT_FAIL)
-        return reply if isinstance(reply, tuple) else (reply, [])
+        return peers.call(worker, op, fields, list(payloads))
+    except (bus.WorkerUnavailable, NotEnabled):
+        ctx.obj["offline"] = True
+        return _local_call(ctx, settings, worker, op, fields, payloads)
     except bus.BusError as exc:
         click.echo(f"{worker} failed: {getattr(exc, 'reason', exc)}", err=True)
         ctx.exit(EXIT_FAIL)
-    finally:
-        client.close()
+
+
+def _local_call(ctx: click.Context, settings, worker: str, op: str, fields: dict, payloads):
+    """The worker's own handler in this process: prepare and setup, never its background work."""
+    local = ctx.obj.get(f"local-{worker}")
+    if local is None:
+        from ..workers import worker_class
+
+        store.migrate(store.open_settings(settings))
+        local = worker_class(worker)(settings)
+        local.prepare()
+        local.setup()
+        ctx.obj[f"local-{worker}"] = local
+    try:
+        reply = local.handlers()[op]({"op": op, **fields}, list(payloads))
+    except HandlerError as exc:
+        click.echo(f"{worker}: {exc.reason}", err=True)
+        ctx.exit(EXIT_FAIL)
+    return reply if isinstance(reply, tuple) else (reply, [])
 
 
 def read_file(path: str) -> bytes:
@@ -55,7 +66,7 @@ def read_file(path: str) -> bytes:
 
 
 def enrol_one(ctx: click.Context, user_id: str, images: list[str]) -> dict:
-    reply, _ = call(ctx, "face", "enroll", {"user_id": user_id}, [read_file(p) for p in images])
+    reply, _ = call(ctx, "face", Face.ENROLL, {"user_id": user_id}, [read_file(p) for p in images])
     return reply
 
 
@@ -106,7 +117,7 @@ def enroll(ctx, user_id, images, folder, csv_path):
 @click.pass_context
 def identify(ctx, image, top):
     """Who is in this photo? Prints the best matches with scores (0–100; 70 = the threshold)."""
-    reply, _ = call(ctx, "face", "identify", {"top": top}, [read_file(image)])
+    reply, _ = call(ctx, "face", Face.IDENTIFY, {"top": top}, [read_file(image)])
     if not reply.get("found"):
         click.echo(f"no usable face: {reply.get('reason')} ({reply.get('detail', '')})", err=True)
         ctx.exit(EXIT_FAIL)
@@ -168,8 +179,8 @@ def users_delete(ctx, user_id, yes):
     """Delete a citizen: record, sessions, face template and sample image."""
     if not yes:
         click.confirm(f"Delete everything about {user_id}?", abort=True)
-    face, _ = call(ctx, "face", "users.delete", {"user_id": user_id})
-    record, _ = call(ctx, "dialogue", "citizen.delete", {"user_id": user_id})
+    face, _ = call(ctx, "face", Face.USER_DELETE, {"user_id": user_id})
+    record, _ = call(ctx, "dialogue", Dialogue.USER_DELETE, {"user_id": user_id})
     if not face.get("removed") and not record.get("removed"):
         click.echo(f"no such user: {user_id}", err=True)
         ctx.exit(EXIT_FAIL)
@@ -182,7 +193,7 @@ def users_delete(ctx, user_id, yes):
 @click.pass_context
 def transcribe(ctx, audio):
     """Speech to text of an audio file (WAV of any rate/width/channels)."""
-    reply, _ = call(ctx, "speech", "transcribe", {}, [read_file(audio)])
+    reply, _ = call(ctx, "speech", Speech.TRANSCRIBE, {}, [read_file(audio)])
     click.echo(reply["text"])
     click.echo(f"# {reply['duration']:.2f}s of audio, language {reply['language']}, "
                f"{reply['timings'].get('total', 0):.2f}s", err=True)
@@ -196,7 +207,7 @@ def transcribe(ctx, audio):
 def say(ctx, text, output, voice):
     """Text to speech into a 16-bit mono WAV file."""
     fields = {"text": text, **({"voice": voice} if voice else {})}
-    _, payloads = call(ctx, "speech", "synthesize", fields)
+    _, payloads = call(ctx, "speech", Speech.SYNTHESIZE, fields)
     Path(output).write_bytes(payloads[0])
     click.echo(f"wrote {output} ({len(payloads[0])} bytes)")
 

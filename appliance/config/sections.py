@@ -9,8 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-KNOWN_WORKERS = ("camera", "dialogue", "face", "liveness", "speech", "sync", "gateway")
-DEFAULT_WORKERS = ("camera", "dialogue", "face", "liveness", "speech", "sync", "gateway")
+from ..workers import REGISTRY
+
+KNOWN_WORKERS = tuple(REGISTRY)
+"""The workers.REGISTRY names, in its order (the default start order)."""
+DEFAULT_WORKERS = KNOWN_WORKERS
+DEFAULT_SPARES = ("dialogue", "face", "liveness", "speech", "gateway")
+"""The workers a citizen's flow waits on; camera and sync load nothing slow and recover in ~1 s cold."""
 
 
 def _opt(default: Any, **meta: Any) -> Any:
@@ -86,6 +91,14 @@ class SupervisorSettings:
     """The window of the restart budget, in seconds."""
     backoff_max: float = _opt(10.0, min=0, max=600)
     """Longest wait before restarting a worker that keeps dying."""
+    healthy_after: float = _opt(5.0, min=0.5, max=3600)
+    """A worker serving this long (ready, heartbeats fresh) is healthy: its next death restarts at once
+    (the backoff starts over). Shorter lives double the wait, up to backoff_max: a crash loop."""
+    spares: tuple[str, ...] = _opt(DEFAULT_SPARES, choices=KNOWN_WORKERS)
+    """Workers kept with a warm spare: a second process that has loaded the models and takes over at once
+    when the worker dies (kill → serving well under a second instead of a model load). Each costs about
+    the worker's memory (speech the most, see appliance bench memory); a spare of a worker not in
+    `workers` is not started."""
 
 
 @dataclass(frozen=True)

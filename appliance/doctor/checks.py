@@ -21,6 +21,7 @@ from typing import Callable, Iterable
 
 from ..runtime import endpoints
 from ..config import Settings
+from ..sync.outbox import State
 from . import host, upstream
 from .check import Check, row
 from ..data import PROBE_PHOTO
@@ -229,8 +230,8 @@ def check_database(s: Settings) -> list[Check]:
         rows.append(row("schema", level, f"version {have}, software expects {want}",
                          "start the service to migrate" if have < want else "install the newer software again"))
         if have >= 1:
-            pending = store.OutboxItem.select().where(store.OutboxItem.state == "pending").count()
-            dead = store.OutboxItem.select().where(store.OutboxItem.state == "dead").count()
+            pending = store.OutboxItem.select().where(store.OutboxItem.state == State.PENDING).count()
+            dead = store.OutboxItem.select().where(store.OutboxItem.state == State.DEAD).count()
             level = "WARN" if dead or pending > 100 else "PASS"
             rows.append(row("outbox", level, f"{pending} pending, {dead} dead",
                              "check upstream.tencent; `appliance sync` lists and retries items"))

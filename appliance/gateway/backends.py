@@ -5,20 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from ..runtime import bus, endpoints
+from ..runtime.peers import NotEnabled  # the same refusal, in the same words, as every other caller gets
 from ..config import Settings
 from ..store.sessions import new_hash  # noqa: F401  (connection ids: the same 128-bit tokens)
-
-NOT_ENABLED = {
-    "face": "face recognition is not enabled on this kiosk",
-    "speech": "speech recognition not available",
-    "dialogue": "the citizen's flow is not enabled on this kiosk",
-}
-
-
-class NotEnabled(bus.BusError):
-    """The capability's worker is not in supervisor.workers."""
-
-    code = "not_enabled"
 
 
 class Backends:
@@ -37,7 +26,7 @@ class Backends:
                    payloads=(), timeout: float | None = None) -> tuple[dict[str, Any], list[bytes]]:
         client = self.clients.get(worker)
         if client is None:
-            raise NotEnabled(NOT_ENABLED.get(worker, f"{worker} is not enabled on this kiosk"))
+            raise NotEnabled(worker)
         return await client.request(op, fields, payloads, timeout)
 
     def inflight(self) -> dict[str, int]:

@@ -28,6 +28,7 @@ from aiohttp import web
 from ..config import Settings
 from ..runtime import bus, endpoints
 from .backends import Backends
+from ..workers.ops import Sync
 
 log = logging.getLogger(__name__)
 
@@ -141,7 +142,7 @@ class KioskPages:
             out["health"] = {"healthy": False, "reason": f"supervisor not answering: {exc}", "workers": []}
         if self.backends.enabled("sync"):
             try:
-                reply, _ = await self.backends.call("sync", "sync.status", {"limit": 5}, timeout=2.0)
+                reply, _ = await self.backends.call("sync", Sync.STATUS, {"limit": 5}, timeout=2.0)
                 out["outbox"] = reply.get("outbox")
             except bus.BusError as exc:
                 out["outbox"] = {"error": str(exc)}

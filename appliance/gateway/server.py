@@ -1,21 +1,28 @@
 """The gateway process: one asyncio loop, three aiohttp sites, a heartbeat
-that comes from the same loop (so a wedged loop goes quiet)."""
+that comes from the same loop (so a wedged loop goes quiet).
+
+A ServiceWorker like the others (ready, heartbeats, a fatal reason, a warm
+spare); what it serves is HTTP and WebSocket instead of bus requests, so it
+overrides ``serve``. Its heartbeat counts HTTP requests (in flight, answered,
+the oldest's age); a WebSocket counts once, when it opens, since a citizen's
+socket may rightly stay open for minutes."""
 
 from __future__ import annotations
 
 import asyncio
 import errno
 import ipaddress
+import itertools
 import logging
 import os
 import signal
+from typing import Any
 
-import zmq
 from aiohttp import web
 
 from ..config import Settings
 from ..runtime import logs
-from ..runtime.worker import EXIT_CONFIG, Control, rss_bytes
+from ..runtime.worker import CannotStart, Control, ServiceWorker
 from . import replies, wsutil
 from .backends import Backends
 from .cors import cors, websocket_origin
@@ -50,27 +57,40 @@ def client_filter(allow: tuple[str, ...]):
     return middleware
 
 
-class PortError(Exception):
+class PortError(CannotStart):
     """A port cannot be opened; restarting will not help."""
 
 
-class GatewayWorker:
+class GatewayWorker(ServiceWorker):
     name = "gateway"
 
     def __init__(self, settings: Settings):
-        self.settings = settings
+        super().__init__(settings)
         self.ports: dict[str, int] = {}
         self.feed: EventFeed | None = None
+        self._request_ids = itertools.count()
 
-    def run(self) -> int:
+    def status(self) -> dict[str, Any]:
+        return {"ports": self.ports, "pid": os.getpid(),
+                **({"event_feed": self.feed.status()} if self.feed else {})}
+
+    def serve(self, control: Control) -> None:
+        asyncio.run(self._main(control))
+
+    @web.middleware
+    async def _metered(self, request: web.Request, handler):
+        """Every HTTP request in the heartbeat; a WebSocket only as it opens (see the module's note)."""
+        key = str(next(self._request_ids))
+        self.meter.begin(key)
+        if request.headers.get("Upgrade", "").lower() == "websocket":
+            self.meter.end(key)
+            return await handler(request)
         try:
-            return asyncio.run(self._main())
-        except PortError as exc:
-            log.error("%s", exc)
-            Control(self.settings, self.name, zmq.Context.instance()).send("fatal", reason=str(exc))
-            return EXIT_CONFIG
+            return await handler(request)
+        finally:
+            self.meter.end(key)
 
-    async def _main(self) -> int:
+    async def _main(self, control: Control) -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -83,7 +103,7 @@ class GatewayWorker:
             "flow_http": FlowHttp(backends).app(limits.max_http_body),
         }
         apps["flow_http"].middlewares.insert(0, metrics_http.flow_middleware(metrics_recorder.get()))
-        if "camera" in self.settings.supervisor.workers:  # the kiosk's own events, SE-box style
+        if self.peers.enabled("camera"):  # the kiosk's own events, SE-box style
             self.feed = EventFeed(self.settings)
             apps["event_feed"] = self.feed.app()
         KioskPages(backends, self.settings, self.ports).routes(apps["flow_http"])  # /kiosk/, /kiosk/status
@@ -92,6 +112,7 @@ class GatewayWorker:
         for key, app in apps.items():
             app.middlewares.insert(0, logs.correlation_middleware())
             app.middlewares.insert(0, allowed)
+            app.middlewares.insert(0, self._metered)
             # outermost: a browser must be able to read every reply, the client filter's refusals included
             app.middlewares.insert(0, cors(policy) if key == "flow_http" else websocket_origin(policy, key))
         if not ipaddress.ip_address(self.settings.ports.bind).is_loopback:
@@ -103,16 +124,14 @@ class GatewayWorker:
                 runners.append(await self._serve(key, app))
             runners += [r for r in [await metrics_http.serve(backends, self.settings, self.ports, [allowed])] if r]
             policy.page_port = self.ports["flow_http"]  # ports.flow_http = 0 picks one: "self" is that one
-            control = Control(self.settings, self.name, zmq.Context.instance())
-            control.send("ready", status={"ports": self.ports})
+            self.report_ready(control)
             log.info("gateway listening on %s %s", self.settings.ports.bind, self.ports)
-            await self._beat(control, backends, stop)
+            await self._beat(control, stop)
         finally:
             await wsutil.close_all()
             for runner in runners:
                 await runner.cleanup()
             await backends.close()
-        return 0
 
     async def _serve(self, key: str, app: web.Application) -> web.AppRunner:
         runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=2.0)
@@ -132,12 +151,10 @@ class GatewayWorker:
         self.ports[key] = site._server.sockets[0].getsockname()[1]
         return runner
 
-    async def _beat(self, control: Control, backends: Backends, stop: asyncio.Event) -> None:
+    async def _beat(self, control: Control, stop: asyncio.Event) -> None:
         interval = self.settings.supervisor.heartbeat_interval
         while not stop.is_set():
-            control.send("heartbeat", inflight=sum(backends.inflight().values()), handled=0, rss=rss_bytes(),
-                         oldest=0.0, status={"ports": self.ports, "pid": os.getpid(),
-                                             **({"event_feed": self.feed.status()} if self.feed else {})})
+            control.beat(self.meter.heartbeat(self.status()))
             try:
                 await asyncio.wait_for(stop.wait(), interval)
             except asyncio.TimeoutError:

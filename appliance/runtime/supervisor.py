@@ -4,6 +4,15 @@ It spawns every worker, proxies events, collects heartbeats, tells systemd
 READY once every worker is ready, pings the watchdog only while every
 heartbeat is fresh, restarts dead or stuck workers within a budget, and on
 SIGTERM stops workers in reverse order.
+
+Recovery: a worker in ``supervisor.spares`` has a warm spare, a second process
+that has loaded the models (``prepare``) and waits; when the worker dies the
+spare is promoted (SIGUSR1) and serves within a fraction of a second, and a
+new spare loads in the background.  The backoff protects against crash loops
+only: a worker that served for ``supervisor.healthy_after`` seconds is
+restarted at once when it dies; deaths closer together double the wait up to
+``backoff_max``; more than ``restart_budget`` deaths in ``restart_window`` end
+the service (systemd restarts it).
 """
 
 from __future__ import annotations
@@ -26,43 +35,52 @@ from . import bus, endpoints
 from .. import store
 from ..store.keys import DatabaseKeyError
 from ..config import Settings
+from .protocol import ExitCode, Heartbeat, Kind, WorkerState
 from .sdnotify import Notifier
-from .worker import EXIT_CONFIG
+from .worker import PROMOTE
 from ..metrics.labels import restart_reason
 
 log = logging.getLogger(__name__)
 
-EXIT_OK, EXIT_CONFIG_ERROR, EXIT_BUDGET, EXIT_START = 0, 2, 3, 4
-STABLE_AFTER = 30.0
-"""A worker up this long has its restart backoff reset."""
+SPARE_RETRY_MAX = 60.0
+"""Longest wait before starting again a spare that died while waiting (it is not the service's worker)."""
 FRESH_BEATS, FRESH_FLOOR = 3, 2.0
 """A heartbeat older than this many intervals (and at least this many seconds: a busy machine
 hiccups) is stale: no watchdog ping, /health unhealthy."""
 
 
 @dataclass
-class WorkerState:
+class Worker:
+    """The supervisor's record of one worker (and of its warm spare)."""
+
     name: str
     proc: subprocess.Popen | None = None
-    state: str = "stopped"  # starting | ready | backoff | stopped
+    state: WorkerState = WorkerState.STOPPED
     started: float = 0.0
+    ready_at: float = 0.0
     last_beat: float = 0.0
-    beat: dict[str, Any] = field(default_factory=dict)
+    beat: Heartbeat = field(default_factory=Heartbeat)
     restarts: int = 0
-    failures: int = 0  # consecutive, for backoff
+    failures: int = 0  # deaths in a row without a healthy spell between them, for the backoff
     restart_at: float = 0.0
     last_exit: str = ""
     fatal: str = ""  # the reason a worker gave before exiting
     reasons: dict[str, int] = field(default_factory=dict)  # restarts by metrics.labels.restart_reason
+    spare: subprocess.Popen | None = None
+    spare_warm: bool = False
+    spare_at: float = 0.0  # no spare before this moment (one that died waits)
+    spare_failures: int = 0
 
     def describe(self, now: float) -> dict[str, Any]:
         return {
             "name": self.name, "state": self.state, "pid": self.proc.pid if self.proc else None,
             "uptime": round(now - self.started, 1) if self.proc else 0.0,
+            "ready_for": round(now - self.ready_at, 1) if self.ready_at else 0.0,  # the healthy spell so far
             "heartbeat_age": round(now - self.last_beat, 2) if self.last_beat else None,
             "restarts": self.restarts, "restart_reasons": dict(self.reasons), "last_exit": self.last_exit,
-            "inflight": self.beat.get("inflight", 0), "handled": self.beat.get("handled", 0),
-            "rss": self.beat.get("rss", 0), "status": self.beat.get("status", {}),
+            "inflight": self.beat.inflight, "handled": self.beat.handled, "rss": self.beat.rss,
+            "status": self.beat.status,
+            "spare": None if self.spare is None else ("warm" if self.spare_warm else "loading"),
         }
 
 
@@ -71,7 +89,7 @@ class Supervisor:
         self.settings = settings
         self.config_path = config_path or settings.source
         self.sup = settings.supervisor
-        self.workers = {name: WorkerState(name) for name in self.sup.workers}
+        self.workers = {name: Worker(name) for name in self.sup.workers}
         self.notifier = Notifier()
         self.ctx = zmq.Context()
         self._stop = threading.Event()
@@ -80,7 +98,7 @@ class Supervisor:
         self._last_watchdog = 0.0
         self._last_status = ""
         self._started = time.monotonic()
-        self.exit_code = EXIT_OK
+        self.exit_code = ExitCode.OK
 
     # -- life cycle ----------------------------------------------------
     def run(self) -> int:
@@ -92,7 +110,7 @@ class Supervisor:
         except (DatabaseKeyError, peewee.DatabaseError, RuntimeError) as exc:
             log.error("cannot open the database: %s", exc)
             self.notifier.status(f"failed: database: {exc}")
-            return EXIT_CONFIG_ERROR
+            return ExitCode.USAGE
         self._start_proxy()
         control = self._bind(zmq.PULL, endpoints.supervisor_control(self.settings.runtime_dir))
         requests = self._bind(zmq.ROUTER, endpoints.supervisor_requests(self.settings.runtime_dir))
@@ -166,17 +184,33 @@ class Supervisor:
             except ValueError:
                 continue
             worker = self.workers.get(message.get("worker"))
-            if worker is None or worker.proc is None or message.get("pid") != worker.proc.pid:
+            if worker is None:
+                continue
+            pid, kind = message.get("pid"), message.get("kind")
+            if worker.spare is not None and pid == worker.spare.pid:
+                self._spare_says(worker, kind, message)
+                continue
+            if worker.proc is None or pid != worker.proc.pid:
                 continue  # a message from a predecessor we already replaced
             worker.last_beat = time.monotonic()
-            if message["kind"] == "ready":
-                worker.state = "ready"
-                worker.beat = {"status": message.get("status", {})}
+            if kind == Kind.READY:
+                worker.state, worker.ready_at = WorkerState.READY, worker.last_beat
+                worker.beat = Heartbeat.of({"status": message.get("status")})
                 log.info("%s ready after %.1fs", worker.name, worker.last_beat - worker.started)
-            elif message["kind"] == "heartbeat":
-                worker.beat = message
-            elif message["kind"] == "fatal":
+            elif kind == Kind.HEARTBEAT:
+                worker.beat = Heartbeat.of(message)
+            elif kind == Kind.FATAL:
                 worker.fatal = message.get("reason", "fatal")
+            elif kind == Kind.SPARE:  # a spare promoted while it was loading: now it listens
+                worker.proc.send_signal(PROMOTE)
+
+    @staticmethod
+    def _spare_says(worker: Worker, kind: Any, message: dict) -> None:
+        if kind == Kind.SPARE:
+            worker.spare_warm, worker.spare_failures = True, 0
+            log.info("%s: warm spare ready (pid %d)", worker.name, worker.spare.pid)
+        elif kind == Kind.FATAL:
+            log.warning("%s: the spare cannot start: %s", worker.name, message.get("reason", "fatal"))
 
     def _answer(self, requests: zmq.Socket) -> None:
         frames = requests.recv_multipart()
@@ -195,60 +229,105 @@ class Supervisor:
                 "restarts_in_window": len(self._restart_times)}
 
     # -- workers -----------------------------------------------------------
-    def _spawn(self, worker: WorkerState) -> None:
-        command = [sys.executable, "-m", "appliance.workers", worker.name]
-        if self.config_path:
-            command += ["--config", str(self.config_path)]
-        worker.proc = subprocess.Popen(command, close_fds=True)
-        worker.state, worker.started, worker.last_beat, worker.beat = "starting", time.monotonic(), 0.0, {}
-        worker.fatal = ""
+    def _command(self, worker: Worker, *extra: str) -> list[str]:
+        command = [sys.executable, "-m", "appliance.workers", worker.name, *extra]
+        return command + (["--config", str(self.config_path)] if self.config_path else [])
+
+    def _spawn(self, worker: Worker) -> None:
+        worker.proc = subprocess.Popen(self._command(worker), close_fds=True)
+        self._starting(worker)
         log.info("started %s (pid %d)", worker.name, worker.proc.pid)
 
-    def _check(self, worker: WorkerState, now: float) -> None:
-        if worker.state == "backoff":
+    def _starting(self, worker: Worker) -> None:
+        worker.state, worker.started = WorkerState.STARTING, time.monotonic()
+        worker.ready_at, worker.last_beat = 0.0, 0.0
+        worker.beat, worker.fatal = Heartbeat(), ""
+
+    def _start_again(self, worker: Worker) -> None:
+        """Promote the spare if there is one. One still loading is ahead of a cold start too: it is
+        promoted as soon as it says it is warm (before that it may not be listening for the signal)."""
+        spare = worker.spare
+        if spare is None or spare.poll() is not None:
+            return self._spawn(worker)
+        if worker.spare_warm:
+            spare.send_signal(PROMOTE)
+        log.info("%s: promoted the %s spare (pid %d)", worker.name,
+                 "warm" if worker.spare_warm else "loading", spare.pid)
+        worker.proc, worker.spare, worker.spare_warm = spare, None, False
+        self._starting(worker)
+
+    def _check(self, worker: Worker, now: float) -> None:
+        self._check_spare(worker, now)
+        if worker.state == WorkerState.BACKOFF:
             if now >= worker.restart_at:
-                self._spawn(worker)
+                self._start_again(worker)
             return
         if worker.proc is None:
             return
         code = worker.proc.poll()
         if code is not None:
             reason = worker.fatal or f"exit code {code}"
-            if code == EXIT_CONFIG:
+            if code == ExitCode.WORKER_CONFIG:
                 worker.last_exit = reason
-                return self._give_up(EXIT_START, f"{worker.name} cannot start: {reason}")
+                return self._give_up(ExitCode.START, f"{worker.name} cannot start: {reason}")
             return self._restart(worker, f"died ({reason})", now, kill=False)
-        if worker.state == "starting" and now - worker.started > self.sup.ready_timeout:
+        if worker.state == WorkerState.STARTING and now - worker.started > self.sup.ready_timeout:
             return self._restart(worker, f"not ready after {self.sup.ready_timeout:.0f}s", now)
-        if worker.state == "ready":
+        if worker.state == WorkerState.READY:
             if now - worker.last_beat > self.sup.heartbeat_timeout:
                 return self._restart(worker, f"no heartbeat for {now - worker.last_beat:.1f}s", now)
-            if worker.beat.get("oldest", 0) > self.sup.stuck_timeout:
-                return self._restart(worker, f"a request stuck for {worker.beat['oldest']:.0f}s", now)
+            if worker.beat.oldest > self.sup.stuck_timeout:
+                return self._restart(worker, f"a request stuck for {worker.beat.oldest:.0f}s", now)
 
-    def _restart(self, worker: WorkerState, why: str, now: float, kill: bool = True) -> None:
+    def _check_spare(self, worker: Worker, now: float) -> None:
+        """Reap a spare that died; start one once the service and this worker are serving, never
+        while the worker itself loads (the two would compete for the CPU)."""
+        spare = worker.spare
+        if spare is not None:
+            code = spare.poll()
+            if code is None:
+                return
+            worker.spare, worker.spare_warm = None, False
+            worker.spare_failures += 1
+            worker.spare_at = now + min(SPARE_RETRY_MAX, 2.0 ** worker.spare_failures)
+            log.warning("%s: the spare (pid %d) exited with %s; another in %.0fs", worker.name, spare.pid,
+                        code, worker.spare_at - now)
+            return
+        if (worker.name in self.sup.spares and self._ready_sent and worker.state == WorkerState.READY
+                and now >= worker.spare_at and not self.exit_code):
+            worker.spare = subprocess.Popen(self._command(worker, "--spare"), close_fds=True)
+
+    def _restart(self, worker: Worker, why: str, now: float, kill: bool = True) -> None:
         if kill and worker.proc is not None:
             worker.proc.kill()
         if worker.proc is not None:
             worker.proc.wait()
-        log.warning("%s %s; restarting", worker.name, why)
         worker.last_exit = why
         self._restart_times.append(now)
         while self._restart_times and now - self._restart_times[0] > self.sup.restart_window:
             self._restart_times.popleft()
         if len(self._restart_times) > self.sup.restart_budget:
-            return self._give_up(EXIT_BUDGET, f"restart budget exhausted ({len(self._restart_times)} restarts in "
-                                              f"{self.sup.restart_window:.0f}s; last: {worker.name} {why})")
-        if now - worker.started > STABLE_AFTER:
-            worker.failures = 0
-        delay = min(self.sup.backoff_max, 0.25 * (2 ** worker.failures)) if worker.failures else 0.0
-        worker.failures += 1
+            return self._give_up(ExitCode.BUDGET, f"restart budget exhausted ({len(self._restart_times)} restarts "
+                                                  f"in {self.sup.restart_window:.0f}s; last: {worker.name} {why})")
+        delay = self._backoff(worker, now)
+        log.warning("%s %s; restarting in %.1fs", worker.name, why, delay)
         worker.restarts += 1
         reason = restart_reason(why)
         worker.reasons[reason] = worker.reasons.get(reason, 0) + 1
-        worker.proc, worker.state, worker.restart_at = None, "backoff", now + delay
+        worker.proc, worker.state, worker.restart_at = None, WorkerState.BACKOFF, now + delay
+        if delay == 0:
+            self._start_again(worker)
 
-    def _give_up(self, code: int, why: str) -> None:
+    def _backoff(self, worker: Worker, now: float) -> float:
+        """No wait after a healthy spell (a single kill, a rare crash); deaths closer together than
+        healthy_after are a crash loop: 0.5 s, 1 s, 2 s … up to backoff_max."""
+        if worker.ready_at and now - worker.ready_at >= self.sup.healthy_after:
+            worker.failures = 0
+        delay = min(self.sup.backoff_max, 0.25 * (2 ** worker.failures)) if worker.failures else 0.0
+        worker.failures += 1
+        return delay
+
+    def _give_up(self, code: ExitCode, why: str) -> None:
         log.error("giving up: %s", why)
         self.notifier.status(f"failed: {why}")
         self.exit_code = code
@@ -259,7 +338,7 @@ class Supervisor:
         stops well before heartbeat_timeout, when the supervisor itself restarts the worker; so a
         supervisor that fails to do that is restarted by systemd after WatchdogSec."""
         fresh = min(self.sup.heartbeat_timeout, max(FRESH_BEATS * self.sup.heartbeat_interval, FRESH_FLOOR))
-        return all(w.state == "ready" and now - w.last_beat <= fresh for w in self.workers.values())
+        return all(w.state == WorkerState.READY and now - w.last_beat <= fresh for w in self.workers.values())
 
     def _notify(self, now: float) -> None:
         healthy = self._all_healthy(now)
@@ -277,14 +356,23 @@ class Supervisor:
             self._last_watchdog = now
 
     def _status_line(self, now: float) -> str:
-        ready = sum(w.state == "ready" for w in self.workers.values())
-        waiting = [f"{w.name} {w.state}" for w in self.workers.values() if w.state != "ready"]
+        ready = sum(w.state == WorkerState.READY for w in self.workers.values())
+        waiting = [f"{w.name} {w.state}" for w in self.workers.values() if w.state != WorkerState.READY]
         restarts = sum(w.restarts for w in self.workers.values())
         text = f"{ready}/{len(self.workers)} workers ready; {restarts} restarts"
         return text + ("; " + ", ".join(waiting) if waiting else "; serving")
 
     def _shutdown(self) -> None:
         self.notifier.stopping("stopping workers")
+        spares = [w.spare for w in self.workers.values() if w.spare is not None]
+        for spare in spares:  # idle: they stop at once (SIGTERM's default action while they wait)
+            spare.terminate()
+        for spare in spares:
+            try:
+                spare.wait(self.sup.stop_timeout)
+            except subprocess.TimeoutExpired:
+                spare.kill()
+                spare.wait()
         for worker in reversed(list(self.workers.values())):
             proc = worker.proc
             if proc is None or proc.poll() is not None:
@@ -296,5 +384,5 @@ class Supervisor:
                 log.warning("%s did not stop in %.1fs; killing", worker.name, self.sup.stop_timeout)
                 proc.kill()
                 proc.wait()
-            worker.state = "stopped"
+            worker.state = WorkerState.STOPPED
         log.info("all workers stopped")

@@ -6,6 +6,11 @@ thread: a worker whose loop is wedged goes quiet and the supervisor restarts
 it.  Handlers run on a small thread pool so that a slow model call does not
 stop the heartbeat; a request running longer than ``supervisor.stuck_timeout``
 is reported in the heartbeat and the supervisor treats the worker as stuck.
+
+Life cycle: ``prepare()`` (models, side-effect free), ``setup()`` (database,
+threads, devices), then ``serve()``.  A warm spare (``--spare``, see
+supervisor.spares) runs ``prepare()`` ahead of need and waits for SIGUSR1
+before it goes on: a killed worker is replaced without a model load.
 """
 
 from __future__ import annotations
@@ -25,14 +30,24 @@ import zmq
 
 from . import bus, endpoints, logs
 from ..config import Settings
+from .peers import Peers
+from .protocol import ExitCode, Heartbeat, Kind
 
 log = logging.getLogger(__name__)
 
 Reply = tuple[dict[str, Any], list[bytes]]
 Handler = Callable[[dict[str, Any], list[bytes]], "Reply | dict[str, Any]"]
 
-EXIT_CONFIG = 78  # EX_CONFIG: restarting would not help; the supervisor stops
+PROMOTE = signal.SIGUSR1
+"""The supervisor's word to a warm spare: take over."""
+STATUS_OP = "status"
+"""Every worker answers it (its figures; some workers say more)."""
 _PR_SET_PDEATHSIG = 1
+
+
+class CannotStart(Exception):
+    """Restarting will not help (a port taken by root, a model file missing…): the worker exits
+    ExitCode.WORKER_CONFIG after telling the supervisor why, and the supervisor stops."""
 
 
 class HandlerError(Exception):
@@ -65,7 +80,7 @@ def rss_bytes() -> int:
 
 
 class Control:
-    """PUSH to the supervisor: ready, heartbeat, fatal."""
+    """PUSH to the supervisor: ready, heartbeat, fatal, spare."""
 
     def __init__(self, settings: Settings, name: str, ctx: zmq.Context):
         self.name = name
@@ -74,19 +89,51 @@ class Control:
         self._sock.setsockopt(zmq.LINGER, 200)
         self._sock.connect(endpoints.supervisor_control(settings.runtime_dir))
 
-    def send(self, kind: str, **fields: Any) -> None:
-        message = {"kind": kind, "worker": self.name, "pid": os.getpid(), "t": time.time(), **fields}
+    def send(self, kind: Kind, **fields: Any) -> None:
+        message = {"kind": str(kind), "worker": self.name, "pid": os.getpid(), "t": time.time(), **fields}
         try:
             self._sock.send_multipart(bus.encode(message), flags=zmq.NOBLOCK)
         except zmq.Again:  # supervisor busy or gone; the next heartbeat will do
             pass
 
+    def beat(self, heartbeat: Heartbeat) -> None:
+        self.send(Kind.HEARTBEAT, **heartbeat.fields())
+
     def close(self) -> None:
         self._sock.close()
 
 
+class Meter:
+    """Requests in flight and answered: the heartbeat's figures (shared with handler threads)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._started: dict[str, float] = {}
+        self.handled = 0
+
+    def begin(self, key: str) -> None:
+        with self._lock:
+            self._started[key] = time.monotonic()
+
+    def end(self, key: str) -> None:
+        with self._lock:
+            if self._started.pop(key, None) is not None:
+                self.handled += 1
+
+    def __len__(self) -> int:
+        return len(self._started)
+
+    def heartbeat(self, status: dict[str, Any]) -> Heartbeat:
+        with self._lock:
+            oldest = min(self._started.values(), default=None)
+            inflight = len(self._started)
+        return Heartbeat(inflight=inflight, handled=self.handled, rss=rss_bytes(),
+                         oldest=0.0 if oldest is None else time.monotonic() - oldest, status=status)
+
+
 class ServiceWorker:
-    """A worker that answers bus requests. Subclasses set ``name`` and ``ops``."""
+    """A worker process. Subclasses set ``name`` and ``ops``; those that serve something
+    other than bus requests (the gateway) override ``serve``."""
 
     name = "worker"
     threads = 1
@@ -95,13 +142,21 @@ class ServiceWorker:
         self.settings = settings
         self.ctx = zmq.Context.instance()
         self._stop = threading.Event()
-        self._started: dict[str, float] = {}  # request key -> start time, shared with handler threads
-        self._lock = threading.Lock()
-        self._handled = 0
+        self.meter = Meter()
+        self.peers = Peers(settings)
+        """Calls to other workers (runtime/peers.py)."""
 
     # -- for subclasses -------------------------------------------------
+    def prepare(self) -> None:
+        """Load models: slow, and free of side effects (no sockets, threads, devices or database
+        writes), because a warm spare runs it while another process is the worker."""
+
     def setup(self) -> None:
-        """Load models, open the database. Runs before ready is reported."""
+        """Open the database and what the handlers need. Runs when this process becomes the worker,
+        and in the CLI when it runs a handler itself because the service is stopped."""
+
+    def start(self) -> None:
+        """Background threads and devices (a camera, a feed, a deliverer): only in the service."""
 
     def ops(self) -> dict[str, Handler]:
         return {}
@@ -110,37 +165,72 @@ class ServiceWorker:
         """Worker-specific figures carried in every heartbeat."""
         return {}
 
+    def describe(self, _header: dict, _payloads: list[bytes]) -> dict[str, Any]:
+        """The answer to the ``status`` op every worker has (by default its heartbeat figures)."""
+        return self.status()
+
     def teardown(self) -> None:
         """Release resources on a clean stop."""
 
-    # -- the loop -------------------------------------------------------
-    def run(self) -> int:
+    def handlers(self) -> dict[str, Handler]:
+        return {**self.ops(), STATUS_OP: self.describe}
+
+    # -- the life cycle ---------------------------------------------------
+    def run(self, spare: bool = False) -> int:
         control = Control(self.settings, self.name, self.ctx)
-        try:  # SIGTERM keeps its default (die) while models load: nothing to save yet
-            self.setup()
-        except Exception as exc:  # a worker that cannot start says why, once
-            log.exception("%s failed to start", self.name)
-            control.send("fatal", reason=f"{type(exc).__name__}: {exc}")
+        try:
+            try:  # SIGTERM keeps its default (die) while models load: nothing to save yet
+                if spare:
+                    signal.pthread_sigmask(signal.SIG_BLOCK, {PROMOTE})  # a promotion during prepare waits
+                self.prepare()
+                if spare:
+                    control.send(Kind.SPARE)
+                    signal.sigwait({PROMOTE})
+                    log.info("%s spare promoted (pid %d)", self.name, os.getpid())
+                self.setup()
+                self.start()
+            except Exception as exc:  # a worker that cannot start says why, once
+                return self._cannot_start(control, exc)
+            try:
+                self.serve(control)
+            except CannotStart as exc:
+                return self._cannot_start(control, exc)
+            finally:
+                self.teardown()
+        finally:
+            self.peers.close()
             control.close()
-            return EXIT_CONFIG
+        return ExitCode.OK
+
+    def _cannot_start(self, control: Control, exc: Exception) -> int:
+        if isinstance(exc, CannotStart):
+            log.error("%s cannot start: %s", self.name, exc)
+        else:
+            log.exception("%s failed to start", self.name)
+        reason = str(exc) if isinstance(exc, CannotStart) else f"{type(exc).__name__}: {exc}"
+        control.send(Kind.FATAL, reason=reason)
+        return ExitCode.WORKER_CONFIG
+
+    def report_ready(self, control: Control) -> None:
+        control.send(Kind.READY, status=self.status())
+        log.info("%s ready (pid %d)", self.name, os.getpid())
+
+    def serve(self, control: Control) -> None:
+        """Answer bus requests until SIGTERM."""
         router = self.ctx.socket(zmq.ROUTER)
         router.setsockopt(zmq.LINGER, 0)
         router.setsockopt(zmq.RCVHWM, self.settings.limits.max_inflight * 2)
         router.bind(endpoints.worker_requests(self.settings.runtime_dir, self.name))
         signal.signal(signal.SIGTERM, lambda *_: self._stop.set())
         signal.signal(signal.SIGINT, lambda *_: self._stop.set())
-        control.send("ready", status=self.status())
-        log.info("%s ready (pid %d)", self.name, os.getpid())
+        self.report_ready(control)
         try:
             self._serve(router, control)
         finally:
             router.close(linger=0)
-            self.teardown()
-            control.close()
-        return 0
 
     def _serve(self, router: zmq.Socket, control: Control) -> None:
-        handlers = self.ops()
+        handlers = self.handlers()
         pool = concurrent.futures.ThreadPoolExecutor(self.threads, thread_name_prefix=self.name)
         done: queue.SimpleQueue = queue.SimpleQueue()
         wake_r, wake_w = os.pipe()  # handler threads wake the loop; zmq sockets stay on this thread
@@ -152,7 +242,7 @@ class ServiceWorker:
         while not self._stop.is_set():
             now = time.monotonic()
             if now >= next_beat:
-                control.send("heartbeat", **self._heartbeat())
+                control.beat(self.meter.heartbeat(self.status()))
                 next_beat = now + interval
             events = dict(poller.poll(max(1, (next_beat - time.monotonic()) * 1000)))
             if router in events:
@@ -185,20 +275,17 @@ class ServiceWorker:
             reply = {"id": req_id, "ok": False, "error": "unknown_op", "reason": f"{self.name} has no op {header.get('op')!r}"}
             router.send_multipart([identity, *bus.encode(reply)])
             return
-        if len(self._started) >= self.settings.limits.max_inflight:
+        if len(self.meter) >= self.settings.limits.max_inflight:
             router.send_multipart([identity, *bus.encode({"id": req_id, "ok": False, "error": "busy",
                                                           "reason": f"{self.name} queue full"})])
             return
         key = f"{identity.hex()}:{req_id}"
-        with self._lock:
-            self._started[key] = time.monotonic()
+        self.meter.begin(key)
 
         def work() -> None:
             reply, out = self._call(handler, header, [p.bytes for p in payloads])
             reply["id"] = req_id
-            with self._lock:
-                self._started.pop(key, None)
-                self._handled += 1
+            self.meter.end(key)
             done.put((identity, reply, out))
             os.write(wake_w, b"x")
 
@@ -216,10 +303,3 @@ class ServiceWorker:
             return {"ok": False, "error": "internal", "reason": f"{type(exc).__name__}: {exc}"}, []
         reply, out = result if isinstance(result, tuple) else (result, [])
         return {"ok": True, **reply}, list(out)
-
-    def _heartbeat(self) -> dict[str, Any]:
-        with self._lock:
-            oldest = min(self._started.values(), default=None)
-            inflight = len(self._started)
-        return {"inflight": inflight, "handled": self._handled, "rss": rss_bytes(),
-                "oldest": 0.0 if oldest is None else time.monotonic() - oldest, "status": self.status()}

@@ -28,6 +28,7 @@ import datetime as dt
 import hashlib
 import logging
 import random
+from enum import StrEnum
 from typing import Any, Iterable
 
 import peewee
@@ -38,8 +39,22 @@ from .tencent_client import REG, fit_image
 
 log = logging.getLogger(__name__)
 
-OPEN_STATES = ("pending", "waiting")
-STATES = ("pending", "waiting", "delivered", "dead", "purged")
+
+
+class State(StrEnum):
+    """An item's ``state`` column (the module's note says what each means)."""
+
+    PENDING = "pending"
+    WAITING = "waiting"
+    DELIVERED = "delivered"
+    DEAD = "dead"
+    PURGED = "purged"
+
+
+OPEN_STATES = (State.PENDING, State.WAITING)
+STATES = tuple(State)
+FINISHED = (State.DELIVERED, State.DEAD)
+"""What `purge` may strip of its image."""
 
 
 def dedup_key(user_id: str, jpeg: bytes) -> str:
@@ -54,7 +69,7 @@ def queue_registration(user_id: str, jpeg: bytes, source: str = "event") -> bool
     payload = {"user_id": user_id, "image": fit_image(jpeg), "failures": 0, "uncertain": False,
                "source": source}
     with database.atomic("IMMEDIATE"):
-        OutboxItem.insert(kind=REG, key=user_id, dedup_key=key, payload=payload, state="pending",
+        OutboxItem.insert(kind=REG, key=user_id, dedup_key=key, payload=payload, state=State.PENDING,
                           next_attempt_at=now()).on_conflict_ignore().execute()
         new = database.execute_sql("SELECT changes()").fetchone()[0] > 0
     if new:
@@ -122,13 +137,13 @@ def mark_sending(item: OutboxItem) -> None:
 
 
 def mark_delivered(item: OutboxItem, note: str = "") -> None:
-    _save(item, state="delivered", delivered_at=now(), last_error=note, attempts=item.attempts + 1,
+    _save(item, state=State.DELIVERED, delivered_at=now(), last_error=note, attempts=item.attempts + 1,
           payload={**item.payload, "uncertain": False, "sending": False})
     log.info("outbox: %s of %s delivered%s", item.kind, item.key, f" ({note})" if note else "")
 
 
 def mark_waiting(item: OutboxItem, reason: str, wait: float) -> None:
-    _save(item, state="waiting", last_error=reason, next_attempt_at=now() + dt.timedelta(seconds=wait))
+    _save(item, state=State.WAITING, last_error=reason, next_attempt_at=now() + dt.timedelta(seconds=wait))
 
 
 def mark_refused(item: OutboxItem, reason: str, max_failures: int, base: float, cap: float) -> None:
@@ -136,11 +151,11 @@ def mark_refused(item: OutboxItem, reason: str, max_failures: int, base: float, 
     failures = int(item.payload.get("failures", 0)) + 1
     payload = {**item.payload, "failures": failures, "uncertain": False, "sending": False}
     if failures >= max_failures:
-        _save(item, state="dead", attempts=item.attempts + 1, payload=payload,
+        _save(item, state=State.DEAD, attempts=item.attempts + 1, payload=payload,
               last_error=f"dead after {failures} refusals: {reason}")
         log.error("outbox: %s of %s dead-lettered: %s", item.kind, item.key, reason)
         return
-    _save(item, state="pending", attempts=item.attempts + 1, payload=payload, last_error=f"refused: {reason}",
+    _save(item, state=State.PENDING, attempts=item.attempts + 1, payload=payload, last_error=f"refused: {reason}",
           next_attempt_at=now() + dt.timedelta(seconds=backoff(failures, base, cap)))
     log.warning("outbox: %s of %s refused (%d/%d): %s", item.kind, item.key, failures, max_failures, reason)
 
@@ -150,7 +165,7 @@ def mark_unreachable(item: OutboxItem, reason: str, ambiguous: bool, base: float
     the next attempt first checks whether it did (``uncertain``)."""
     attempts = item.attempts + 1
     uncertain = bool(item.payload.get("uncertain")) or ambiguous
-    _save(item, state="pending", attempts=attempts, last_error=f"unreachable: {reason}",
+    _save(item, state=State.PENDING, attempts=attempts, last_error=f"unreachable: {reason}",
           payload={**item.payload, "uncertain": uncertain, "sending": False},
           next_attempt_at=now() + dt.timedelta(seconds=backoff(attempts, base, cap)))
     log.warning("outbox: %s of %s not delivered (attempt %d): %s", item.kind, item.key, attempts, reason)
@@ -160,7 +175,7 @@ def wake_all() -> int:
     """The upstream answered again: bring every pending item forward."""
     with database.atomic("IMMEDIATE"):
         return (OutboxItem.update(next_attempt_at=now())
-                .where(OutboxItem.state == "pending", OutboxItem.next_attempt_at > now()).execute())
+                .where(OutboxItem.state == State.PENDING, OutboxItem.next_attempt_at > now()).execute())
 
 
 # -- the technician's view (appliance sync status|retry|purge) -----------------------
@@ -169,7 +184,7 @@ def summary(limit: int = 20) -> dict[str, Any]:
     for row in (OutboxItem.select(OutboxItem.state, peewee.fn.COUNT(OutboxItem.id).alias("n"))
                 .group_by(OutboxItem.state)):
         counts[row.state] = row.n
-    open_or_dead = (OutboxItem.select().where(OutboxItem.state.in_(OPEN_STATES + ("dead",)))
+    open_or_dead = (OutboxItem.select().where(OutboxItem.state.in_(OPEN_STATES + (State.DEAD,)))
                     .order_by(OutboxItem.id).limit(limit))
     return {"counts": counts, "items": [describe(item) for item in open_or_dead]}
 
@@ -182,29 +197,29 @@ def describe(item: OutboxItem) -> dict[str, Any]:
             "delivered_at": None if item.delivered_at is None else str(item.delivered_at)}
 
 
-def retry(ids: Iterable[int] = (), states: Iterable[str] = ("dead",)) -> int:
+def retry(ids: Iterable[int] = (), states: Iterable[str] = (State.DEAD,)) -> int:
     """Revive items (these ids, else every item in ``states``): due now, failures reset."""
     ids, states = list(ids), list(states)
     query = OutboxItem.select().where(OutboxItem.id.in_(ids) if ids else OutboxItem.state.in_(states))
     count = 0
     for item in query:
-        if item.state in ("delivered", "purged"):
+        if item.state in (State.DELIVERED, State.PURGED):
             continue  # delivered is final: sending it again is what the outbox exists to prevent
-        _save(item, state="pending", next_attempt_at=now(), payload={**item.payload, "failures": 0},
+        _save(item, state=State.PENDING, next_attempt_at=now(), payload={**item.payload, "failures": 0},
               last_error=f"retry requested ({item.last_error})"[:2000])
         count += 1
     return count
 
 
-def purge(states: Iterable[str] = ("delivered", "dead"), older_than_days: float = 0.0) -> int:
+def purge(states: Iterable[str] = FINISHED, older_than_days: float = 0.0) -> int:
     """Drop the stored images of finished items older than this; dead ones become
     ``purged`` tombstones. Rows stay: they are the proof an enrolment was handled."""
-    states = [s for s in states if s in ("delivered", "dead")]
+    states = [s for s in states if s in FINISHED]
     cutoff = now() - dt.timedelta(days=older_than_days)
     count = 0
     query = OutboxItem.select().where(OutboxItem.state.in_(states), OutboxItem.created_at <= cutoff)
     for item in query:
         payload = {k: v for k, v in item.payload.items() if k != "image"}
-        _save(item, payload=payload, state="purged" if item.state == "dead" else item.state)
+        _save(item, payload=payload, state=State.PURGED if item.state == State.DEAD else item.state)
         count += 1
     return count

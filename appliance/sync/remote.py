@@ -18,29 +18,22 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from ..runtime import bus, endpoints
-from ..config import Settings
+from ..runtime import bus
+from ..runtime.peers import Peers
+from ..workers.ops import Sync
 from .verify import unverified
 
 log = logging.getLogger(__name__)
 
 
-def _ask(settings: Settings, op: str, fields: dict, payloads: list[bytes]) -> dict[str, Any]:
-    client = bus.BusClient(endpoints.worker_requests(settings.runtime_dir, "sync"),
-                           timeout=settings.tencent.timeout * 2 + 5)
-    try:
-        return client.request(op, fields, payloads)[0]
-    finally:
-        client.close()
-
-
-def remote_identify(settings: Settings, image: bytes) -> dict[str, Any] | None:
+def remote_identify(peers: Peers, image: bytes) -> dict[str, Any] | None:
     """{"user_id", "score", "idNum", "source": "remote"} if the upstream library knows
     this face well enough and the ID number belongs to a local citizen; else None."""
+    settings = peers.settings
     if not (settings.tencent.enabled and settings.tencent.recong_fallback):
         return None
     try:
-        found = _ask(settings, "recong", {}, [image])
+        found = peers.call("sync", Sync.RECONG, {}, [image])[0]
     except bus.BusError as exc:
         log.warning("remote recong unavailable: %s", getattr(exc, "reason", exc))
         return None
@@ -54,7 +47,7 @@ def remote_identify(settings: Settings, image: bytes) -> dict[str, Any] | None:
     return {"user_id": citizen.user_id, "score": found.get("score"), "idNum": found["idNum"], "source": "remote"}
 
 
-def verify_citizen(settings: Settings, user_id: str, name: str, id_no: str,
+def verify_citizen(peers: Peers, user_id: str, name: str, id_no: str,
                    photo: bytes | None = None) -> dict[str, Any] | None:
     """faceAdv authmatch of this person's face against name + ID number.
 
@@ -63,6 +56,7 @@ def verify_citizen(settings: Settings, user_id: str, name: str, id_no: str,
     or ``passed`` None with ``error`` and ``reason`` when the check could not
     be made (no enrolment photo, upstream unreachable or refusing, no usable
     result). Only False may stop ``storage``; None never blocks the kiosk."""
+    settings = peers.settings
     if not (settings.tencent.enabled and settings.tencent.verify_before_storage):
         return None
     if photo is None:
@@ -72,8 +66,8 @@ def verify_citizen(settings: Settings, user_id: str, name: str, id_no: str,
     if not photo:
         return unverified("no_photo", "no enrolment photo for this user_id")
     try:
-        return _ask(settings, "verify", {"type": "authmatch", "name": name, "id_no": id_no, "user_id": user_id},
-                    [photo])
+        return peers.call("sync", Sync.VERIFY, {"type": "authmatch", "name": name, "id_no": id_no,
+                                                 "user_id": user_id}, [photo])[0]
     except bus.BusError as exc:
         log.warning("identity check of %s could not be made: %s", user_id, getattr(exc, "reason", exc))
         return unverified(getattr(exc, "code", "unavailable"), getattr(exc, "reason", str(exc)))

@@ -1,4 +1,4 @@
-"""Entry point of one worker process."""
+"""Entry point of one worker process (or of a warm spare: ``--spare``)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import sys
 
 from .. import config
 from ..runtime import logs
-from ..runtime.worker import EXIT_CONFIG, die_with_parent
+from ..runtime.protocol import ExitCode
+from ..runtime.worker import die_with_parent
 from . import REGISTRY, worker_class
 
 
@@ -16,14 +17,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="appliance.workers")
     parser.add_argument("name", choices=sorted(REGISTRY))
     parser.add_argument("--config")
+    parser.add_argument("--spare", action="store_true",
+                        help="load, then wait for SIGUSR1 before serving (supervisor.spares)")
     args = parser.parse_args(argv)
     try:
         settings = config.load(args.config)
     except config.ConfigError as exc:
         print(f"{args.name}: bad configuration: {exc}", file=sys.stderr)
-        return EXIT_CONFIG
+        return ExitCode.WORKER_CONFIG
     logs.setup(settings, args.name)
-    return worker_class(args.name)(settings).run()
+    return worker_class(args.name)(settings).run(spare=args.spare)
 
 
 if __name__ == "__main__":

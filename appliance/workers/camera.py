@@ -20,6 +20,7 @@ import zmq
 from ..runtime import bus, endpoints
 from ..camera.sources import SourceError, make_source, transform
 from ..runtime.worker import HandlerError, ServiceWorker
+from .ops import Camera
 
 log = logging.getLogger(__name__)
 
@@ -40,20 +41,23 @@ def device_uuid(configured: str) -> str:
 class CameraWorker(ServiceWorker):
     name = "camera"
 
-    def setup(self) -> None:
+    def __init__(self, settings):
+        super().__init__(settings)
         self.cfg = self.settings.camera
         self.device_id = device_uuid(self.cfg.device_id)
         self.state: dict[str, Any] = {"state": "starting", "source": self.cfg.source, "frames": 0,
                                       "fps": 0.0, "error": "", "device_id": self.device_id}
         self.latest = None
         self._thread = threading.Thread(target=self._capture, name="capture", daemon=True)
+
+    def start(self) -> None:  # the device is opened by the serving process only, never by a spare
         self._thread.start()
 
     def ops(self):
-        return {"snapshot": self.snapshot, "status": lambda h, p: dict(self.state)}
+        return {Camera.SNAPSHOT: self.snapshot}  # and `status`: the capture state below
 
     def status(self) -> dict[str, Any]:
-        return dict(getattr(self, "state", {}))
+        return dict(self.state)
 
     def snapshot(self, header: dict, _payloads) -> tuple[dict, list[bytes]]:
         frame = self.latest

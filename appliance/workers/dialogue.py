@@ -19,7 +19,8 @@ from typing import Any
 
 import peewee
 
-from ..runtime import bus, endpoints
+from ..runtime import bus
+from ..runtime.peers import not_enabled
 from .. import store
 from ..dialogue.catalogue import load_catalogue
 from ..dialogue.engine import DialogueEngine
@@ -30,6 +31,7 @@ from ..store.models import PendingRequest, now
 from ..sync.remote import verify_citizen
 from ..sync.verify import summary_note, summary_table
 from ..runtime.worker import HandlerError, ServiceWorker
+from .ops import Dialogue, Speech
 
 log = logging.getLogger(__name__)
 
@@ -102,9 +104,9 @@ class DialogueWorker(ServiceWorker):
             self._stop.wait(RETENTION_INTERVAL)
 
     def ops(self):
-        return {"flow": self.flow, "qna.open": storage_errors(self.qna_open),
-                "qna.answer": storage_errors(self.qna_answer),
-                "citizen.delete": storage_errors(self.delete_citizen)}
+        return {Dialogue.FLOW: self.flow, Dialogue.QNA_OPEN: storage_errors(self.qna_open),
+                Dialogue.QNA_ANSWER: storage_errors(self.qna_answer),
+                Dialogue.USER_DELETE: storage_errors(self.delete_citizen)}
 
     def status(self) -> dict[str, Any]:
         return {"services": len(self.engine.catalogue.services)} if hasattr(self, "engine") else {}
@@ -166,7 +168,7 @@ class DialogueWorker(ServiceWorker):
         verification = None
         if self.settings.tencent.verify_before_storage and record.get("name") and record.get("id_card"):
             # faceAdv authmatch; None or an "error" means it could not be made: never block the kiosk
-            verification = verify_citizen(self.settings, session.user_id, record["name"], record["id_card"])
+            verification = verify_citizen(self.peers, session.user_id, record["name"], record["id_card"])
             if verification and verification.get("passed") is False:
                 sessions.save(session, self.ttl, verification=verification)
                 return error(body, "the identity check failed: the face does not match the name and ID number",
@@ -190,8 +192,8 @@ class DialogueWorker(ServiceWorker):
 
     # -- audio handshake: processing until transcribed ----------------------------
     def _audio_handshake(self, body: dict, check, media: Any, digest: str) -> dict:
-        if "speech" not in self.settings.supervisor.workers:
-            return error(body, "speech recognition not available", status=501)
+        if not self.peers.enabled("speech"):
+            return error(body, not_enabled("speech"), status=501)
         try:  # plain base64 (the seed) or a data:audio/...;base64, URI (a browser's readAsDataURL)
             audio = decode_media(media)
         except MediaError as exc:
@@ -230,9 +232,8 @@ class DialogueWorker(ServiceWorker):
         return True
 
     def _transcribe_then_open(self, body: dict, check, audio: bytes, digest: str) -> None:
-        client = bus.BusClient(endpoints.worker_requests(self.settings.runtime_dir, "speech"), timeout=120)
         try:
-            reply, _ = client.request("transcribe", {}, [audio])
+            reply, _ = self.peers.call("speech", Speech.TRANSCRIBE, {}, [audio])
             text = reply.get("text", "").strip()
             result = (self._open_session(body, check, text, text) if text else
                       error(body, "no speech was heard in the audio; please speak again") if not reply.get("heard")
@@ -243,8 +244,6 @@ class DialogueWorker(ServiceWorker):
             result = error(body, f"the audio could not be transcribed: {exc.reason}")
         except bus.BusError as exc:
             result = error(body, f"speech recognition failed: {exc}; send the request again", status=503)
-        finally:
-            client.close()
         with store.database.atomic("IMMEDIATE"):
             if result["status"] == 503:  # transient: let a retry start over
                 PendingRequest.delete().where(PendingRequest.key == digest).execute()

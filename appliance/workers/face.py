@@ -24,6 +24,7 @@ from ..face.gallery import Gallery, decide, to_percent
 from ..store import faces as face_store
 from ..sync.remote import remote_identify
 from ..runtime.worker import HandlerError, ServiceWorker
+from .ops import Face, Liveness
 from .recognition import Recogniser
 
 log = logging.getLogger(__name__)
@@ -38,25 +39,33 @@ class FaceWorker(ServiceWorker):
     name = "face"
     threads = 2
 
-    def setup(self) -> None:
-        store.open_settings(self.settings)
-        cfg = self.settings.face
-        self.engine = FaceEngine(self.settings.models_dir, EngineSettings(
-            threads=2, match_threshold=cfg.match_threshold, match_margin=cfg.match_margin))
+    def __init__(self, settings):
+        super().__init__(settings)
+        self.engine: FaceEngine | None = None
         self.gallery = Gallery()
         self._lock = threading.Lock()  # the gallery and the connection tables have one owner at a time
         self._training: dict[str, tuple[str, EnrolmentSession, float]] = {}
         self._predicting: dict[str, float] = {}
+        self.publisher: bus.Publisher | None = None
+        self.check_liveness = self.peers.enabled("liveness")
+        self.recogniser: Recogniser | None = None
+
+    def prepare(self) -> None:
+        cfg = self.settings.face
+        self.engine = FaceEngine(self.settings.models_dir, EngineSettings(
+            threads=2, match_threshold=cfg.match_threshold, match_margin=cfg.match_margin))
+
+    def setup(self) -> None:
+        store.open_settings(self.settings)  # the gallery is read now, not in a spare: enrolments since count
         self.publisher = bus.Publisher(self.settings.runtime_dir)
-        self.check_liveness = "liveness" in self.settings.supervisor.workers
-        self._local = threading.local()  # one liveness client per handler thread (zmq sockets are not shared)
         loaded = 0
         for user_id, embeddings in face_store.load_templates(MODEL_NAME):
             self.gallery.set_user(user_id, embeddings)
             loaded += 1
         log.info("gallery: %d users, %d templates", loaded, len(self.gallery))
-        self.recogniser = None
-        if "camera" in self.settings.supervisor.workers:  # the kiosk's own camera: recognise continuously
+
+    def start(self) -> None:
+        if self.peers.enabled("camera"):  # the kiosk's own camera: recognise continuously
             self.recogniser = Recogniser(self, self._match)
             self.recogniser.start()
 
@@ -64,13 +73,12 @@ class FaceWorker(ServiceWorker):
         return face_store.sample_of(user_id)
 
     def ops(self):
-        return {"predict": self.predict, "predict.close": self.predict_close,
-                "train.open": self.train_open, "train.frame": self.train_frame, "train.close": self.train_close,
-                "identify": self.identify, "enroll": self.enroll, "users.delete": self.delete_user}
+        return {Face.PREDICT: self.predict, Face.PREDICT_CLOSE: self.predict_close,
+                Face.TRAIN_OPEN: self.train_open, Face.TRAIN_FRAME: self.train_frame,
+                Face.TRAIN_CLOSE: self.train_close, Face.IDENTIFY: self.identify, Face.ENROLL: self.enroll,
+                Face.USER_DELETE: self.delete_user}
 
     def status(self) -> dict[str, Any]:
-        if not hasattr(self, "gallery"):
-            return {}
         return {"users": self.gallery.user_count, "templates": len(self.gallery),
                 "training": len(self._training), "predicting": len(self._predicting),
                 **({"camera": dict(self.recogniser.stats)} if self.recogniser else {})}
@@ -104,15 +112,11 @@ class FaceWorker(ServiceWorker):
         included: the multi-frame cues need the head to move."""
         if not self.check_liveness or analysis.box is None or analysis.image is None:
             return None
-        client = getattr(self._local, "liveness", None)
-        if client is None:
-            client = self._local.liveness = bus.BusClient(
-                endpoints.worker_requests(self.settings.runtime_dir, "liveness"), timeout=10.0)
         frame = np.ascontiguousarray(analysis.image)
         try:
-            verdict, _ = client.request("observe", {"hash": hash_, "box": analysis.box, "landmarks": analysis.landmarks,
-                                                    "image_size": list(analysis.image_size),
-                                                    "shape": list(frame.shape)}, [frame.data])
+            header = {"hash": hash_, "box": analysis.box, "landmarks": analysis.landmarks,
+                      "image_size": list(analysis.image_size), "shape": list(frame.shape)}
+            verdict, _ = self.peers.call("liveness", Liveness.OBSERVE, header, [frame.data])
         except bus.BusError as exc:  # fail closed: no success without a liveness verdict
             return {"message": "continue", "reason": "not_live", "detail": f"liveness check unavailable: {exc}"}
         if verdict.get("live") is True:
@@ -125,8 +129,7 @@ class FaceWorker(ServiceWorker):
     def _forget_liveness(self, hash_: str) -> None:
         if self.check_liveness:
             try:
-                bus.BusClient(endpoints.worker_requests(self.settings.runtime_dir, "liveness"),
-                              timeout=2.0).request("forget", {"hash": hash_})
+                self.peers.call("liveness", Liveness.OBSERVE_CLOSE, {"hash": hash_})
             except bus.BusError:
                 pass  # its idle expiry drops the state anyway
 
@@ -146,7 +149,7 @@ class FaceWorker(ServiceWorker):
             return refused
         verdict = self._match(analysis)
         if verdict["message"] != "success" and self.settings.tencent.recong_fallback:
-            remote = remote_identify(self.settings, image)  # None when the upstream is off or down
+            remote = remote_identify(self.peers, image)  # None when the upstream is off or down
             if remote is not None:
                 return {"message": "success", "user_id": remote["user_id"], "score": remote["score"],
                         "source": "remote"}

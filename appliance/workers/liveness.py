@@ -9,7 +9,7 @@ Ops (bus requests to worker "liveness"):
   raw BGR uint8 bytes (numpy ``tobytes()``) →
   ``{"live": true|false|null, "score", "reason", "cues": {...}, "frames"}``
   (null: not decided yet, send more frames; a decided verdict is final for the hash)
-- ``forget``  ``{"hash"}`` → ``{"forgot": bool}`` (drop the hash's state)
+- ``observe.close``  ``{"hash"}`` → ``{"forgot": bool}`` (drop the hash's state)
 - ``status``  ``{}`` → policy, sessions, model and remote API in use
 
 State per hash is bounded (liveness.max_sessions, LRU; liveness.idle_expiry).
@@ -25,6 +25,7 @@ import numpy as np
 from ..liveness.checker import LivenessChecker
 from ..liveness.policy import Policy
 from ..runtime.worker import HandlerError, ServiceWorker
+from .ops import Liveness
 
 log = logging.getLogger(__name__)
 MAX_SIDE = 8192
@@ -107,7 +108,11 @@ class LivenessWorker(ServiceWorker):
     name = "liveness"
     threads = 2
 
-    def setup(self) -> None:
+    def __init__(self, settings):
+        super().__init__(settings)
+        self.checker: LivenessChecker | None = None
+
+    def prepare(self) -> None:  # models only: the sessions start empty in any case
         self.checker = build_checker(self.settings)
         log.info("liveness: required %s, vetoes %s, model %s, remote API %s, blink %s",
                  self.checker.policy.required, self.checker.policy.vetoes,
@@ -116,10 +121,10 @@ class LivenessWorker(ServiceWorker):
                  "on" if self.checker.mesh is not None else "off")
 
     def ops(self):
-        return {"observe": self.observe, "forget": self.forget, "status": self.describe}
+        return {Liveness.OBSERVE: self.observe, Liveness.OBSERVE_CLOSE: self.forget}
 
     def status(self) -> dict[str, Any]:
-        return {"sessions": self.checker.sessions} if hasattr(self, "checker") else {}
+        return {"sessions": self.checker.sessions if self.checker else 0}
 
     def observe(self, header: dict, payloads: list[bytes]) -> dict:
         key = header.get("hash")

@@ -16,6 +16,7 @@ from ..speech.audio import AudioError
 from ..speech.stt import STTError, SpeechToText
 from ..speech.tts import TextToSpeech, TTSError
 from ..runtime.worker import HandlerError, ServiceWorker
+from .ops import Speech
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +25,15 @@ class SpeechWorker(ServiceWorker):
     name = "speech"
     threads = 2
 
-    def setup(self) -> None:
+    def __init__(self, settings):
+        super().__init__(settings)
+        self.stt: SpeechToText | None = None
+        self.tts: TextToSpeech | None = None
+        self._stt_lock = threading.Lock()
+        self._tts_lock = threading.Lock()
+        self._counts = {"transcribed": 0, "synthesized": 0}
+
+    def prepare(self) -> None:  # the slowest load of all: a warm spare does it ahead of need
         cfg = self.settings.speech
         terms = [s.classify for s in load_catalogue(self.settings.path("services")).regular]
         ggml = self.settings.models_dir / cfg.ggml_model if cfg.ggml_model else None
@@ -32,17 +41,14 @@ class SpeechWorker(ServiceWorker):
                                 backend=cfg.stt_backend, cpu_threads=2, ggml_path=ggml, model=cfg.stt_model)
         self.tts = TextToSpeech(self.settings.models_dir, voice=cfg.voice, max_chars=cfg.max_tts_chars,
                                 english=cfg.english_voice)
-        self._stt_lock = threading.Lock()
-        self._tts_lock = threading.Lock()
-        self._counts = {"transcribed": 0, "synthesized": 0}
         log.info("speech ready: STT %s (%.1fs), TTS (%.1fs)", cfg.stt_backend, self.stt.load_seconds,
                  self.tts.load_seconds)
 
     def ops(self):
-        return {"transcribe": self.transcribe, "synthesize": self.synthesize}
+        return {Speech.TRANSCRIBE: self.transcribe, Speech.SYNTHESIZE: self.synthesize}
 
     def status(self) -> dict[str, Any]:
-        return dict(getattr(self, "_counts", {}))
+        return dict(self._counts)
 
     def transcribe(self, header: dict, payloads: list[bytes]) -> dict:
         if len(payloads) != 1:

@@ -16,11 +16,11 @@ reconciles the FaceTemplate table against the outbox at start and every
 ``sync.reconcile_interval`` seconds: an enrolment made while this worker was
 down is queued all the same, and the dedup key keeps it to one item.
 
-Ops (bus requests to worker "sync"):
-- ``sync.status``  {} → {outbox: {counts, items}, sebox: {...}, tencent: {...}}
-- ``sync.retry``   {ids?: [int], states?: ["dead"|"waiting"|"pending"]} → {retried}
-- ``sync.purge``   {states?: ["delivered","dead"], older_than_days?: float} → {purged}
-- ``sync.reconcile`` {} → {queued}
+Ops (bus requests to worker "sync", named in workers/ops.py):
+- ``status``  {limit?} → {outbox: {counts, items}, sebox: {...}, tencent: {...}}
+- ``retry``   {ids?: [int], states?: ["dead"|"waiting"|"pending"]} → {retried}
+- ``purge``   {states?: ["delivered","dead"], older_than_days?: float} → {purged}
+- ``reconcile`` {} → {queued}
 - ``recong``       one image payload → {isMatch, score, accepted, idNum, name, personType}
   (accepted: isMatch and score ≥ tencent.recong_threshold; the face worker may
   call it when its gallery has no match and tencent.recong_fallback is on)
@@ -55,6 +55,7 @@ from ..sync.sebox_client import SeboxClient
 from ..sync.tencent_client import Refused, TencentClient, Unreachable
 from ..metrics import upstream
 from ..runtime.worker import HandlerError, ServiceWorker
+from .ops import Sync
 
 log = logging.getLogger(__name__)
 SAFE_USER_ID = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
@@ -66,7 +67,19 @@ class SyncWorker(ServiceWorker):
     name = "sync"
     threads = 4
 
+    def __init__(self, settings):
+        super().__init__(settings)
+        self.loop = asyncio.new_event_loop()
+        self.publisher: bus.Publisher | None = None
+        self.sebox: SeboxClient | None = None
+        self.deliverer: Deliverer | None = None
+        self.client: TencentClient | None = None
+        self._tasks: list[asyncio.Task] = []
+        self._halt = threading.Event()
+        self._loop_thread = threading.Thread(target=self._run_loop, name="sync-loop", daemon=True)
+
     def setup(self) -> None:
+        """What the ops need: the database, the loop, the upstream's client (the CLI runs them too)."""
         # a URL that can never work is a configuration error, said once at start (not retried for ever)
         if self.settings.sebox.enabled and not self.settings.sebox.url:  # the settings checked its form
             log.error("sebox.enabled but sebox.url is empty: no SE box feed until it is set "
@@ -74,19 +87,16 @@ class SyncWorker(ServiceWorker):
         if self.settings.tencent.enabled and not self.settings.tencent.base_url.startswith(("http://", "https://")):
             raise ValueError(f"tencent.base_url = {self.settings.tencent.base_url!r}: expected http(s)://…")
         store.open_settings(self.settings)
-        self.publisher = bus.Publisher(self.settings.runtime_dir)  # used only on the loop thread
-        self.loop = asyncio.new_event_loop()
-        self.sebox: SeboxClient | None = None
-        self.deliverer: Deliverer | None = None
-        self.client: TencentClient | None = None
-        self._tasks: list[asyncio.Task] = []
-        self._halt = threading.Event()
-        self._loop_thread = threading.Thread(target=self._run_loop, name="sync-loop", daemon=True)
         self._loop_thread.start()
         tencent = self.settings.tencent
         if tencent.enabled:
             self.client = TencentClient(tencent.base_url, tencent.token, tencent.timeout)
-            self.deliverer = Deliverer(self.client, tencent, self.settings.sync)
+
+    def start(self) -> None:
+        """The service's own work: delivering the outbox, listening to enrolments, the SE box feed."""
+        self.publisher = bus.Publisher(self.settings.runtime_dir)  # used only on the loop thread
+        if self.client is not None:
+            self.deliverer = Deliverer(self.client, self.settings.tencent, self.settings.sync)
             self._spawn(self.deliverer.run())
             self._sub_thread = threading.Thread(target=self._listen_enrolments, name="sync-sub", daemon=True)
             self._sub_thread.start()
@@ -151,19 +161,19 @@ class SyncWorker(ServiceWorker):
 
     # -- ops -------------------------------------------------------------------------
     def ops(self):
-        return {"sync.status": self.op_status, "sync.retry": self.op_retry, "sync.purge": self.op_purge,
-                "sync.reconcile": self.op_reconcile, "recong": self.op_recong, "verify": self.op_verify}
+        return {Sync.RETRY: self.op_retry, Sync.PURGE: self.op_purge, Sync.RECONCILE: self.op_reconcile,
+                Sync.RECONG: self.op_recong, Sync.VERIFY: self.op_verify}  # and `status`: describe below
 
     def status(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        if getattr(self, "sebox", None) is not None:
+        if self.sebox is not None:
             out["sebox"] = {k: v for k, v in self.sebox.stats.as_dict().items() if k != "last_error"}
-        if getattr(self, "deliverer", None) is not None:
+        if self.deliverer is not None:
             out["outbox_delivered"] = self.deliverer.stats["delivered"]
         out.update(upstream.status())  # the Tencent-style calls by API, for /metrics
         return out
 
-    def op_status(self, header: dict, _payloads) -> dict:
+    def describe(self, header: dict, _payloads) -> dict:
         tencent = None
         if self.deliverer is not None:
             tencent = {**self.deliverer.stats, "base_url": self.client.base_url}
@@ -176,12 +186,12 @@ class SyncWorker(ServiceWorker):
             self.loop.call_soon_threadsafe(self.deliverer.wake.set)
 
     def op_retry(self, header: dict, _payloads) -> dict:
-        count = outbox.retry(header.get("ids") or (), header.get("states") or ("dead",))
+        count = outbox.retry(header.get("ids") or (), header.get("states") or (outbox.State.DEAD,))
         self._wake()
         return {"retried": count}
 
     def op_purge(self, header: dict, _payloads) -> dict:
-        return {"purged": outbox.purge(header.get("states") or ("delivered", "dead"),
+        return {"purged": outbox.purge(header.get("states") or outbox.FINISHED,
                                        float(header.get("older_than_days", 0)))}
 
     def op_reconcile(self, header: dict, _payloads) -> dict:

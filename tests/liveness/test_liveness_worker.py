@@ -50,7 +50,7 @@ def test_turning_head_is_live_and_a_print_never_is(client, liveness_engine, live
     assert all(r["live"] is not True for r in replies) and replies[-1]["live"] is False, replies[-1]
     again = observe(client, "pa", *_one(liveness_engine, image, landmarks))
     assert again["live"] is False  # a verdict is final for the hash
-    assert client.request("forget", {"hash": "pa"})[0]["forgot"] is True
+    assert client.request("observe.close", {"hash": "pa"})[0]["forgot"] is True
     assert observe(client, "pa", *_one(liveness_engine, image, landmarks))["frames"] == 1
 
 

@@ -24,7 +24,7 @@ def kiosk_still_serves(app):
     assert reply["message"] == "success" and reply["user_id"] == "obama", reply
     health = app.get("/health", timeout=10)[1]
     assert health["healthy"] and all(w["restarts"] == 0 for w in health["workers"]), health
-    assert "outbox" in sync_request(app, "sync.status", timeout=10)  # the sync worker itself answers
+    assert "outbox" in sync_request(app, "status", timeout=10)  # the sync worker itself answers
 
 
 def test_slow_failing_and_missing_upstreams(tmp_path):
@@ -46,7 +46,7 @@ def test_slow_failing_and_missing_upstreams(tmp_path):
         assert app.post("/storage", {"user_id": "obama", "type": "storage", "hash": hs["hash"]})[0] == 200
         train(app, "obama", frames_of("obama_1.jpg"))
         # the registration is on its way to an upstream that takes 30 s to answer
-        wait_for(lambda: {"sending", "uncertain", "pending"} & set(sync_request(app, "sync.status")["outbox"]["counts"]),
+        wait_for(lambda: {"sending", "uncertain", "pending"} & set(sync_request(app, "status")["outbox"]["counts"]),
                  20, "the registration attempted")
         sebox.control("/_sim/malformed", {})
         kiosk_still_serves(app)  # while the upstream sits on a request for 30 s
@@ -59,7 +59,7 @@ def test_slow_failing_and_missing_upstreams(tmp_path):
         sebox.stop()
         time.sleep(2)
         kiosk_still_serves(app)
-        counts = sync_request(app, "sync.status")["outbox"]["counts"]
+        counts = sync_request(app, "status")["outbox"]["counts"]
         assert counts.get("delivered", 0) == 0 and not counts.get("dead"), counts  # the outbox holds
         assert sum(counts.values()) >= 1
     finally:

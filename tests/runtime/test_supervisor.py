@@ -63,7 +63,8 @@ def test_watchdog_pings_stop_while_a_worker_is_stuck(start_appliance):
     lines = app.notify.lines()
     # From the status that reports the worker down to the one that reports serving again,
     # the supervisor must not have pinged the watchdog.
-    down = next(i for i, l in enumerate(lines) if l.startswith("STATUS=") and "dialogue backoff" in l)
+    down = next(i for i, l in enumerate(lines)
+                if l.startswith("STATUS=") and ("dialogue backoff" in l or "dialogue starting" in l))
     up = next(i for i, l in enumerate(lines) if i > down and l.startswith("STATUS=") and l.endswith("serving"))
     assert "WATCHDOG=1" not in lines[down:up]
     assert "WATCHDOG=1" in lines[up:] or app.notify.wait_for("WATCHDOG=1", 5)

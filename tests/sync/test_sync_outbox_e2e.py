@@ -26,11 +26,11 @@ NAMES = {"obama": "奥巴马", "biden": "拜登", "astronaut": "宇航员", "lat
 
 
 def counts(app) -> dict:
-    return sync_request(app, "sync.status")["outbox"]["counts"]
+    return sync_request(app, "status")["outbox"]["counts"]
 
 
 def item_of(app, user_id: str) -> dict | None:
-    items = sync_request(app, "sync.status", {"limit": 100})["outbox"]["items"]
+    items = sync_request(app, "status", {"limit": 100})["outbox"]["items"]
     return next((i for i in items if i["user_id"] == user_id), None)
 
 

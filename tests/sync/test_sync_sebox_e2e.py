@@ -86,7 +86,7 @@ def test_feed_survives_drops_and_skips_malformed(tmp_path):
         assert len(resent["sent"]["2"]) == 2
         after += sim.control("/_sim/push", {"count": 1, "device_id": DEV1, "variant": "example"})["records"]
         wait_for(lambda: len(rows()) == 9, 30, "every record after the reconnect stored")
-        status = wait_for(lambda: (s := sync_request(app, "sync.status")["sebox"])["duplicates"] == 2 and s, 20,
+        status = wait_for(lambda: (s := sync_request(app, "status")["sebox"])["duplicates"] == 2 and s, 20,
                           "duplicates counted")
         assert status["malformed"] == 4 and status["connects"] == 2 and status["connected"]
 
@@ -128,17 +128,17 @@ def test_sophon_dialect_and_a_box_that_comes_up_late(tmp_path):
         # a box that hangs (process stopped: TCP stays up, nothing answers) is found by its missing pongs
         os.kill(sim.proc.pid, signal.SIGSTOP)
         try:
-            wait_for(lambda: not sync_request(app, "sync.status")["sebox"]["connected"], 20, "dead link noticed")
+            wait_for(lambda: not sync_request(app, "status")["sebox"]["connected"], 20, "dead link noticed")
         finally:
             os.kill(sim.proc.pid, signal.SIGCONT)
-        wait_for(lambda: sync_request(app, "sync.status")["sebox"]["connects"] >= 2
+        wait_for(lambda: sync_request(app, "status")["sebox"]["connects"] >= 2
                  and configured_clients(sim) == 1, 30, "reconnected after the hang")
         sim.control("/_sim/push", {"count": 1, "device_id": DEV1, "variant": "sophon"})
         wait_for(lambda: len(rows()) == 5, 30, "stored after the hang")
 
         port = sim.port  # the box goes away and comes back later: the client keeps trying
         sim.stop()
-        wait_for(lambda: not sync_request(app, "sync.status")["sebox"]["connected"], 20, "disconnect noticed")
+        wait_for(lambda: not sync_request(app, "status")["sebox"]["connected"], 20, "disconnect noticed")
         sim = SimProcess("sebox", ["--devices", DEV1], tmp_path / "sebox-sim2.log", port).start()
         wait_for(lambda: configured_clients(sim) == 1, 30, "reconfigured after the box restarted")
         sim.control("/_sim/push", {"count": 2, "device_id": DEV1, "variant": "sophon"})

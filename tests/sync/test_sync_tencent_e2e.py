@@ -115,15 +115,16 @@ def test_policy_helpers_for_the_face_and_dialogue_workers(setup):
     sim, app = setup
     from appliance import config, store
     from appliance.store import citizens
+    from appliance.runtime.peers import Peers
     from appliance.sync.remote import remote_identify, verify_citizen
 
     raw(sim, "faceLib/person/reg", {"personType": "normal", "idNum": OBAMA_ID, "name": "奥巴马",
                                     "faceImage": {"data": b64("obama_1.jpg")}})
-    off = config.load(environ=app.env)
+    off = Peers(config.load(environ=app.env))
     assert remote_identify(off, b"x") is None and verify_citizen(off, "u", "n", "i", b"x") is None  # policies off
-    on = config.load(environ={**app.env, "APPLIANCE_TENCENT_RECONG_FALLBACK": "true",
-                              "APPLIANCE_TENCENT_VERIFY_BEFORE_STORAGE": "true",
-                              "APPLIANCE_TENCENT_RECONG_THRESHOLD": "70"})
+    on = Peers(config.load(environ={**app.env, "APPLIANCE_TENCENT_RECONG_FALLBACK": "true",
+                                    "APPLIANCE_TENCENT_VERIFY_BEFORE_STORAGE": "true",
+                                    "APPLIANCE_TENCENT_RECONG_THRESHOLD": "70"}))
     store.open_database(endpoints.database_path(app.data_dir))
     citizens.upsert("obama@kiosk", {"name": "奥巴马", "id_card": OBAMA_ID})
     obama2 = (FACES / "obama_2.jpg").read_bytes()
@@ -182,7 +183,7 @@ def test_a_registration_answer_without_data_ok_is_uncertain_not_delivered(setup)
     photo = (FACES / "biden.jpg").read_bytes()
     face_store.save_template("noack", "sface-2021dec", np.stack([FaceEngine(MODELS).analyse(photo).embedding]),
                              photo)
-    ask(app, "sync.reconcile", {})
+    ask(app, "reconcile", {})
 
     def delivered():
         item = OutboxItem.select().where(OutboxItem.key == "noack").first()
