@@ -129,3 +129,35 @@ def test_encode_jpeg_respects_byte_limit(face_photos):
     data = encode_jpeg(big, max_bytes=60_000)
     assert len(data) <= 60_000
     assert decode_image(data).ndim == 3
+
+
+def test_camera_jpeg_pixels_come_from_opencv_not_pillow(face_photos, monkeypatch):
+    # Issue 18 §3: the common frame (8-bit RGB JPEG) is decoded by cv2.imdecode after
+    # Pillow's header checks; Pillow's pixel decode (_load) is not reached.
+    import cv2
+
+    from appliance.face import imagedecode
+
+    def no_pillow_pixels(img):
+        raise AssertionError("Pillow decoded the pixels")
+
+    monkeypatch.setattr(imagedecode, "_load", no_pillow_pixels)
+    for name in ("astronaut", "obama_1"):
+        data = face_photos[name]
+        ref = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+        assert np.array_equal(decode_image(data), ref), name
+
+
+def test_jpeg_without_end_marker_still_refused_as_truncated(face_photos):
+    # libjpeg would grey-fill a cut JPEG; the fast path needs the end marker, so Pillow judges.
+    data = face_photos["astronaut"]
+    cut = data[: int(len(data) * 0.9)]
+    assert _code(cut) == "truncated"
+    assert _code(cut + b"\0" * 64) == "truncated"
+
+
+def test_gray_png_fast_path_has_three_equal_channels():
+    gray = np.arange(256, dtype=np.uint8).reshape(16, 16)
+    out = decode_image(_save(Image.fromarray(gray, "L"), "PNG"))
+    assert out.shape == (16, 16, 3)
+    assert (out[:, :, 0] == gray).all() and (out[:, :, 2] == gray).all()
