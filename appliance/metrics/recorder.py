@@ -89,7 +89,9 @@ class Recorder:
 
     # -- speech -----------------------------------------------------------------------
     def transcription(self, source: str, reply: dict[str, Any], started: float) -> None:
-        result = "trusted" if reply.get("trusted") else ("untrusted" if reply.get("heard") else "silence")
+        said = bool(reply.get("text"))  # a worker without the trust verdict: words count as trusted
+        trusted, heard = reply.get("trusted", said), reply.get("heard", said)
+        result = "trusted" if trusted else ("untrusted" if heard else "silence")
         self.transcriptions.labels(safe(source, ("stt", "qna")), result).inc()
         duration = reply.get("duration")
         if isinstance(duration, (int, float)) and duration > 0:

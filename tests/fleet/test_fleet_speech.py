@@ -1,0 +1,57 @@
+"""/stt and /tts counted where the gateway answers: operations by outcome, transcriptions by trust, the
+real-time factor, with the real speech models."""
+
+from __future__ import annotations
+
+import io
+import sys
+import wave
+from pathlib import Path
+
+from harness import Appliance
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from test_fleet_metrics import delta, samples, scrape, value  # noqa: E402
+
+
+def silence_wav(seconds: float, rate: int = 16000) -> bytes:
+    out = io.BytesIO()
+    with wave.open(out, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(b"\0\0" * int(rate * seconds))
+    return out.getvalue()
+
+
+def test_speech_operations_and_transcriptions_counted_exactly():
+    app = Appliance(workers="speech,gateway").wait_ready(300)
+    try:
+        before = samples(scrape(app))
+        tts = app.ws("tool", "/tts")
+        tts.send("我要办身份证")
+        wav = tts.recv()
+        tts.send_binary(b"not text")  # refused: text to speak comes as a text frame
+        assert b"bad_frame" in tts.recv().encode()
+        stt = app.ws("tool", "/stt")
+        stt.send_binary(wav)
+        assert "身份证" in stt.recv()
+        stt.send_binary(silence_wav(1.0))
+        assert stt.recv() == ""
+        stt.send("not audio")
+        assert "bad_frame" in stt.recv()
+        after = samples(scrape(app))
+    finally:
+        app.stop()
+    ops = "kiosk_operation_requests_total"
+    assert delta(before, after, ops, operation="tts", outcome="ok") == 1
+    assert delta(before, after, ops, operation="tts", outcome="bad_frame") == 1
+    assert delta(before, after, ops, operation="stt", outcome="ok") == 2
+    assert delta(before, after, ops, operation="stt", outcome="bad_frame") == 1
+    heard = "kiosk_speech_transcriptions_total"
+    assert delta(before, after, heard, source="stt", result="trusted") == 1
+    assert delta(before, after, heard, source="stt", result="silence") == 1
+    assert delta(before, after, heard, source="stt", result="untrusted") == 0
+    assert delta(before, after, "kiosk_speech_real_time_factor_count") == 2
+    assert value(after, "kiosk_speech_real_time_factor_sum") > 0
