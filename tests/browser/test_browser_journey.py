@@ -38,6 +38,13 @@ def wait_until(page, predicate, timeout: float, what: str):
                          f"{text_of(page, 'main')[:600]!r}")
 
 
+def landscape(page, path) -> None:
+    """The same screen on a 1920x1080 landscape display, then back to portrait."""
+    page.set_viewport_size({"width": 1920, "height": 1080})
+    page.screenshot(path=str(path))
+    page.set_viewport_size({"width": 1080, "height": 1920})
+
+
 def visible(page, selector: str) -> bool:
     return page.locator(selector).is_visible()
 
@@ -71,6 +78,7 @@ def test_whole_journey_in_chromium(kiosk, media, shots):
             assert "没有认出您" in text_of(page, "#notice")
             assert visible(page, "#btn-guest") and visible(page, "#btn-enrol")
             page.screenshot(path=str(shots / "02-face-unknown.png"))
+            landscape(page, shots / "02-face-unknown-landscape.png")
 
             # 2. enrolment on port 444 with the sample count shown, then 3. recognition greets the person
             page.click("#btn-enrol")
@@ -136,6 +144,7 @@ def answer_questions(page, mic, spoken_answer: bytes, shots) -> list[str]:
         if VOICE_QUESTION in question and not voice_given:
             browser.write_wav(mic, spoken_answer)  # the microphone now says the answer
             page.screenshot(path=str(shots / "05-question.png"))
+            landscape(page, shots / "05-question-landscape.png")
             page.click("#btn-answer-voice")
             voice_given = True
         elif "手机" in question and not wrong_phone_given:

@@ -166,7 +166,8 @@ async function handshake(input) {
     }));
     $("service").hidden = false;
     notice(`您要办理的是：${reply.classify}`);
-    speaker.say(`您要办理的是${reply.classify}。${reply.flow || ""}`);
+    // the procedure is long: it is read on screen (and printed later); only the service is spoken
+    speaker.say(`您要办理的是${reply.classify}。请看屏幕上的办理流程。`);
   } catch (exc) {
     problem(exc, () => handshake(input), "查询");
   }
