@@ -115,7 +115,7 @@ def serve(port: int) -> None:
 
 
 def _raw_zmq_rtt(repeats: int, path: str) -> float:
-    ctx = zmq.Context.instance()
+    ctx: zmq.Context = zmq.Context.instance()
     router, dealer = ctx.socket(zmq.ROUTER), ctx.socket(zmq.DEALER)
     router.bind(f"ipc://{path}")
     dealer.connect(f"ipc://{path}")

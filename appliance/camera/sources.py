@@ -49,7 +49,7 @@ class OpenCVSource(Source):
     def __init__(self, spec: str, width: int, height: int, fps: float, loop: bool = True):
         super().__init__(spec, width, height, fps, loop)
         self.target, self.kind, self.paced = self._target(spec)
-        self._cap = None
+        self._cap: cv2.VideoCapture | None = None
 
     @staticmethod
     def _target(spec: str):
@@ -74,6 +74,8 @@ class OpenCVSource(Source):
         self._cap = cap
 
     def read(self) -> np.ndarray | None:
+        if self._cap is None:
+            raise SourceError(f"{self.spec}: read before open")
         ok, frame = self._cap.read()
         if not ok and self.kind == "file" and self.loop:
             self._cap.set(cv2.CAP_PROP_POS_FRAMES, 0)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import click
 import cv2
@@ -38,10 +39,10 @@ def read_frames(paths: tuple[str, ...], max_frames: int) -> list[tuple[str, np.n
             if index == 0:
                 raise click.BadParameter(f"{path}: no frame could be read from this video")
             continue
-        frame = cv2.imdecode(np.fromfile(path, np.uint8), cv2.IMREAD_COLOR)
-        if frame is None:
+        image = cv2.imdecode(np.fromfile(path, np.uint8), cv2.IMREAD_COLOR)
+        if image is None:
             raise click.BadParameter(f"{path}: not an image this kiosk can decode")
-        frames.append((Path(path).name, frame))
+        frames.append((Path(path).name, image))
     return frames[:max_frames]
 
 
@@ -63,7 +64,9 @@ def liveness(ctx: click.Context, files: tuple[str, ...], as_json: bool, max_fram
     except (ValueError, FileNotFoundError, RuntimeError) as exc:
         click.echo(f"liveness cannot start: {exc}", err=True)
         ctx.exit(EXIT_FAIL)
-    rows, verdict, last = [], None, []
+    rows: list[dict[str, Any]] = []
+    verdict = None
+    last: list[np.ndarray] = []
     for name, frame in read_frames(files, max_frames):
         faces = engine.detector.detect(frame)
         if not faces:
@@ -75,7 +78,7 @@ def liveness(ctx: click.Context, files: tuple[str, ...], as_json: bool, max_fram
         rows.append({"frame": name, "face": True, **verdict.to_dict()})
         if verdict.live is not None:
             break
-    result = {"frames": rows, "verdict": verdict.to_dict() if verdict else
+    result: dict[str, Any] = {"frames": rows, "verdict": verdict.to_dict() if verdict else
               {"live": False, "reason": "no_face", "score": 0.0, "cues": {}, "frames": 0}}
     if checker.remote is not None and last and len({f.shape for f in last}) == 1:
         try:

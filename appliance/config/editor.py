@@ -63,7 +63,7 @@ def _field_docs(cls: type) -> dict[str, str]:
     for node in body:
         if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
             last = node.target.id
-        elif last and isinstance(node, ast.Expr) and isinstance(getattr(node, "value", None), ast.Constant):
+        elif last and isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
             docs[last] = str(node.value.value).strip()
             last = None
     return docs

@@ -56,7 +56,7 @@ def resolve(answer: str, candidates: list[str], result: Classification) -> list[
     scored = {c: result.scores.get(c, 0.0) for c in candidates}
     best = max(scored.values(), default=0.0)
     if best > 0 and list(scored.values()).count(best) == 1:
-        return [max(scored, key=scored.get)]  # a hint of one candidate only ("要报销" for 医保)
+        return [max(scored, key=lambda c: scored[c])]  # a hint of one candidate only ("要报销" for 医保)
     if len(candidates) == 1 and text and len(text) <= _SHORT and any(w in text for w in _YES):
         return list(candidates)
     return None

@@ -141,7 +141,7 @@ def normalise(text: str) -> str:
 
 def to_pinyin(text: str) -> list[str]:
     """One toneless syllable (or the character itself) per character of ``text``."""
-    return lazy_pinyin(text, errors=lambda s: list(s))
+    return lazy_pinyin(text, errors=lambda s: list(s))  # type: ignore[arg-type,return-value]  # pypinyin takes a list too
 
 
 class Classifier:
@@ -150,9 +150,9 @@ class Classifier:
     def __init__(self, catalogue: Catalogue) -> None:
         self.catalogue = catalogue
         # (service, keyword, weight, keyword pinyin, keyword bigrams, is a situation phrase)
-        self._keywords = []
+        self._keywords: list[tuple] = []
         # (service, [(part, part pinyin)], weight): situations said in several parts ("住房+钱")
-        self._together = []
+        self._together: list[tuple] = []
         for service in catalogue.regular:
             for word, weight in service.keywords:
                 self._add_phrase(service.classify, word, weight, False)

@@ -63,8 +63,8 @@ class NearestExamples:
                       reverse=True)[:K]
         if not sims:
             return None
-        votes: Counter = Counter()
+        votes: dict[str, float] = {}
         for sim, name in sims:
-            votes[name] += sim
-        service = max(votes, key=votes.get)  # ties: the nearest example's service (first counted)
+            votes[name] = votes.get(name, 0.0) + sim
+        service = max(votes, key=lambda name: votes[name])  # ties: the nearest example's service (first counted)
         return Nearest(service, sims[0][0])

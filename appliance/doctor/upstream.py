@@ -87,7 +87,8 @@ async def _http_probe(url: str, body: dict, headers: dict, what: str) -> tuple[s
 def _message(answer) -> str:
     if not isinstance(answer, dict):
         return ""
-    data = answer.get("data") if isinstance(answer.get("data"), dict) else {}
+    data = answer.get("data")
+    data = data if isinstance(data, dict) else {}
     return " ".join(str(v) for v in (answer.get("errmsg"), answer.get("msg"), data.get("msg")) if v)
 
 

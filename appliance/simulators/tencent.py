@@ -140,12 +140,13 @@ class Library:
             raise ApiError(1006, f"{where}.data is not an image ({analysis.detail})")
         if not analysis.ok:
             raise ApiError(1007, f"{where}: no single clear face ({analysis.reason})")
+        assert analysis.embedding is not None  # ok analyses carry one
         return analysis.embedding
 
     def score(self, a: np.ndarray, b: np.ndarray) -> float:
         from ..face.gallery import to_percent
 
-        return to_percent(float(np.dot(a, b)), self.threshold)
+        return to_percent(float(np.dot(a, b)), self.threshold) or 0.0  # never None for a float
 
     def register(self, id_num: str, name: str, person_type: str, customer_id: str, emb: np.ndarray) -> None:
         entry = {"idNum": id_num, "name": name, "personType": person_type, "customerID": customer_id,
@@ -168,7 +169,7 @@ class Library:
 
 def _reshape(response: web.Response, mode: str) -> web.Response:
     """The variants a real service may send: no data.ok, or `result` as a JSON string."""
-    answer = json.loads(response.text)
+    answer = json.loads(response.text or "{}")
     data = answer.get("data")
     if isinstance(data, dict):
         if mode == "no_ok":
@@ -255,7 +256,7 @@ class Simulator:
     def recong(self, body: dict) -> web.Response:
         emb = self.library.embed(body.get("faceImage"), "faceImage")
         best, score = self.library.search(emb)
-        if best is None or score < 70:
+        if best is None or score is None or score < 70:
             return ok({"isMatch": "false", "score": "" if score is None else f"{score:.0f}"})
         return ok({"idNum": best["idNum"], "customerID": best.get("customerID", ""), "name": best["name"],
                    "personType": best["personType"], "isMatch": "true", "score": f"{score:.0f}"})

@@ -45,7 +45,7 @@ def integrity_check(db: peewee.SqliteDatabase) -> str:
     return db.execute_sql("PRAGMA integrity_check").fetchone()[0]
 
 
-def describe_failure(exc: BaseException) -> str:
+def describe_failure(exc: BaseException | None) -> str:
     """What went wrong with a write, for a technician: SQLite's own words, not a
     rollback error that hides them (after SQLITE_FULL SQLite has already rolled back)."""
     messages = []

@@ -14,6 +14,8 @@ keys people by idNum, so the worst case is the same person registered anew.)
 
 from __future__ import annotations
 
+from typing import Any
+
 import asyncio
 import base64
 import logging
@@ -32,7 +34,7 @@ class Deliverer:
         self.tencent = tencent
         self.sync = sync
         self.wake = asyncio.Event()
-        self.stats = {"delivered": 0, "refused": 0, "unreachable": 0, "last_error": "", "last_success_at": None,
+        self.stats: dict[str, Any] = {"delivered": 0, "refused": 0, "unreachable": 0, "last_error": "", "last_success_at": None,
                       "reconciled": 0}
         self._last_reconcile = 0.0
 

@@ -112,8 +112,9 @@ class TencentClient:
         url = self.base_url + path
         sent = False
         try:
-            kwargs = {} if timeout is None else {"timeout": aiohttp.ClientTimeout(total=timeout)}
-            async with self._http().post(url, json=body, **kwargs) as response:
+            limit = aiohttp.ClientTimeout(total=timeout) if timeout is not None else None
+            post = self._http().post(url, json=body, timeout=limit) if limit else self._http().post(url, json=body)
+            async with post as response:
                 sent = True
                 text = await response.text()
                 status = response.status
