@@ -18,3 +18,28 @@ def test_apcer_and_bpcer_on_held_out_presentations(liveness_engine, liveness_pho
     assert kinds["video_replay"]["APCER"] <= 0.4     # only the moiré cue stands against it
     assert kinds["bona_fide"]["BPCER"] <= 0.2        # a person who turns the head is let in
     assert kinds["bona_fide_still"]["accepted"] == 0  # no turn, no proof: never live by default
+
+
+def test_one_continuous_face_new_attacks_and_blinks(liveness_engine, liveness_photos):
+    """Issue 16: presentations that are not one continuous face, and blinks (face mesh on).
+    Three photos (one with another real photo of the same person), seed 200, never tuned on."""
+    from appliance.liveness import modelfiles
+    from appliance.liveness.mesh import FaceMesh
+    from harness import MODELS
+
+    modelfiles.ensure_models(MODELS)
+    photos = {name: liveness_photos[name] for name in ("biden", "obama_1", "astronaut")}
+    photos["obama_2"] = liveness_photos["obama_2"]  # obama_1's partner in the photo swap
+    kinds = ("bona_fide", "bona_fide_blink", "print", "photo_swap", "photo_swap_blink", "spliced_frames",
+             "second_person")
+    report = evaluate(liveness_engine, seeds=1, first_seed=200, n_frames=12, kinds=kinds, photos=photos,
+                      mesh=FaceMesh(modelfiles.mesh_path(MODELS)))
+    print("\n" + format_table(report))
+    kinds = report["kinds"]
+    assert kinds["bona_fide"]["BPCER"] == 0.0          # the gate costs a turning head nothing…
+    assert kinds["bona_fide_blink"]["BPCER"] <= 0.25   # …and a blink proves life without a turn
+    assert kinds["print"]["APCER"] == 0.0              # a print never blinks
+    assert kinds["photo_swap"]["APCER"] == 0.0         # accepted before the gate (docs/liveness.md)
+    assert kinds["second_person"]["APCER"] == 0.0      # always accepted before: the verdict carried over
+    assert kinds["photo_swap_blink"]["APCER"] <= 0.25
+    assert kinds["spliced_frames"]["APCER"] <= 0.25
