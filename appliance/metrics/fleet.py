@@ -9,6 +9,7 @@ no I/O but two stat calls.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import platform
 import shutil
@@ -25,6 +26,8 @@ from . import upstream
 from .labels import RESTART_REASONS, safe
 
 OPEN_STATES = ("pending", "waiting")
+FACE_CHECKSUMS = "face_checksums.json"
+"""Written by `appliance models fetch` beside the face models (appliance.face.modelfiles)."""
 CAMERA_UP = ("capturing",)
 NOT_FIGURES = ("pid", "ports", "device_id", "frame_id")
 """Status keys that are numbers but not measurements."""
@@ -166,6 +169,21 @@ def outbox_families(summary: dict[str, Any] | None, now: dt.datetime | None = No
     return [items, age]
 
 
+def model_families(settings: Settings) -> list[Metric]:
+    """The face models in use with their pinned checksums (the file `appliance models fetch` wrote)."""
+    try:
+        sums = json.loads((settings.models_dir / FACE_CHECKSUMS).read_text())
+    except (OSError, ValueError):
+        return []
+    models = InfoMetricFamily("kiosk_model", "Model files in use and their sha256 (a fleet spots a kiosk "
+                              "with other models)", labels=["model"])
+    for name, entry in sums.items():
+        if isinstance(entry, dict):
+            models.add_metric([safe(name)], {"file": str(entry.get("file", ""))[:100],
+                                             "sha256": str(entry.get("sha256", ""))[:64]})
+    return [models]
+
+
 def host_families(settings: Settings, inflight: dict[str, int]) -> list[Metric]:
     """Disk of the data dir, database size, the gateway's own calls in flight, build, the clock."""
     out: list[Metric] = []
@@ -187,6 +205,7 @@ def host_families(settings: Settings, inflight: dict[str, int]) -> list[Metric]:
         calls.add_metric([safe(worker)], float(count))
     build = InfoMetricFamily("kiosk_build", "Version of the appliance")
     build.add_metric([], {"version": __version__, "python": platform.python_version()})
+    out += model_families(settings)
     clock = _gauge("kiosk_clock_seconds", "The kiosk's wall clock (alert on its distance to the scrape time)")
     clock.add_metric([], time.time())
     return out + [database, calls, build, clock]

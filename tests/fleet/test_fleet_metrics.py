@@ -15,7 +15,7 @@ from PIL import Image
 from prometheus_client.parser import text_string_to_metric_families
 
 from appliance.dialogue.idcard import check_digit
-from harness import ROOT, Appliance, assert_closed_by_server
+from harness import MODELS, ROOT, Appliance, assert_closed_by_server
 
 FACES = ROOT / "tests" / "data" / "faces"
 USER = "zhangsanfeng"  # letters only: a user id that would pass for a code word if it ever reached a label
@@ -111,11 +111,13 @@ def journey():
         os.kill(dialogue, signal.SIGKILL)
         app.wait_healthy(60, lambda h: app.worker_pid("dialogue") not in (None, dialogue))
         deadline = time.monotonic() + 10
-        while True:  # the gateway notices the abandoned qna socket on its own time
+        while True:  # the gateway notices the abandoned socket, the new worker beats, on their own time
             text = scrape(app)
             after = samples(text)
             ended = delta(before, after, "kiosk_dialogue_qna_flows_total", result="abandoned")
-            if ended or time.monotonic() > deadline:
+            beating = all(value(after, "kiosk_worker_resident_memory_bytes", worker=w) > 0
+                          for w in ("face", "dialogue", "gateway"))  # the restarted worker's first heartbeat
+            if (ended and beating) or time.monotonic() > deadline:
                 break
             time.sleep(0.1)
         yield before, after, text, seen
@@ -155,6 +157,8 @@ def test_counters_moved_exactly(journey):
         assert value(after, "kiosk_worker_resident_memory_bytes", worker=worker) > 0
     assert value(after, "kiosk_supervisor_restarts_in_window") == 1
     assert value(after, "kiosk_database_bytes") > 0 and value(after, "kiosk_disk_free_bytes") > 0
+    for model, entry in json.loads((MODELS / "face_checksums.json").read_text()).items():
+        assert value(after, "kiosk_model_info", model=model, file=entry["file"], sha256=entry["sha256"]) == 1
     assert value(after, "kiosk_build_info", version=__import__("appliance").__version__,
                  python=__import__("platform").python_version()) == 1
 
