@@ -7,7 +7,7 @@ Exit codes: 0 success; 1 the check or request failed; 2 usage or configuration e
 
 from __future__ import annotations
 
-from . import dialogue, field, liveness, sync, tools
+from . import dialogue, field, liveness, speech, sync, tools
 from .base import config_group, config_show, config_validate, main, models, run, simulate, status
 
 __all__ = ["main"]
@@ -15,7 +15,7 @@ __all__ = ["main"]
 for command in (run, status, models, config_group, simulate,  # the service and its set-up
                 tools.enroll, tools.identify, tools.users, tools.transcribe, tools.say, tools.db,
                 sync.sync, liveness.liveness, field.doctor_cmd, field.setup, field.bench_cmd,
-                dialogue.classify_eval):
+                speech.speech_eval, dialogue.classify_eval):
     main.add_command(command)
 for command in (config_show, config_validate, field.config_get, field.config_set, field.config_diff,
                 field.config_services):

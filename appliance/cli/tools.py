@@ -197,6 +197,8 @@ def transcribe(ctx, audio):
     click.echo(reply["text"])
     click.echo(f"# {reply['duration']:.2f}s of audio, language {reply['language']}, "
                f"{reply['timings'].get('total', 0):.2f}s", err=True)
+    if reply.get("heard") and not reply.get("trusted", True):  # what the kiosk would not act on, and why
+        click.echo(f"# not trusted ({', '.join(reply.get('reasons', []))}): heard {reply['heard']!r}", err=True)
 
 
 @click.command()

@@ -138,13 +138,18 @@ class _FasterWhisper:
 
     def run(self, x: np.ndarray, language: Optional[str], prompt: str) -> tuple[list, str, float]:
         """-> (kept segments' statistics, language, its probability)."""
+        # word_timestamps: the per-word probabilities the trust check needs (one alignment pass)
         segments, info = self.model.transcribe(
             x, language=language, initial_prompt=prompt, beam_size=5,
+            # No temperature fallback: a re-sampled decode is never trusted anyway (trust.py), and
+            # the fallback cost 5-10 s per noisy utterance before the citizen heard "没听清".
+            temperature=0.0,
             condition_on_previous_text=False,   # no error carry-over between segments
             no_speech_threshold=NO_SPEECH_DROP, log_prob_threshold=LOGPROB_DROP,
-            compression_ratio_threshold=2.4, vad_filter=False, without_timestamps=True)
+            compression_ratio_threshold=2.4, vad_filter=False, word_timestamps=True)
         kept = [SegmentStats(s.text, s.avg_logprob, s.no_speech_prob, s.compression_ratio,
-                             float(getattr(s, "temperature", 0.0) or 0.0))
+                             float(getattr(s, "temperature", 0.0) or 0.0),
+                             tuple((to_simplified(w.word), float(w.probability)) for w in s.words or ()))
                 for s in segments
                 if not (s.no_speech_prob > NO_SPEECH_DROP and s.avg_logprob < LOGPROB_DROP)
                 and s.compression_ratio <= 2.4]
@@ -197,6 +202,7 @@ class SpeechToText:
         terms = list(prompt_terms)
         self.prompt = build_prompt(terms)
         self.echo = prompt_echo_for(terms)
+        self.keywords = tuple(dict.fromkeys("".join(units(t)) for t in terms if units(t)))
         self.use_vad = use_vad
         if backend == "faster-whisper":
             if model == "tiny.en" and language not in ("en", "auto", None):
@@ -245,7 +251,8 @@ class SpeechToText:
         timings["decode"] = time.perf_counter() - t1
         heard = tidy_chinese("".join(s.text for s in segments).strip())
         speech_s = x.size / TARGET_RATE  # after VAD: the voiced part only
-        verdict = assess(heard, segments if self._backend.stats else None, speech_s, self.echo)
+        verdict = assess(heard, segments if self._backend.stats else None, speech_s, self.echo,
+                         self.keywords)
         out = self._done(detected or lang, duration, timings, t0, heard, verdict)
         out.language_probability, out.speech_seconds = prob, round(speech_s, 3)
         if heard and not verdict.trusted:

@@ -27,9 +27,9 @@ MAX_UNITS_PER_S = 8.0     # Mandarin runs 4-6 syllables a second; more is text t
 MIN_UNITS_PER_S = 0.25    # seconds of speech that produced a single syllable: a fragment, not an answer
 LOOP_MIN_REPEATS = 3      # a unit said 3+ times in a row ...
 LOOP_MIN_UNITS = 6        # ... covering 6+ syllables (so 对对对 and 好的好的 stay fine)
-ECHO_MIN_ITEMS = 2        # this many of the prompt's list items and nothing else: the prompt read back
-ECHO_COVER = 0.75         # ... or 3+ items covering this share of the text
+ECHO_COVER = 0.75         # 3+ of the prompt's list items (or 2 written as a list) covering this share
 ECHO_NGRAM = 5            # a 5-character piece of the prompt's preamble: read back, nobody says it
+KEYWORD_MIN = 0.15        # a service name whose characters Whisper gave 15 % on average: the prompt's pull
 
 # Digits (written or spoken) repeat in real phone and ID numbers: never a loop by themselves.
 _DIGIT_LIKE = set("0123456789零〇一二三四五六七八九幺两")
@@ -45,6 +45,7 @@ class SegmentStats:
     no_speech_prob: float
     compression_ratio: float = 1.0
     temperature: float = 0.0
+    words: tuple = ()  # (word, probability) pairs, when the backend gives them
 
 
 @dataclass(frozen=True)
@@ -87,14 +88,16 @@ def low_variety(tokens: Sequence[str]) -> bool:
 class PromptEcho:
     """Recognises Whisper reading its own ``initial_prompt`` back.
 
-    ``groups`` are the prompt's lists (the service names; the verbs), each judged on its own so
-    that a real "补办身份证和户口本" (verb + two names) is not a list; ``preamble`` is the prompt's
-    fixed sentence that no citizen says ("以下是普通话的政务服务咨询，使用简体中文。").
+    ``groups`` are the prompt's lists in prompt order (the service names; the verbs), each judged
+    on its own so that a real "补办身份证和户口本" (verb + two names) is not a list; ``preamble`` is
+    the prompt's fixed sentence that no citizen says ("以下是普通话的政务服务咨询，使用简体中文。").
+    Two items back to back in the prompt's own order (户口本居住证) are a copied stretch of it.
     """
 
     def __init__(self, groups: Iterable[Iterable[str]], preamble: str = ""):
-        self.groups = [sorted({"".join(units(i)) for i in g if units(i)}, key=len, reverse=True)
-                       for g in groups]
+        ordered = [[f for f in ("".join(units(i)) for i in g) if f] for g in groups]
+        self.groups = [sorted(set(g), key=len, reverse=True) for g in ordered]
+        self.pairs = {a + b for g in ordered for a, b in zip(g, g[1:])}
         flat = "".join(units(preamble))
         self.grams = {flat[i:i + ECHO_NGRAM] for i in range(len(flat) - ECHO_NGRAM + 1)}
 
@@ -103,6 +106,8 @@ class PromptEcho:
         if not flat:
             return False
         if any(flat[i:i + ECHO_NGRAM] in self.grams for i in range(len(flat) - ECHO_NGRAM + 1)):
+            return True
+        if any(pair in flat for pair in self.pairs):
             return True
         return any(self._is_list(flat, items, "、" in text) for items in self.groups)
 
@@ -117,11 +122,33 @@ class PromptEcho:
                 covered += len(item) * rest.count(item)
                 rest = rest.replace(item, "\0")
         share = covered / len(flat)
-        return (found >= 3 and share >= ECHO_COVER) or (found >= ECHO_MIN_ITEMS and listed and share >= 0.999)
+        return found >= 3 - listed and share >= ECHO_COVER
+
+
+def unsure_keyword(segments: Sequence[SegmentStats], keywords: Iterable[str]) -> bool:
+    """A keyword (service name) in the text whose characters Whisper itself rated under
+    KEYWORD_MIN on average. Seen on the hard set: 丢了 heard as 居住证 at 4-13 % (caught), 护照 as
+    户口本 at 16 % (not caught), names really said at 20-70 % even at 0 dB SNR: the prompt pulled misheard
+    syllables to a name. (The mean, not the minimum: the first character of a name is often
+    rated near 0 even when right.)"""
+    chars, probs = [], []
+    for seg in segments:
+        for word, p in seg.words:
+            for u in units(word):
+                chars.append(u)
+                probs.append(p)
+    flat = "".join(chars)
+    for key in keywords:
+        start = flat.find(key)
+        while key and start >= 0:
+            if sum(probs[start:start + len(key)]) / len(key) < KEYWORD_MIN:
+                return True
+            start = flat.find(key, start + 1)
+    return False
 
 
 def assess(text: str, segments: Optional[Sequence[SegmentStats]], speech_seconds: float,
-           echo: Optional[PromptEcho] = None) -> Verdict:
+           echo: Optional[PromptEcho] = None, keywords: Iterable[str] = ()) -> Verdict:
     """Judge one transcript. ``segments`` None means the backend gives no statistics (whisper.cpp):
     only the text checks apply. ``speech_seconds`` is the voiced audio the text came from."""
     tokens = units(text)
@@ -150,6 +177,8 @@ def assess(text: str, segments: Optional[Sequence[SegmentStats]], speech_seconds
             reasons.append("no_speech")
         if max(s.temperature for s in segments) > TEMPERATURE_MAX:
             reasons.append("unstable_decode")
+        if unsure_keyword(segments, keywords):
+            reasons.append("unsure_keyword")
     if reasons:
         return Verdict(False, 0.0, tuple(reasons))
     return Verdict(True, round(confidence, 3), ())
