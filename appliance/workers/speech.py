@@ -61,8 +61,13 @@ class SpeechWorker(ServiceWorker):
         except STTError as exc:
             raise HandlerError("stt_failed", str(exc)) from None
         self._counts["transcribed"] += 1
+        if not result.trusted and result.heard:
+            self._counts["untrusted"] = self._counts.get("untrusted", 0) + 1
+        # `text` is "" unless trusted: a caller that reads only `text` can never act on a guess.
         return {"text": result.text, "language": result.language, "duration": round(result.duration, 3),
-                "timings": {k: round(v, 4) for k, v in result.timings.items()}}
+                "timings": {k: round(v, 4) for k, v in result.timings.items()},
+                "heard": result.heard, "trusted": result.trusted, "confidence": result.confidence,
+                "reasons": list(result.reasons), "speech_seconds": result.speech_seconds}
 
     def synthesize(self, header: dict, _payloads) -> tuple[dict, list[bytes]]:
         text = header.get("text")
