@@ -12,6 +12,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics
 
+from ..dialogue.record import RECORD_FIELDS
 from .labels import OTHER, safe, service
 
 OPERATIONS = ("face_predict", "face_train", "stt", "tts", "handshake_text", "handshake_audio", "storage",
@@ -103,7 +104,7 @@ class Recorder:
 
     def qna_turn(self, turn: dict[str, Any]) -> None:
         if turn.get("event") == "retry":
-            self.reasked.labels(safe(turn.get("field"))).inc()
+            self.reasked.labels(safe(turn.get("field"), RECORD_FIELDS)).inc()
 
     def qna_ended(self, completed: bool) -> None:
         self.qna_flows.labels("completed" if completed else "abandoned").inc()
