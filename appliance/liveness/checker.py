@@ -66,6 +66,7 @@ class _Presentation:
     last: motion.FrameView | None = None      # the previous frame (continuity)
     last_t: float = 0.0
     last_embedding: np.ndarray | None = None
+    last_openness: float | None = None
     run_embedding: np.ndarray | None = None   # sum of the run's embeddings (identity over the window)
     run_frames: int = 0                       # frames since the last cut
     cuts: int = 0
@@ -136,20 +137,22 @@ class LivenessChecker:
                 return state.final
             current = motion.view(frame_bgr, landmarks, state.scale)
             now = time.monotonic() if t is None else float(t)
-            pair = self._follow(state, current, embedding, now)
+            openness = self._openness(frame_bgr, landmarks)
+            pair = self._follow(state, current, embedding, now, openness)
             if state.final is not None:  # live, and the face stayed the same
                 state.final.frames = state.frames
                 return state.final
             if state.cuts >= self.policy.max_cuts:
                 state.final = self._verdict(state, False, "discontinuous")
                 return state.final
-            self._measure(state, frame_bgr, current, landmarks, box, pair, now)
+            self._measure(state, frame_bgr, current, landmarks, box, pair, now, openness)
             verdict = self._decide(state)
             if verdict.live is not None:
                 state.final = verdict
             return verdict
 
-    def _follow(self, state: _Presentation, current: motion.FrameView, embedding, now: float):
+    def _follow(self, state: _Presentation, current: motion.FrameView, embedding, now: float,
+                openness: float | None):
         """Link the frame to the previous one; on a cut, drop the evidence. The (previous,
         current) pair's parallax measure, to reuse, or None."""
         pair = None
@@ -159,8 +162,9 @@ class LivenessChecker:
             except cv2.error:
                 pair, tracked = None, (0.0, 0.0)
             identity = continuity.identity_agreement(embedding, state.last_embedding, state.run_embedding)
+            eyes = continuity.eyes_moving(self.policy, state.last_openness, openness)
             state.link = continuity.make_link(self.policy, state.last, current, now - state.last_t,
-                                              tracked, identity)
+                                              tracked, identity, eyes)
             if state.link.cut is not None:
                 self._restart(state, counted=state.link.cut != "gap")
                 pair = None
@@ -170,6 +174,7 @@ class LivenessChecker:
                 state.position = state.position + moved
         e = continuity.unit(embedding)
         state.last, state.last_t, state.last_embedding = current, now, e
+        state.last_openness = openness
         if e is not None:
             state.run_embedding = e if state.run_embedding is None else state.run_embedding + e
         state.run_frames += 1
@@ -188,7 +193,7 @@ class LivenessChecker:
         state.run_frames, state.run_embedding = 0, None
         state.position = np.zeros(2)
 
-    def _measure(self, state: _Presentation, frame_bgr, current, landmarks, box, pair, now) -> None:
+    def _measure(self, state: _Presentation, frame_bgr, current, landmarks, box, pair, now, openness) -> None:
         earlier = ([state.first] if state.first is not None else []) + list(state.recent)
         for before in earlier:
             if before is earlier[-1]:
@@ -204,7 +209,7 @@ class LivenessChecker:
             state.first = current
         else:
             state.recent.append(current)
-        self._eyes(state, frame_bgr, landmarks, now)
+        self._eyes(state, openness, now)
         score = frame_cues.moire_score(frame_bgr, landmarks)
         if score is not None:
             state.moire.append(score)
@@ -215,15 +220,19 @@ class LivenessChecker:
                 log.warning("liveness model failed on a frame: %s", exc)
         state.remote_frames.append(frame_bgr)
 
-    def _eyes(self, state: _Presentation, frame_bgr, landmarks, now: float) -> None:
-        """Eye openness from the face mesh, and the best blink of the run so far."""
-        if self.mesh is None or (state.blink is not None and state.blink.found):
-            return
+    def _openness(self, frame_bgr, landmarks) -> float | None:
+        """Eye openness from the face mesh (None: no mesh, or it sees no face here)."""
+        if self.mesh is None:
+            return None
         with self._mesh_lock:
             result = self.mesh.run(frame_bgr, landmarks)
-        if result.presence < 0.5:
-            return  # the mesh does not see a face here: no eye evidence
-        state.eyes.append(blink.sample(now, result.openness, state.position))
+        return result.openness if result.presence >= 0.5 else None
+
+    def _eyes(self, state: _Presentation, openness: float | None, now: float) -> None:
+        """The best blink of the run so far."""
+        if openness is None or (state.blink is not None and state.blink.found):
+            return
+        state.eyes.append(blink.sample(now, openness, state.position))
         del state.eyes[:-64]  # bounded; a blink spans well under a second
         state.blink = blink.best_blink(state.eyes, self.policy)
 

@@ -15,6 +15,11 @@ each frame is first linked to the one before it:
 * ``identity`` — the embedding disagrees with the previous frame's or with the
   run's mean (``identity_min``, cosine): another person, or another photo.
 
+While the eyes open or close (the face mesh's openness changes by more than
+``eyes_change``), or when there is no mesh to tell, the looser
+``track_min_eyes`` and ``identity_min_eyes`` apply: a blink disturbs the
+tracking around the eyes and moves the embedding.
+
 A cut other than a gap resets the evidence and counts; ``max_cuts`` of them
 end the presentation (``discontinuous``).  Thresholds: docs/liveness.md.
 """
@@ -68,25 +73,35 @@ def identity_agreement(embedding, previous, run_sum) -> float | None:
     return min(scores) if scores else None
 
 
-def judge(policy, link: Link) -> str | None:
-    """The reason the link is a cut, or None."""
+def judge(policy, link: Link, eyes_moving: bool = True) -> str | None:
+    """The reason the link is a cut, or None.  ``eyes_moving``: the eyes opened or closed between
+    the frames, or nobody can tell (no face mesh): the looser thresholds apply."""
+    track_min = policy.track_min_eyes if eyes_moving else policy.track_min
+    identity_min = policy.identity_min_eyes if eyes_moving else policy.identity_min
     if link.dt > policy.max_gap:
         return "gap"
     if link.jump > max(policy.jump_min, policy.jump_speed * link.dt):
         return "jump"
-    if link.fraction is not None and link.fraction < policy.track_min:
+    if link.fraction is not None and link.fraction < track_min:
         return "tracking"
-    if link.identity is not None and link.identity < policy.identity_min:
+    if link.identity is not None and link.identity < identity_min:
         return "identity"
     return None
 
 
+def eyes_moving(policy, before: float | None, after: float | None) -> bool:
+    """Did the eyes open or close between two frames (True when either openness is unknown)?"""
+    if before is None or after is None:
+        return True
+    return abs(after - before) > policy.eyes_change * max(before, after, 1e-6)
+
+
 def make_link(policy, before: motion.FrameView, after: motion.FrameView, dt: float,
-              tracked: tuple | None, identity: float | None) -> Link:
+              tracked: tuple | None, identity: float | None, eyes: bool = True) -> Link:
     iod = max((before.iod + after.iod) / 2, 1.0)
     jump = float(np.max(np.linalg.norm(after.landmarks - before.landmarks, axis=1))) / iod
     link = Link(dt=max(0.0, dt), jump=jump, fraction=None if tracked is None else tracked[0],
                 ncc=None if tracked is None else tracked[1], identity=identity,
                 shift=None if tracked is None else tracked[2])
-    link.cut = judge(policy, link)
+    link.cut = judge(policy, link, eyes)
     return link

@@ -48,10 +48,16 @@ class Policy:
     blink_still: float = 0.1
     """The face (its tracked texture, eyes left out) may move at most this many eye distances
     during the blink."""
-    track_min: float = 0.8
+    track_min: float = 0.9
     """Share of the inner face's corners (eyes left out) that must track between frames, else a cut."""
-    identity_min: float = 0.75
+    identity_min: float = 0.85
     """Cosine of a frame's embedding to the previous frame and the run's mean, below which it is a cut."""
+    track_min_eyes: float = 0.8
+    """track_min while the eyes open or close (a blink disturbs the face around them), or without the mesh."""
+    identity_min_eyes: float = 0.75
+    """identity_min while the eyes open or close (a closed eye moves the embedding), or without the mesh."""
+    eyes_change: float = 0.12
+    """Relative change of eye openness between two frames from which the eyes count as moving."""
     jump_speed: float = 3.5
     """Fastest landmark motion (eye distances a second) of one continuous face."""
     jump_min: float = 0.35

@@ -31,6 +31,17 @@ def test_each_kind_of_cut(change, cut):
     assert continuity.judge(POLICY, link(**change)) == cut
 
 
+def test_looser_while_the_eyes_open_or_close():
+    """A blink disturbs the tracking around the eyes and moves the embedding; a swap does not
+    close the eyes, so it meets the strict thresholds."""
+    swap = link(fraction=0.86, identity=0.82)
+    assert continuity.judge(POLICY, swap, eyes_moving=False) == "tracking"
+    assert continuity.judge(POLICY, link(identity=0.82), eyes_moving=False) == "identity"
+    assert continuity.judge(POLICY, swap, eyes_moving=True) is None
+    assert continuity.eyes_moving(POLICY, 0.30, 0.20) and not continuity.eyes_moving(POLICY, 0.30, 0.29)
+    assert continuity.eyes_moving(POLICY, None, 0.3)  # no mesh: cannot tell
+
+
 def test_identity_is_judged_against_the_previous_frame_and_the_run():
     a, b = np.eye(128, dtype=np.float32)[0], np.eye(128, dtype=np.float32)[1]
     assert continuity.identity_agreement(a, a, a * 5) == pytest.approx(1.0)
