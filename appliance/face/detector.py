@@ -99,6 +99,15 @@ def decode_outputs(outputs: dict[str, np.ndarray], pad_h: int, pad_w: int,
             np.concatenate(all_scores).astype(np.float32))
 
 
+def shrink(bgr: np.ndarray, max_side: int, max_scale: float = 1.0) -> np.ndarray:
+    """The frame the detector sees: scaled by min(1, max_scale, max_side / longer side)."""
+    h, w = bgr.shape[:2]
+    scale = min(1.0, max_scale, max_side / max(h, w))
+    if scale >= 1.0:
+        return bgr
+    return cv2.resize(bgr, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+
+
 @dataclass
 class YuNetDetector:
     """Face detector; ``detect(bgr)`` returns faces sorted by score, best first."""
@@ -109,6 +118,7 @@ class YuNetDetector:
     max_side: int = 640
     threads: int = 2
     top_k: int = 50
+    max_scale: float = 1.0  # < 1: shrink even small frames (see FaceSettings.detect_face_px)
     session: ort.InferenceSession = field(init=False, repr=False)
 
     def __post_init__(self):
@@ -116,16 +126,13 @@ class YuNetDetector:
         self.input_name = self.session.get_inputs()[0].name
         self.output_names = [o.name for o in self.session.get_outputs()]
 
-    def prepare(self, bgr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Shrink to max_side, pad to multiples of 32; return (padded BGR, (sx, sy)).
+    def prepare(self, bgr: np.ndarray, max_scale: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Shrink (see :func:`shrink`), pad to multiples of 32; return (padded BGR, (sx, sy)).
 
         (sx, sy) multiply padded-image coordinates back to the original.
         """
         h, w = bgr.shape[:2]
-        scale = min(1.0, self.max_side / max(h, w))
-        if scale < 1.0:
-            bgr = cv2.resize(bgr, (max(1, round(w * scale)), max(1, round(h * scale))),
-                             interpolation=cv2.INTER_AREA)
+        bgr = shrink(bgr, self.max_side, self.max_scale if max_scale is None else max_scale)
         h2, w2 = bgr.shape[:2]
         pad_h, pad_w = -(-h2 // 32) * 32, -(-w2 // 32) * 32
         padded = cv2.copyMakeBorder(bgr, 0, pad_h - h2, 0, pad_w - w2,
@@ -140,9 +147,9 @@ class YuNetDetector:
         keep = nms(boxes, scores, self.nms_threshold)[: self.top_k]
         return boxes[keep], kps[keep], scores[keep]
 
-    def detect(self, bgr: np.ndarray) -> list[Detection]:
+    def detect(self, bgr: np.ndarray, max_scale: float | None = None) -> list[Detection]:
         """Faces in ``bgr`` (original coordinates), best score first."""
-        padded, scale = self.prepare(bgr)
+        padded, scale = self.prepare(bgr, max_scale)
         boxes, kps, scores = self.detect_prepared(padded)
         box_scale = np.tile(scale, 2)
         return [Detection(box=b * box_scale, landmarks=k * scale, score=float(s))

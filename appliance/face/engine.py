@@ -1,8 +1,11 @@
 """FaceEngine: image bytes in, a FaceAnalysis (verdict, geometry, embedding) out.
 
-This is the one object the face worker holds.  It owns two onnxruntime
-sessions (detector, recogniser) and is not thread-safe: one engine per
-worker process, calls in sequence.
+This is the one object the face worker holds.  It owns the detector and the
+recogniser, each on the runtime measured faster on this machine
+(:mod:`.runtimes`), and is not thread-safe: one engine per worker process,
+calls in sequence.  One frame is decoded and detected once: liveness gets
+the decoded frame and the landmarks from the analysis, and the camera's
+recogniser hands its detections to :meth:`FaceEngine.analyse_array`.
 """
 from __future__ import annotations
 
@@ -12,11 +15,12 @@ from pathlib import Path
 
 import numpy as np
 
-from . import quality
+from . import quality, runtimes
 from .detector import Detection, YuNetDetector
 from .embedder import SFaceEmbedder, align_face
 from .imagedecode import DecodeLimits, ImageError, decode_image
-from .modelfiles import CONVERTED, verify_models
+from .locate import locate
+from .modelfiles import CONVERTED, original_paths, verify_models
 
 # Measured defaults (docs/face-calibration.md, appliance/face/calibrate.py).
 DEFAULT_MATCH_THRESHOLD = 0.50
@@ -31,6 +35,13 @@ class FaceSettings:
     detect_score: float = 0.6
     detect_nms: float = 0.3
     detect_max_side: int = 640
+    detect_face_px: float = 40.0
+    """The first detection pass shrinks the frame so the smallest face the quality gate keeps
+    (quality.min_face_px, 80) is this many pixels: 640×480 -> 320×240 (see locate.py)."""
+    detector_runtime: str = runtimes.AUTO
+    """"auto" (measured, stored in models_dir), "onnxruntime" or "opencv"."""
+    recognizer_runtime: str = runtimes.AUTO
+    """Same choice for SFace."""
     quality: quality.QualitySettings = field(default_factory=quality.QualitySettings)
     limits: DecodeLimits = field(default_factory=DecodeLimits)
     match_threshold: float = DEFAULT_MATCH_THRESHOLD
@@ -121,11 +132,59 @@ class FaceEngine:
             problems = verify_models(models_dir)
             if problems:
                 raise FileNotFoundError("face models not ready (run ensure_models): " + "; ".join(problems))
+        for value in (self.settings.detector_runtime, self.settings.recognizer_runtime):
+            if value not in runtimes.RUNTIMES:
+                raise ValueError(f"face runtime must be one of {runtimes.RUNTIMES}, got {value!r}")
+        self.detect_scale = min(1.0, self.settings.detect_face_px / self.settings.quality.min_face_px)
+        self.runtime_choice = self._choose(models_dir)
+        self.detector = self._make("detector", self.runtime_choice["detector"], models_dir)
+        self.embedder = self._make("recognizer", self.runtime_choice["recognizer"], models_dir)
+
+    def _make(self, model: str, runtime: str, models_dir: Path):
+        """One model on one runtime."""
         s = self.settings
-        self.detector = YuNetDetector(models_dir / CONVERTED["detector"], score_threshold=s.detect_score,
-                                      nms_threshold=s.detect_nms, max_side=s.detect_max_side,
-                                      threads=s.threads)
-        self.embedder = SFaceEmbedder(models_dir / CONVERTED["recognizer"], threads=s.threads)
+        if model == "detector":
+            args = dict(score_threshold=s.detect_score, nms_threshold=s.detect_nms, max_side=s.detect_max_side,
+                        threads=s.threads, max_scale=self.detect_scale)
+            if runtime == runtimes.OPENCV:
+                return runtimes.OpenCVDetector(original_paths(models_dir)["detector"], **args)
+            return YuNetDetector(models_dir / CONVERTED["detector"], **args)
+        if runtime == runtimes.OPENCV:
+            return runtimes.OpenCVEmbedder(original_paths(models_dir)["recognizer"], s.threads)
+        return SFaceEmbedder(models_dir / CONVERTED["recognizer"], threads=s.threads)
+
+    def _choose(self, models_dir: Path) -> dict:
+        """The runtime per model: as set, or the stored/measured faster one ("auto")."""
+        wanted = {"detector": self.settings.detector_runtime, "recognizer": self.settings.recognizer_runtime}
+        opencv_ok = runtimes.originals_ok(models_dir)
+        if not opencv_ok and runtimes.OPENCV in wanted.values():
+            raise FileNotFoundError("face runtime opencv asked for, but the original model files are missing")
+        if runtimes.AUTO not in wanted.values():
+            return wanted
+        if not opencv_ok:  # only onnxruntime can run: nothing to measure
+            return {m: runtimes.ONNXRUNTIME if v == runtimes.AUTO else v for m, v in wanted.items()}
+        key = runtimes.machine_key(models_dir, self.settings.threads, self.settings.detect_max_side,
+                                   self.detect_scale)
+        found = runtimes.stored_choice(models_dir, key)
+        if found is None:
+            found = self._measure(models_dir, key)
+        return {m: found[m] if v == runtimes.AUTO else v for m, v in wanted.items()}
+
+    def _measure(self, models_dir: Path, key: dict) -> dict:
+        """Time both runtimes of each model on the probe photo; stored for the next start."""
+        from ..data import PROBE_PHOTO
+
+        pairs = {model: {r: self._make(model, r, models_dir) for r in (runtimes.ONNXRUNTIME, runtimes.OPENCV)}
+                 for model in ("detector", "recognizer")}
+        bgr = decode_image(PROBE_PHOTO.read_bytes())
+        face = max(pairs["detector"][runtimes.ONNXRUNTIME].detect(bgr), key=lambda f: f.area)
+        crop = align_face(bgr, face.landmarks)
+        sample = {"detector": lambda det: det.detect(bgr), "recognizer": lambda emb: emb.embed(crop)}
+        return runtimes.measure(models_dir, pairs, sample, key)
+
+    def locate(self, bgr: np.ndarray) -> list[Detection]:
+        """The faces of a frame as the analysis finds them (shrunk pass, subject refined)."""
+        return locate(self.detector, bgr, self.detect_scale)
 
     def analyse(self, image_bytes: bytes) -> FaceAnalysis:
         """Decode and analyse untrusted image bytes; never raises for bad input."""
@@ -139,8 +198,10 @@ class FaceEngine:
         clock.lap("decode")
         return self._analyse(bgr, clock)
 
-    def analyse_array(self, bgr: np.ndarray) -> FaceAnalysis:
-        """Analyse an already decoded HxWx3 BGR uint8 frame (e.g. from the camera)."""
+    def analyse_array(self, bgr: np.ndarray, faces: list[Detection] | None = None) -> FaceAnalysis:
+        """Analyse an already decoded HxWx3 BGR uint8 frame (e.g. from the camera).
+
+        ``faces``: what :meth:`locate` returned for this very frame, so it is not detected twice."""
         clock = _Clock()
         frame = np.asarray(bgr)
         if frame.dtype != np.uint8 or frame.ndim not in (2, 3) or frame.size == 0 or (
@@ -153,10 +214,11 @@ class FaceEngine:
         elif frame.shape[2] == 4:
             frame = frame[:, :, :3]  # BGRA from some camera back ends: drop alpha
         clock.lap("decode")
-        return self._analyse(np.ascontiguousarray(frame), clock)
+        return self._analyse(np.ascontiguousarray(frame), clock, faces)
 
-    def _analyse(self, bgr: np.ndarray, clock: _Clock) -> FaceAnalysis:
-        faces = self.detector.detect(bgr)
+    def _analyse(self, bgr: np.ndarray, clock: _Clock, faces: list[Detection] | None = None) -> FaceAnalysis:
+        if faces is None:
+            faces = self.locate(bgr)
         clock.lap("detect")
         result = FaceAnalysis(ok=False, image=bgr, faces=faces,
                               image_size=(int(bgr.shape[1]), int(bgr.shape[0])))

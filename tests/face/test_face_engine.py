@@ -107,10 +107,16 @@ def test_rotated_photo_with_exif_is_still_found(face_engine, face_photos):
     img.save(plain, "JPEG", quality=92)
     assert face_engine.analyse(plain.getvalue()).reason == quality.NO_FACE  # sideways: not found
     exif = Image.Exif()
-    exif[0x0112] = 8  # "rotate 270 CW to view": undoes the 90° CCW turn above
+    # Pillow's ROTATE_90 turns counter-clockwise; orientation 6 ("rotate 90° CW to view") undoes it.
+    # (This test used 8, which turns the photo upside down: it passed only because YuNet at full
+    # resolution also finds an upside-down face.)
+    exif[0x0112] = 6
     buf = BytesIO()
     img.save(buf, "JPEG", exif=exif.tobytes(), quality=92)
-    assert face_engine.analyse(buf.getvalue()).ok
+    upright = face_engine.analyse(buf.getvalue())
+    assert upright.ok
+    assert upright.image.shape == face_engine.analyse(face_photos["biden"]).image.shape
+    assert float(upright.embedding @ face_engine.analyse(face_photos["biden"]).embedding) > 0.8
 
 
 def test_analyse_array_accepts_camera_frames_and_refuses_junk(face_engine, face_photos):
