@@ -91,7 +91,7 @@ class Recogniser:
         header, payloads = bus.decode(frames[1:])
         image = np.frombuffer(payloads[0], np.uint8).reshape(header["shape"])
         self.stats["examined"] += 1
-        faces = self.worker.engine.detector.detect(image)
+        faces = self.worker.engine.locate(image)  # the analysis below reuses them: one detection
         big = [f for f in faces if min(f.box[2], f.box[3]) >= self.cfg.min_face_px]
         if not big:
             self._last_box = None
@@ -101,7 +101,7 @@ class Recogniser:
         self._last_box = box
         if not steady:
             return None
-        analysis = self.worker.engine.analyse_array(image)
+        analysis = self.worker.engine.analyse_array(image, faces=faces)
         if not analysis.ok:
             return None
         verdict = self.match(analysis)
