@@ -24,7 +24,7 @@ def app():
     app = Appliance(workers="face,liveness,gateway",
                     env={"APPLIANCE_FACE_PREDICT_MAX_FRAMES": str(LIMIT),
                          "APPLIANCE_LIVENESS_MAX_FRAMES": str(LIMIT),
-                         "APPLIANCE_LIVENESS_BLINK_MAX_SECONDS": "5",
+                         "APPLIANCE_LIVENESS_BLINK_MAX_SECONDS": "60",
                          "APPLIANCE_LIVENESS_MAX_GAP": "60"}).wait_ready()
     yield app
     app.stop()
