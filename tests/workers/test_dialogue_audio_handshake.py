@@ -19,9 +19,21 @@ def app():
     app.stop()
 
 
+def speak(app, text: str) -> bytes:
+    """The canned prompt as WAV; the speech worker's first synthesis may still be warming up (busy)."""
+    ws = app.ws("tool", "/tts")
+    for _ in range(10):
+        ws.send(text)
+        reply = ws.recv()
+        if isinstance(reply, bytes):
+            return reply
+        time.sleep(1.0)
+    raise AssertionError(f"no speech synthesised: {reply}")
+
+
 def until_answered(app, body) -> dict:
     """Send the same body until it is no longer `processing` (the client the seed describes)."""
-    for _ in range(240):
+    for _ in range(600):  # generous: the machine may be loaded
         status, reply = app.post("/handshake", body)
         if reply["type"] != "processing":
             assert status == 200 and reply["type"] == "handshake", reply
@@ -38,10 +50,8 @@ def session_state(app, user_id, hash_) -> str:
 
 
 def test_replay_after_expiry_gets_a_new_valid_hash(app):
-    ws = app.ws("tool", "/tts")
-    ws.send("我要补办社保卡")
     body = {"user_id": "canned", "type": "handshake", "info": {},
-            "input": {"type": "audio", "media": base64.b64encode(ws.recv()).decode()}}
+            "input": {"type": "audio", "media": base64.b64encode(speak(app, "我要补办社保卡")).decode()}}
     first = until_answered(app, body)
     assert first["classify"] == "社保卡"
     assert until_answered(app, body)["hash"] == first["hash"]  # asked again at once: the same answer
