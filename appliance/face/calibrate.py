@@ -12,7 +12,14 @@ appear in several photos), and measures:
 - the threshold at the target false-accept rate, empirical and from a normal
   fit of the impostor tail;
 - mean-template vs multi-template enrolment;
+- rank-1 and the open-set decisions of a real gallery search (each probe against
+  every other photo's enrolment), with float32 templates and with the int8 codes
+  the gallery keeps (issue 18 §4);
 - sharpness (blur gate) of sharp vs blurred crops.
+
+``--detect-scale`` is the first detection pass's scale (the engine's default,
+0.5 for 80 px faces; 1.0 is the single full-resolution pass used before
+issue 18); the subject of each photo is refined as the engine does (locate.py).
 """
 from __future__ import annotations
 
@@ -30,8 +37,10 @@ import numpy as np
 
 from .detector import YuNetDetector
 from .embedder import SFaceEmbedder, align_face, l2_normalise
-from .engine import DEFAULT_MATCH_THRESHOLD
+from .engine import DEFAULT_MATCH_MARGIN, DEFAULT_MATCH_THRESHOLD, FaceSettings
+from .gallery import DTYPES, Gallery, identify
 from .imagedecode import decode_image
+from .locate import refine
 from .modelfiles import CONVERTED
 from .quality import QualitySettings, head_pose, is_frontal, sharpness
 
@@ -85,14 +94,20 @@ def fetch_sources(work: Path) -> Path:
 class Models:
     """Detector + embedder, and the shared 'face -> embedding' path used everywhere."""
 
-    def __init__(self, models_dir: Path):
-        self.det = YuNetDetector(Path(models_dir) / CONVERTED["detector"])
+    def __init__(self, models_dir: Path, detect_scale: float = 1.0):
+        self.det = YuNetDetector(Path(models_dir) / CONVERTED["detector"], max_scale=detect_scale)
         self.emb = SFaceEmbedder(Path(models_dir) / CONVERTED["recognizer"])
+        self.detect_scale = detect_scale
 
     def faces(self, bgr: np.ndarray, min_face: float = MIN_FACE) -> list[dict]:
-        """All faces >= min_face px, sorted left to right, with embedding and gate numbers."""
+        """All faces >= min_face px, sorted left to right, with embedding and gate numbers.
+
+        Every face is refined at full resolution when the first pass ran shrunk (the
+        engine refines its subject, the largest face: here each face may be a subject)."""
         out = []
         for d in sorted(self.det.detect(bgr), key=lambda d: float(d.box[0])):
+            if self.detect_scale < 1.0:
+                d = refine(self.det, bgr, d)
             if d.short_side < min_face:
                 continue
             crop = align_face(bgr, d.landmarks)
@@ -213,27 +228,12 @@ def threshold_at(impostor: np.ndarray, far: float) -> dict:
 
 def template_study(models: Models, faces: list[dict], q: QualitySettings,
                    threshold: float = DEFAULT_MATCH_THRESHOLD,
-                   consistency: float = DEFAULT_MATCH_THRESHOLD) -> dict:
+                   consistency: float = DEFAULT_MATCH_THRESHOLD, templates: dict | None = None) -> dict:
     """Enrol each kiosk-grade identity from 3 augmented frames; probe with real photos.
 
     'mean' = one normalised mean template; 'multi' = best of the 3 templates.
     """
-    templates = {}
-    for n, enrol in enumerate(faces):
-        # Every kiosk-grade face is enrolled once (as a kiosk would: a few
-        # frames of one sitting, here the photo plus two altered copies).
-        if not kiosk_grade(enrol, q, min_px=80.0):
-            continue
-        bgr = decode_image(Path(enrol["file"]).read_bytes())
-        embs = [enrol["emb"]]
-        for label, img, expected in augment(bgr, enrol["box"]):
-            if label in ("dark", "rot8"):
-                g = matching_face(models.faces(img, min_face=20), expected)
-                # Same consistency rule as EnrolmentSession: a sample far from
-                # the mean so far would not be admitted.
-                if g is not None and float(l2_normalise(np.mean(embs, 0)) @ g["emb"]) >= consistency:
-                    embs.append(g["emb"])
-        templates[n] = (enrol["ident"], np.stack(embs), enrol["photo"])
+    templates = templates if templates is not None else enrolled_templates(models, faces, q, consistency)
     result = {}
     for mode in ("mean", "multi"):
         gen, imp = [], []
@@ -254,6 +254,71 @@ def template_study(models: Models, faces: list[dict], q: QualitySettings,
                         "impostor_accepted_at_threshold": int((imp_a >= threshold).sum())}
     result["enrolled_identities"] = len(templates)
     return result
+
+
+def open_set_study(templates: dict, faces: list[dict], dtype: str,
+                   threshold: float = DEFAULT_MATCH_THRESHOLD, margin: float = DEFAULT_MATCH_MARGIN) -> dict:
+    """Every face probes a gallery of every enrolment from *other* photos (as the worker searches).
+
+    A probe whose identity is enrolled there is a genuine probe: rank-1 is right when the best
+    identity is its own; it is accepted right, accepted wrong or rejected.  Otherwise it is an
+    open-set probe: it must be rejected.  Per-probe decisions are returned too, so the two
+    template forms can be compared decision by decision.
+    """
+    counts = {"genuine_probes": 0, "rank1_correct": 0, "accepted_correct": 0, "accepted_wrong": 0,
+              "genuine_rejected": 0, "open_set_probes": 0, "open_set_rejected": 0, "open_set_accepted": 0}
+    decisions = []
+    for probe in faces:
+        gallery = Gallery(dtype=dtype)
+        idents = {}
+        for n, (ident, embs, photo) in templates.items():
+            if photo != probe["photo"]:
+                gallery.set_user(str(n), embs)
+                idents[str(n)] = ident
+        match = identify(gallery, probe["emb"], threshold, margin)
+        best = idents.get(match.candidate_id)
+        if probe["ident"] in idents.values():
+            counts["genuine_probes"] += 1
+            counts["rank1_correct"] += best == probe["ident"]
+            key = "genuine_rejected" if not match.accepted else (
+                "accepted_correct" if best == probe["ident"] else "accepted_wrong")
+        else:
+            counts["open_set_probes"] += 1
+            key = "open_set_accepted" if match.accepted else "open_set_rejected"
+        counts[key] += 1
+        decisions.append((key, match.score))
+    return {**counts, "decisions": decisions}
+
+
+def compare_template_forms(templates: dict, faces: list[dict]) -> dict:
+    """open_set_study with float32 and with int8 templates, and how far they differ."""
+    runs = {dtype: open_set_study(templates, faces, dtype) for dtype in DTYPES}
+    a, b = runs["float32"]["decisions"], runs["int8"]["decisions"]
+    out = {dtype: {k: v for k, v in run.items() if k != "decisions"} for dtype, run in runs.items()}
+    out["decisions_changed"] = sum(x[0] != y[0] for x, y in zip(a, b))
+    diffs = [abs(x[1] - y[1]) for x, y in zip(a, b) if x[1] is not None and y[1] is not None]
+    out["best_score_max_abs_diff"] = round(max(diffs), 5) if diffs else None
+    return out
+
+
+def enrolled_templates(models: Models, faces: list[dict], q: QualitySettings,
+                       consistency: float = DEFAULT_MATCH_THRESHOLD) -> dict:
+    """n -> (identity, k×128 templates, photo): each kiosk-grade face enrolled from 3 frames."""
+    templates = {}
+    for n, enrol in enumerate(faces):
+        if not kiosk_grade(enrol, q, min_px=80.0):
+            continue
+        bgr = decode_image(Path(enrol["file"]).read_bytes())
+        embs = [enrol["emb"]]
+        for label, img, expected in augment(bgr, enrol["box"]):
+            if label in ("dark", "rot8"):
+                g = matching_face(models.faces(img, min_face=20), expected)
+                # Same consistency rule as EnrolmentSession: a sample far from
+                # the mean so far would not be admitted.
+                if g is not None and float(l2_normalise(np.mean(embs, 0)) @ g["emb"]) >= consistency:
+                    embs.append(g["emb"])
+        templates[n] = (enrol["ident"], np.stack(embs), enrol["photo"])
+    return templates
 
 
 def blur_study(faces: list[dict], q: QualitySettings, models: Models) -> dict:
@@ -284,15 +349,23 @@ def summarise(values: list[float]) -> dict:
             "median": round(float(np.median(a)), 4), "max": round(float(a.max()), 4)}
 
 
-def run(models_dir: Path, work: Path) -> dict:
+def engine_detect_scale() -> float:
+    """The engine's first-pass detection scale with default settings (0.5)."""
+    s = FaceSettings()
+    return min(1.0, s.detect_face_px / s.quality.min_face_px)
+
+
+def run(models_dir: Path, work: Path, detect_scale: float | None = None) -> dict:
     """Whole study; returns a JSON-able dict."""
     q = QualitySettings()
-    models = Models(models_dir)
+    detect_scale = engine_detect_scale() if detect_scale is None else detect_scale
+    models = Models(models_dir, detect_scale)
     faces = collect_faces(models, fetch_sources(work))
     genuine, impostor, top = pair_scores(faces)
     graded = [f for f in faces if kiosk_grade(f, q)]
     g_genuine, g_impostor, g_top = pair_scores(graded)
     aug = augmented_genuine(models, faces, q)
+    templates = enrolled_templates(models, faces, q)
     all_aug = [s for v in aug.values() for s in v]
     return {
         "faces": len(faces), "identities": len({f["ident"] for f in faces}),
@@ -311,7 +384,9 @@ def run(models_dir: Path, work: Path) -> dict:
         "at_threshold": {"real_genuine_rejected": int((np.array(genuine) < DEFAULT_MATCH_THRESHOLD).sum()),
                          "impostor_accepted": int((np.array(impostor) >= DEFAULT_MATCH_THRESHOLD).sum()),
                          "augmented_genuine_rejected": int((np.array(all_aug) < DEFAULT_MATCH_THRESHOLD).sum())},
-        "templates": template_study(models, faces, q),
+        "templates": template_study(models, faces, q, templates=templates),
+        "open_set": compare_template_forms(templates, faces),
+        "detect_scale": detect_scale,
         "blur": blur_study(faces, q, models),
     }
 
@@ -321,8 +396,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--models", required=True, type=Path)
     parser.add_argument("--work", default=Path("/tmp/face-calib"), type=Path)
     parser.add_argument("--out", type=Path, help="write the JSON here too")
+    parser.add_argument("--detect-scale", type=float, default=None,
+                        help="first detection pass's scale (default: the engine's, 0.5; 1.0 = before issue 18)")
     args = parser.parse_args(argv)
-    report = run(args.models, args.work)
+    report = run(args.models, args.work, args.detect_scale)
     text = json.dumps(report, indent=1, ensure_ascii=False)
     print(text)
     if args.out:
