@@ -193,6 +193,8 @@ class SpeechSettings:
     """Longest text /tts accepts."""
     speak_questions: bool = False
     """qna: after each question's text frame, also send it as a binary WAV frame."""
+    tts_cache_mb: int = _opt(128, min=0, max=4096)
+    """Disk bound of the synthesised fixed prompts (data dir, tts-cache); 0 turns the cache off."""
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,9 @@
 `/stt` answers the seed's plain text frame (the transcript, "" for silence or speech it does not
 trust); `/stt?confidence=1` opts in to a JSON frame with the trust verdict instead.
 
+`/tts` answers the seed's one WAV frame; `/tts?stream=1` opts in to one WAV frame per piece (the first
+clause of uncached text first, the cached fixed prompts at once) and an empty text frame at the end.
+
 Errors on /stt and /tts are sent as a JSON text frame ``{"type": "error",
 "reason": ...}`` and the connection stays open for the next request.  Frames
 over the size limit close the socket with 1009 (message too big) before any
@@ -111,6 +114,7 @@ class ToolSockets:
 
     async def tts(self, request: web.Request) -> web.WebSocketResponse:
         ws = await wsutil.open_socket(request, self.settings.limits.max_text_bytes)
+        streamed = request.query.get("stream", "").lower() in ("1", "true", "yes")  # opt-in pieces
         async for msg in ws:
             started = time.perf_counter()
             if msg.type == WSMsgType.BINARY:
@@ -123,8 +127,11 @@ class ToolSockets:
                                             "detail": wsutil.too_large(msg.data.encode(), self.settings.limits.max_text_bytes)})
             elif msg.type == WSMsgType.TEXT:
                 try:
-                    _, payloads = await self.backends.call("speech", "synthesize", {"text": msg.data})
-                    await ws.send_bytes(payloads[0])
+                    if streamed:
+                        await self._tts_pieces(ws, msg.data)
+                    else:
+                        _, payloads = await self.backends.call("speech", "synthesize", {"text": msg.data})
+                        await ws.send_bytes(payloads[0])
                     metrics.get().operation("tts", "ok", started)
                 except bus.BusError as exc:
                     metrics.get().operation("tts", metrics.bus_outcome(exc), started)
@@ -132,6 +139,18 @@ class ToolSockets:
             else:
                 break
         return ws
+
+    async def _tts_pieces(self, ws: web.WebSocketResponse, text: str) -> None:
+        """`/tts?stream=1`: one WAV frame per piece as soon as it is made (the cached sentences at once,
+        else the first clause first, then a sentence at a time), then an empty text frame."""
+        mode = "clause"
+        while True:  # at least one call: empty text gets the worker's error, as without stream
+            reply, payloads = await self.backends.call("speech", "synthesize", {"text": text, "stream": mode})
+            await ws.send_bytes(payloads[0])
+            text, mode = reply.get("rest", ""), "sentence"
+            if not text:
+                break
+        await ws.send_str("")
 
     async def _forget(self, worker: str, op: str, fields: dict) -> None:
         """Tell a worker to drop per-connection state; best effort."""

@@ -58,6 +58,14 @@ def database_path(data_dir: Path) -> Path:
     return Path(data_dir) / DATABASE_FILE
 
 
+TTS_CACHE_DIR = "tts-cache"
+"""Synthesised fixed prompts (speech/ttscache.py) inside paths.data_dir: survives restarts."""
+
+
+def tts_cache_dir(data_dir: Path) -> Path:
+    return Path(data_dir) / TTS_CACHE_DIR
+
+
 # Event topics (first frame of every PUB/SUB message).
 TOPIC_ENROLLED = b"face.enrolled"
 TOPIC_RECOGNISED = b"face.recognised"

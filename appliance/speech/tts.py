@@ -9,8 +9,10 @@ packs ship, but Whisper hears the result as Mandarin and transcribes it correctl
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import re
 import shutil
 import subprocess
 import tempfile
@@ -21,8 +23,9 @@ from typing import Iterator, Optional
 import numpy as np
 
 from .audio import encode_wav, read_wav, resample
-from .modelfiles import ModelError, model_paths, require
+from .modelfiles import SHA256, ModelError, model_paths, require
 from .textnorm import language_of, normalize_zh, split_sentences
+from .ttscache import TTSCache
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +37,8 @@ MAX_TOKENS = 500          # Kokoro's context is 512 incl. the two pad tokens
 DEFAULT_MAX_CHARS = 2000  # a kiosk answer is a few sentences; 100 kB of text is an abuse
 SENTENCE_GAP = 0.25       # seconds of silence between sentences
 SENTENCE_CHARS = 50       # ~6 phoneme tokens a Han character: 50 stays under MAX_TOKENS
+CLAUSE_GAP = 0.15         # seconds after a first clause spoken on its own (the comma's pause)
+_FIRST_PAUSE = re.compile(r"(?<=[，、,：:])")  # comma-level pauses (sentence ends split earlier)
 
 
 class TTSError(ValueError):
@@ -164,11 +169,12 @@ class TextToSpeech:
 
     def __init__(self, models_dir: Path, voice: str = DEFAULT_VOICE, speed: float = DEFAULT_SPEED,
                  max_chars: int = DEFAULT_MAX_CHARS, english: bool = True, cpu_threads: int = 2,
-                 yao: bool = False):
+                 yao: bool = False, cache: Optional[TTSCache] = None):
         if voice not in KOKORO_VOICES:
             raise ValueError(f"voice must be one of {KOKORO_VOICES}")
         t0 = time.perf_counter()
         self.voice, self.speed, self.max_chars, self.yao = voice, speed, max_chars, yao
+        self.models_dir, self.cache = Path(models_dir), cache
         self.kokoro = self._try(lambda: KokoroEngine(Path(models_dir), cpu_threads), "Kokoro")
         self.piper = self._try(lambda: PiperEngine(Path(models_dir)), "piper") if english else None
         self.espeak = self._try(EspeakEngine, "espeak-ng")
@@ -230,6 +236,99 @@ class TextToSpeech:
             out.append((lang, normalize_zh(s, self.yao) if lang == "zh" else s))
         return out
 
+    # -- the sentence cache: fixed prompts are synthesised once, then read --------------------
+
+    def identity(self, lang: str, voice: str) -> dict:
+        """What a sentence's audio depends on besides its text: engine, voice, model files, versions.
+
+        Worked out once per language and voice: the files are those loaded at start."""
+        memo = self.__dict__.setdefault("_identities", {})
+        if (lang, voice) not in memo:
+            memo[lang, voice] = self._identity(lang, voice)
+        return memo[lang, voice]
+
+    def _identity(self, lang: str, voice: str) -> dict:
+        engine = self.engines[lang]
+        ident = {"engine": engine, "rate": self.rate}
+        if engine == "kokoro":
+            files = ["kokoro/kokoro-v1.0.int8.onnx", "kokoro/voices_ja.npz", "kokoro/vocab.json"]
+            ident.update(voice=voice, speed=self.speed, yao=self.yao, g2p=_version("misaki"))
+        elif engine == "piper":
+            files = ["piper/en_US-joe-medium.onnx", "piper/en_US-joe-medium.onnx.json"]
+            ident.update(piper=_version("piper-tts"))
+        else:
+            files, ident["espeak"] = [], _espeak_version()
+        ident["models"] = {f: _file_version(self.models_dir, f) for f in files}
+        return ident
+
+    def _sentence(self, lang: str, sentence: str, voice: str, store: bool = False) -> np.ndarray:
+        """One normalised sentence's audio: from the cache when there, else the engine.
+
+        Only ``store`` (the fixed prompts, see prewarm) writes: a citizen's own words (a phone number
+        read back) are never kept on disk."""
+        ident = self.identity(lang, voice) if self.cache is not None else None
+        if ident is not None:
+            cached = self.cache.get(ident, sentence)
+            if cached is not None:
+                return cached
+        audio = self._speak_zh(sentence, voice) if lang == "zh" else self._speak_en(sentence)
+        if store and ident is not None and audio.size:
+            self.cache.put(ident, sentence, audio)
+        return audio
+
+    def is_cached(self, text: str, voice: Optional[str] = None) -> bool:
+        """True when every sentence of ``text`` is in the cache (it will be spoken without a model call)."""
+        voice = voice or self.voice
+        if self.cache is None:
+            return False
+        return all((self.identity(lang, voice), s) in self.cache for lang, s in self.sentences(text))
+
+    def prewarm(self, text: str, voice: Optional[str] = None, lock=contextlib.nullcontext()) -> int:
+        """Synthesise and store the sentences of a fixed prompt not yet cached; how many were made.
+
+        ``lock`` is held for one sentence at a time: a live request waits for one sentence at most."""
+        voice = voice or self.voice
+        if self.cache is None:
+            return 0
+        made = 0
+        for lang, sentence in self.sentences(text):
+            if (self.identity(lang, voice), sentence) not in self.cache:
+                with lock:
+                    self._sentence(lang, sentence, voice, store=True)
+                made += 1
+        return made
+
+    def head(self, text: str, voice: Optional[str] = None, clause: bool = True) -> tuple[np.ndarray, str]:
+        """The first piece to send and the text still to speak, for streaming.
+
+        Cached leading sentences go out together at once; otherwise only the first clause (cut at
+        the first comma-level pause) when ``clause``, else the first sentence. The piece ends with
+        its pause when text remains, so pieces played back to back sound like the whole."""
+        voice = voice or self.voice
+        raw = split_sentences(self._check_text(text), SENTENCE_CHARS)
+        if voice not in KOKORO_VOICES:
+            raise TTSError(f"voice must be one of {KOKORO_VOICES}")
+        ready = 0
+        while self.cache is not None and ready < len(raw) and self.is_cached(raw[ready], voice):
+            ready += 1
+        if ready:
+            spoken, rest, gap = raw[:ready], raw[ready:], SENTENCE_GAP
+        else:
+            first, rest, gap = raw[0], raw[1:], SENTENCE_GAP
+            parts = [p for p in _FIRST_PAUSE.split(first) if p.strip()] if clause else [first]
+            if len(parts) > 1 and any(c.isalnum() for c in "".join(parts[1:])):
+                spoken, rest, gap = parts[:1], ["".join(parts[1:])] + rest, CLAUSE_GAP
+            else:
+                spoken = [first]
+        pieces = [pair for piece in spoken for pair in self.sentences(piece)]
+        chunks = list(self._generate(pieces, voice))
+        audio = np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
+        audio = audio[: max(0, audio.size - int(SENTENCE_GAP * self.rate))]
+        remaining = _join(rest)
+        if remaining:
+            audio = np.concatenate([audio, np.zeros(int(gap * self.rate), np.float32)])
+        return audio, remaining
+
     def stream(self, text: str, voice: Optional[str] = None) -> Iterator[np.ndarray]:
         """Yield one float32 chunk per sentence (with a short pause after it), as soon as ready.
 
@@ -244,7 +343,7 @@ class TextToSpeech:
     def _generate(self, pieces, voice) -> Iterator[np.ndarray]:
         gap = np.zeros(int(SENTENCE_GAP * self.rate), np.float32)
         for lang, sentence in pieces:
-            audio = self._speak_zh(sentence, voice) if lang == "zh" else self._speak_en(sentence)
+            audio = self._sentence(lang, sentence, voice)
             if audio.size:
                 yield np.concatenate([audio, gap])
 
@@ -260,3 +359,40 @@ class TextToSpeech:
         """Whole text -> RIFF/WAV bytes, 16-bit PCM mono (what /tts sends)."""
         audio, rate = self.synthesize(text, voice)
         return encode_wav(audio, rate)
+
+
+def _version(package: str) -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return ""
+
+
+def _file_version(models_dir: Path, rel: str) -> list:
+    """The pinned digest plus size and mtime: a file replaced by hand still changes the key."""
+    try:
+        st = (Path(models_dir) / rel).stat()
+        return [SHA256.get(rel, ""), st.st_size, st.st_mtime_ns]
+    except OSError:
+        return [SHA256.get(rel, ""), None, None]
+
+
+_ESPEAK: list[str] = []
+
+
+def _espeak_version() -> str:
+    if not _ESPEAK:
+        exe = shutil.which("espeak-ng")
+        out = subprocess.run([exe, "--version"], capture_output=True, text=True).stdout if exe else ""
+        _ESPEAK.append(out.strip())
+    return _ESPEAK[0]
+
+
+def _join(sentences: list[str]) -> str:
+    """Sentences back into one text that splits the same way (English full stops need a space)."""
+    out = ""
+    for s in sentences:
+        out += (" " if out.endswith(".") else "") + s
+    return out

@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from typing import Any
 
 from ..dialogue.catalogue import load_catalogue
-from ..speech.audio import AudioError
-from ..speech.stt import STTError, SpeechToText
-from ..speech.tts import TextToSpeech, TTSError
+from ..dialogue.prompts import fixed_prompts
+from ..runtime import endpoints
 from ..runtime.worker import HandlerError, ServiceWorker
+from ..speech.audio import AudioError, encode_wav
+from ..speech.stt import SpeechToText, STTError
+from ..speech.tts import TextToSpeech, TTSError
+from ..speech.ttscache import TTSCache
 from .ops import Speech
 
 log = logging.getLogger(__name__)
@@ -32,6 +36,8 @@ class SpeechWorker(ServiceWorker):
         self._stt_lock = threading.Lock()
         self._tts_lock = threading.Lock()
         self._counts = {"transcribed": 0, "synthesized": 0}
+        self._prewarm = {"prompts": 0, "synthesised": 0, "done": False}
+        self._live = _Counter()  # requests waiting for the TTS: the prewarm steps aside for them
 
     def prepare(self) -> None:  # the slowest load of all: a warm spare does it ahead of need
         cfg = self.settings.speech
@@ -44,11 +50,41 @@ class SpeechWorker(ServiceWorker):
         log.info("speech ready: STT %s (%.1fs), TTS (%.1fs)", cfg.stt_backend, self.stt.load_seconds,
                  self.tts.load_seconds)
 
+    def setup(self) -> None:  # the cache dir is a side effect: not in prepare (a spare runs that)
+        mb = self.settings.speech.tts_cache_mb
+        if mb and self.tts is not None:
+            self.tts.cache = TTSCache(endpoints.tts_cache_dir(self.settings.data_dir), mb << 20)
+
+    def start(self) -> None:
+        if self.tts is not None and self.tts.cache is not None:
+            threading.Thread(target=self._prewarm_prompts, name="tts-prewarm", daemon=True).start()
+
+    def _prewarm_prompts(self) -> None:
+        """Synthesise the fixed prompts not yet cached, one sentence-set at a time under the TTS lock,
+        so a citizen's request waits for at most one prompt. Idempotent across restarts."""
+        try:
+            prompts = fixed_prompts(load_catalogue(self.settings.path("services")))
+        except Exception:
+            log.exception("TTS prewarm: could not list the fixed prompts")
+            return
+        self._prewarm["prompts"] = len(prompts)
+        for text in prompts:
+            if self._stop.is_set():
+                return
+            try:
+                self._prewarm["synthesised"] += self.tts.prewarm(text, lock=_Yielding(self))
+            except (TTSError, ValueError) as exc:
+                log.warning("TTS prewarm: %r not spoken: %s", text[:30], exc)
+        self._prewarm["done"] = True
+        log.info("TTS prewarm done: %d prompts, %d sentences synthesised", len(prompts),
+                 self._prewarm["synthesised"])
+
     def ops(self):
         return {Speech.TRANSCRIBE: self.transcribe, Speech.SYNTHESIZE: self.synthesize}
 
     def status(self) -> dict[str, Any]:
-        return dict(self._counts)
+        cache = self.tts.cache.stats() if self.tts is not None and self.tts.cache is not None else None
+        return {**self._counts, "prewarm": dict(self._prewarm), "tts_cache": cache}
 
     def transcribe(self, header: dict, payloads: list[bytes]) -> dict:
         if len(payloads) != 1:
@@ -73,10 +109,51 @@ class SpeechWorker(ServiceWorker):
         text = header.get("text")
         if not isinstance(text, str):
             raise HandlerError("bad_text", "text to speak must be a string")
+        rest = ""
         try:
-            with self._tts_lock:
-                wav = self.tts.synthesize_wav(text, header.get("voice"))
+            with self._live, self._tts_lock:
+                if header.get("stream"):  # the first piece now, `rest` asked for next (README "Speech")
+                    clause = header.get("stream") != "sentence"
+                    audio, rest = self.tts.head(text, header.get("voice"), clause=clause)
+                    wav = encode_wav(audio, self.tts.rate)
+                else:
+                    wav = self.tts.synthesize_wav(text, header.get("voice"))
         except (TTSError, ValueError) as exc:
             raise HandlerError("bad_text", str(exc)) from None
         self._counts["synthesized"] += 1
-        return {"bytes": len(wav)}, [wav]
+        return {"bytes": len(wav), "rest": rest}, [wav]
+
+
+class _Counter:
+    """How many live requests are inside (waiting for or holding) the TTS lock."""
+
+    def __init__(self):
+        self.n, self._lock = 0, threading.Lock()
+
+    def __enter__(self):
+        with self._lock:
+            self.n += 1
+
+    def __exit__(self, *_):
+        with self._lock:
+            self.n -= 1
+
+
+class _Yielding:
+    """The prewarm's hold on the TTS lock: taken only when no live request wants it (locks are not
+    fair, so without this the background loop could take it again and again ahead of a citizen)."""
+
+    def __init__(self, worker: SpeechWorker):
+        self.worker = worker
+
+    def __enter__(self):
+        while True:
+            while self.worker._live.n:
+                time.sleep(0.02)
+            self.worker._tts_lock.acquire()
+            if not self.worker._live.n:
+                return
+            self.worker._tts_lock.release()
+
+    def __exit__(self, *_):
+        self.worker._tts_lock.release()

@@ -1,0 +1,78 @@
+"""TextToSpeech with the sentence cache (real Kokoro): fixed prompts come from disk, others stream."""
+import numpy as np
+import pytest
+
+from appliance.speech.tts import CLAUSE_GAP, SENTENCE_GAP, TextToSpeech, TTSError
+from appliance.speech.ttscache import TTSCache
+
+
+@pytest.fixture
+def cached_tts(speech_tts, tmp_path):
+    """The session's engines with a fresh cache (restored after: other tests expect none)."""
+    speech_tts.cache = TTSCache(tmp_path / "cache")
+    yield speech_tts
+    speech_tts.cache = None
+
+
+class NoModel:
+    """Stands in for Kokoro after prewarm: any model call fails the test."""
+
+    def speak(self, *_):
+        raise AssertionError("the model was called for a cached sentence")
+
+
+def test_prewarmed_prompt_is_spoken_without_the_model(cached_tts):
+    text = "好的。请问您叫什么名字？"
+    fresh = cached_tts.synthesize_wav(text)  # nothing stored: live synthesis never writes
+    assert cached_tts.cache.stats()["files"] == 0
+    assert cached_tts.prewarm("请问您叫什么名字？") == 1 and cached_tts.prewarm("好的。") == 1
+    assert cached_tts.prewarm("好的。") == 0  # already there
+    assert cached_tts.is_cached(text)
+    kokoro, cached_tts.kokoro = cached_tts.kokoro, NoModel()
+    try:
+        served = cached_tts.synthesize_wav(text)  # a prefix + a question: both sentences cached
+    finally:
+        cached_tts.kokoro = kokoro
+    assert served == fresh  # bit-identical WAV to what the model makes
+
+
+def test_another_voice_or_speed_is_not_served_from_the_cache(cached_tts, speech_models_dir):
+    cached_tts.prewarm("请说一下您的手机号码。")
+    assert cached_tts.is_cached("请说一下您的手机号码。")
+    assert not cached_tts.is_cached("请说一下您的手机号码。", voice="jf_alpha")
+    slower = TextToSpeech(speech_models_dir, speed=0.8, english=False, cache=cached_tts.cache)
+    assert not slower.is_cached("请说一下您的手机号码。")
+
+
+def test_a_restart_finds_the_prompts(cached_tts, speech_models_dir):
+    cached_tts.prewarm("请问您的籍贯是哪里？")
+    again = TextToSpeech(speech_models_dir, english=False, cache=TTSCache(cached_tts.cache.root))
+    assert again.is_cached("请问您的籍贯是哪里？")
+
+
+def test_uncached_text_streams_its_first_clause_first(cached_tts):
+    text = "您说的是一三九一二三四五六七八，对吗？请回答。"
+    head, rest = cached_tts.head(text)
+    assert rest == "对吗？请回答。"
+    whole_first = cached_tts.synthesize("您说的是一三九一二三四五六七八，对吗？")[0]
+    assert 0 < head.size < whole_first.size  # only the clause was made
+    assert np.all(head[-int(CLAUSE_GAP * cached_tts.rate):] == 0)  # ends with the comma's pause
+    second, rest = cached_tts.head(rest, clause=False)
+    assert rest == "请回答。" and np.all(second[-int(SENTENCE_GAP * cached_tts.rate):] == 0)
+    last, rest = cached_tts.head(rest, clause=False)
+    assert rest == "" and last.size > 0 and np.any(last[-100:] != 0)  # no pause after the end
+
+
+def test_cached_sentences_go_out_together(cached_tts):
+    cached_tts.prewarm("好的。")
+    cached_tts.prewarm("请问您的职业是什么？")
+    head, rest = cached_tts.head("好的。请问您的职业是什么？您说的是老师，对吗？")
+    assert rest == "您说的是老师，对吗？"
+    assert head.size > cached_tts.synthesize("好的。")[0].size
+
+
+def test_head_refuses_what_synthesize_refuses(cached_tts):
+    with pytest.raises(TTSError):
+        cached_tts.head("   ")
+    with pytest.raises(TTSError):
+        cached_tts.head("你好", voice="nobody")
