@@ -8,6 +8,7 @@ import json
 import os
 import signal
 import time
+import urllib.error
 import urllib.request
 
 import pytest
@@ -173,3 +174,23 @@ def test_no_series_carries_citizen_data(journey):
                 assert secret not in label and secret not in name, (name, key, label)
     for secret in secrets:  # nor anywhere else in the page (help texts included)
         assert secret not in text
+
+
+def test_metrics_port_is_behind_the_client_allowlist():
+    app = Appliance(workers="gateway", env={"APPLIANCE_PORTS_ALLOW_CLIENTS": "10.99.0.0/16"}).wait_ready()
+    try:
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            scrape(app)
+        assert refused.value.code == 403
+    finally:
+        app.stop()
+
+
+def test_metrics_bind_beyond_loopback_needs_allow_remote(monkeypatch):
+    from appliance import config
+
+    monkeypatch.setenv("APPLIANCE_PORTS_METRICS_BIND", "0.0.0.0")
+    with pytest.raises(config.ConfigError, match="metrics_bind"):
+        config.load(str(ROOT / "firmware-config" / "appliance.toml"))
+    monkeypatch.setenv("APPLIANCE_PORTS_ALLOW_REMOTE", "true")
+    assert config.load(str(ROOT / "firmware-config" / "appliance.toml")).ports.metrics_bind == "0.0.0.0"
