@@ -14,8 +14,9 @@ from ..workers import REGISTRY
 KNOWN_WORKERS = tuple(REGISTRY)
 """The workers.REGISTRY names, in its order (the default start order)."""
 DEFAULT_WORKERS = KNOWN_WORKERS
-DEFAULT_SPARES = ("dialogue", "face", "liveness", "speech", "gateway")
-"""The workers a citizen's flow waits on; camera and sync load nothing slow and recover in ~1 s cold."""
+DEFAULT_SPARES = ("speech", "face", "liveness", "dialogue", "gateway")
+"""The workers a citizen's flow waits on, in the order their spares load (one at a time, the slowest cold
+start first); camera and sync load nothing slow and restart cold."""
 
 
 def _opt(default: Any, **meta: Any) -> Any:
@@ -96,9 +97,9 @@ class SupervisorSettings:
     (the backoff starts over). Shorter lives double the wait, up to backoff_max: a crash loop."""
     spares: tuple[str, ...] = _opt(DEFAULT_SPARES, choices=KNOWN_WORKERS)
     """Workers kept with a warm spare: a second process that has loaded the models and takes over at once
-    when the worker dies (kill → serving well under a second instead of a model load). Each costs about
-    the worker's memory (speech the most, see appliance bench memory); a spare of a worker not in
-    `workers` is not started."""
+    when the worker dies (kill → serving well under a second instead of a model load). Spares load one at
+    a time, in this order. Each costs about the worker's memory (speech the most: appliance bench,
+    rss_spare_*); a spare of a worker not in `workers` is not started."""
 
 
 @dataclass(frozen=True)

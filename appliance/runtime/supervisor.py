@@ -81,6 +81,7 @@ class Worker:
             "inflight": self.beat.inflight, "handled": self.beat.handled, "rss": self.beat.rss,
             "status": self.beat.status,
             "spare": None if self.spare is None else ("warm" if self.spare_warm else "loading"),
+            "spare_pid": self.spare.pid if self.spare else None,
         }
 
 
@@ -173,6 +174,7 @@ class Supervisor:
                 self._check(worker, now)
             if self.exit_code:
                 return
+            self._start_spares(now)
             self._notify(now)
 
     def _drain_control(self, control: zmq.Socket) -> None:
@@ -280,22 +282,28 @@ class Supervisor:
                 return self._restart(worker, f"a request stuck for {worker.beat.oldest:.0f}s", now)
 
     def _check_spare(self, worker: Worker, now: float) -> None:
-        """Reap a spare that died; start one once the service and this worker are serving, never
-        while the worker itself loads (the two would compete for the CPU)."""
+        """Reap a spare that died (another is started later, see _start_spares)."""
         spare = worker.spare
-        if spare is not None:
-            code = spare.poll()
-            if code is None:
-                return
-            worker.spare, worker.spare_warm = None, False
-            worker.spare_failures += 1
-            worker.spare_at = now + min(SPARE_RETRY_MAX, 2.0 ** worker.spare_failures)
-            log.warning("%s: the spare (pid %d) exited with %s; another in %.0fs", worker.name, spare.pid,
-                        code, worker.spare_at - now)
+        if spare is None or spare.poll() is None:
             return
-        if (worker.name in self.sup.spares and self._ready_sent and worker.state == WorkerState.READY
-                and now >= worker.spare_at and not self.exit_code):
-            worker.spare = subprocess.Popen(self._command(worker, "--spare"), close_fds=True)
+        worker.spare, worker.spare_warm = None, False
+        worker.spare_failures += 1
+        worker.spare_at = now + min(SPARE_RETRY_MAX, 2.0 ** worker.spare_failures)
+        log.warning("%s: the spare (pid %d) exited with %s; another in %.0fs", worker.name, spare.pid,
+                    spare.returncode, worker.spare_at - now)
+
+    def _start_spares(self, now: float) -> None:
+        """One spare loads at a time, in supervisor.spares order, once the service is serving and the
+        worker itself is ready: loading is CPU the live traffic would otherwise have."""
+        if not self._ready_sent or self.exit_code:
+            return
+        wanted = [self.workers[name] for name in self.sup.spares if name in self.workers]
+        if any(w.spare is not None and not w.spare_warm for w in wanted):
+            return
+        for worker in wanted:
+            if worker.spare is None and worker.state == WorkerState.READY and now >= worker.spare_at:
+                worker.spare = subprocess.Popen(self._command(worker, "--spare"), close_fds=True)
+                return
 
     def _restart(self, worker: Worker, why: str, now: float, kill: bool = True) -> None:
         if kill and worker.proc is not None:
