@@ -116,6 +116,13 @@ def worker_specific(status: dict[str, dict]) -> list[Metric]:
             dropped = CounterMetricFamily("kiosk_camera_frames_dropped", "Frames dropped")
             dropped.add_metric([], float(camera.get("dropped") or 0))
             out.append(dropped)
+    cache = (status.get("speech") or {}).get("tts_cache")
+    if cache:
+        lookups = CounterMetricFamily("kiosk_speech_tts_cache", "TTS sentence cache lookups since the speech "
+                                      "worker started, by result", labels=["result"])
+        lookups.add_metric(["hit"], float(cache.get("hits", 0)))
+        lookups.add_metric(["miss"], float(cache.get("misses", 0)))
+        out.append(lookups)
     out += upstream_families((status.get("sync") or {}).get("upstream") or {})
     sebox = (status.get("sync") or {}).get("sebox")
     if sebox:

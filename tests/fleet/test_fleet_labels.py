@@ -66,3 +66,18 @@ def test_upstream_record_buckets_by_upper_bound():
     registry.register(Families(fleet.upstream_families(got)))
     parsed = {f.name: f for f in text_string_to_metric_families(generate_latest(registry).decode())}
     assert {"kiosk_upstream_requests", "kiosk_upstream_duration_seconds"} <= set(parsed)
+
+
+def test_worker_figures_become_named_series():
+    families = {f.name: f for f in fleet.worker_specific({
+        "face": {"users": 3, "templates": 9},
+        "camera": {"state": "capturing", "fps": 14.5, "frames": 1200, "device_id": "kiosk-1"},
+        "speech": {"tts_cache": {"hits": 7, "misses": 2, "files": 9}},
+        "sync": {"sebox": {"connected": False, "records": 4}}})}
+    assert [s.value for s in families["kiosk_face_gallery_size"].samples] == [3, 9]
+    assert families["kiosk_camera_up"].samples[0].value == 1
+    assert families["kiosk_camera_fps"].samples[0].value == 14.5
+    cache = families["kiosk_speech_tts_cache"].samples
+    assert {s.labels["result"]: s.value for s in cache} == {"hit": 7, "miss": 2}
+    assert families["kiosk_sebox_connected"].samples[0].value == 0
+    assert families["kiosk_sebox_records"].samples[0].value == 4
