@@ -27,9 +27,7 @@ CALLS = """async ([api, ws]) => {
   } catch (e) { out.error = {refused: String(e)}; }
   out.socket = await new Promise((resolve) => {
     const s = new WebSocket(ws + "/tts");
-    s.binaryType = "arraybuffer";
-    s.onopen = () => s.send("您好");
-    s.onmessage = (m) => { resolve({bytes: m.data.byteLength}); s.close(); };
+    s.onopen = () => { resolve({open: true}); s.close(); };  // the upgrade is what the Origin rule decides
     s.onerror = () => resolve({refused: true});
     setTimeout(() => resolve({timeout: true}), 30000);
   });
@@ -80,7 +78,7 @@ def test_cors_both_ways(kiosk, front_ends, tmp_path, shots):
             context.close()
     assert allowed["handshake"]["status"] == 200 and allowed["handshake"]["body"]["classify"] == "护照"
     assert allowed["error"]["status"] == 400 and allowed["error"]["body"]["type"] == "error"  # readable
-    assert allowed["socket"]["bytes"] > 1000  # a WAV from /tts
+    assert allowed["socket"] == {"open": True}
     for refused in (other, from_file):
         assert "refused" in refused["handshake"] and "refused" in refused["error"], refused
         assert refused["socket"] == {"refused": True}, refused
