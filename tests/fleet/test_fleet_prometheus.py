@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -17,6 +18,7 @@ import pytest
 from harness import ROOT, Appliance, free_port
 
 RULES = ROOT / "firmware-config" / "prometheus" / "rules.yml"
+RULES_TEST = ROOT / "firmware-config" / "prometheus" / "rules_test.yml"
 DASHBOARD = ROOT / "firmware-config" / "prometheus" / "dashboard.json"
 INSTALL = "apt-get install prometheus (./bootstrap does it as root)"
 
@@ -34,10 +36,16 @@ def test_shipped_rules_pass_promtool():
     assert "SUCCESS" in result.stdout
 
 
+def test_every_shipped_alert_fires_on_its_series_and_not_on_a_healthy_kiosk():
+    """promtool's rule unit tests (firmware-config/prometheus/rules_test.yml): synthetic series in, alerts out."""
+    result = subprocess.run([tool("promtool"), "test", "rules", str(RULES_TEST)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    names = set(re.findall(r"alertname: (\w+)", RULES_TEST.read_text()))
+    assert names == set(re.findall(r"- alert: (\w+)", RULES.read_text()))  # every alert is tested
+
+
 def test_dashboard_queries_only_series_the_kiosk_exposes():
     """Every kiosk_ metric the dashboard names is one /metrics serves (names checked against the code)."""
-    import re
-
     source = "".join(p.read_text() for p in (ROOT / "appliance" / "metrics").glob("*.py"))
     exposed = set(re.findall(r'"(kiosk_[a-z_]+)"', source))
     named = set(re.findall(r"kiosk_[a-z_]+", DASHBOARD.read_text()))
