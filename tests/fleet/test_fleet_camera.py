@@ -29,9 +29,9 @@ def test_camera_up_fps_and_frames(tmp_path):
     stills.mkdir()
     for i in range(4):
         shutil.copy(ROOT / "tests" / "data" / "faces" / "obama_2.jpg", stills / f"{i:03d}.jpg")
-    app = Appliance(workers="camera,gateway", env={"APPLIANCE_CAMERA_SOURCE": f"stills:{stills}",
-                                                   "APPLIANCE_CAMERA_FPS": "8",
-                                                   "APPLIANCE_PORTS_EVENT_FEED": str(free_port())}).wait_ready()
+    env = {"APPLIANCE_CAMERA_SOURCE": f"stills:{stills}", "APPLIANCE_CAMERA_FPS": "8",
+           "APPLIANCE_PORTS_EVENT_FEED": str(free_port())}
+    app = Appliance(workers="camera,gateway", env=env).wait_ready()
     try:
         page = wait_page(app, lambda p: value(p, "kiosk_camera_fps") > 0)
         assert value(page, "kiosk_camera_up") == 1 and value(page, "kiosk_camera_fps") > 0
@@ -43,8 +43,8 @@ def test_camera_up_fps_and_frames(tmp_path):
 
 
 def test_no_camera_is_down_and_the_kiosk_serves(tmp_path):
-    app = Appliance(workers="camera,gateway", env={"APPLIANCE_CAMERA_SOURCE": "v4l2:/dev/video-none",
-                                                   "APPLIANCE_PORTS_EVENT_FEED": str(free_port())}).wait_ready()
+    env = {"APPLIANCE_CAMERA_SOURCE": "v4l2:/dev/video-none", "APPLIANCE_PORTS_EVENT_FEED": str(free_port())}
+    app = Appliance(workers="camera,gateway", env=env).wait_ready()
     try:
         page = wait_page(app, lambda p: ("kiosk_camera_up", ()) in p)
         assert value(page, "kiosk_camera_up") == 0 and ("kiosk_camera_up", ()) in page

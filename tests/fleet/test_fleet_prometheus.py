@@ -37,8 +37,9 @@ def test_shipped_rules_pass_promtool():
 
 
 def test_every_shipped_alert_fires_on_its_series_and_not_on_a_healthy_kiosk():
-    """promtool's rule unit tests (firmware-config/prometheus/rules_test.yml): synthetic series in, alerts out."""
-    result = subprocess.run([tool("promtool"), "test", "rules", str(RULES_TEST)], capture_output=True, text=True)
+    """promtool's rule unit tests (firmware-config/prometheus/rules_test.yml): series in, alerts out."""
+    result = subprocess.run([tool("promtool"), "test", "rules", str(RULES_TEST)], capture_output=True,
+                            text=True)
     assert result.returncode == 0, result.stdout + result.stderr
     names = set(re.findall(r"alertname: (\w+)", RULES_TEST.read_text()))
     assert names == set(re.findall(r"- alert: (\w+)", RULES.read_text()))  # every alert is tested
