@@ -27,8 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
-from . import attacks, blinks, splices
 from ..data import FACES_DIR
+from . import attacks, blinks, splices
 from .checker import LivenessChecker
 from .policy import Policy
 

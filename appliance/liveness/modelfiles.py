@@ -91,4 +91,4 @@ if __name__ == "__main__":  # set-up step: python -m appliance.liveness.modelfil
         print(ensure_models(Path(sys.argv[1]) if len(sys.argv) > 1 else Path("models")))
     except ModelError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        raise SystemExit(1)
+        raise SystemExit(1) from None

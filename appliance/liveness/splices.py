@@ -106,7 +106,8 @@ def build(kind, photo, landmarks, rng, n, partner=None) -> tuple[list[np.ndarray
         elif partner is not None:
             second = partner
         else:
-            second = turned_photo(photo, landmarks, rng.choice([-1, 1]) * rng.uniform(10, 20), rng.uniform(-5, 5))
+            yaw = rng.choice([-1, 1]) * rng.uniform(10, 20)
+            second = turned_photo(photo, landmarks, yaw, rng.uniform(-5, 5))
         order = _switches(rng, n, 2)
         streams = [attacks.planar(photo, landmarks, rng, n, keep=_used(order, 0)),
                    attacks.planar(*second, rng, n, keep=_used(order, 1))]

@@ -4,13 +4,13 @@ import shutil
 
 import numpy as np
 import pytest
+from harness import MODELS
 
 from appliance.face.embedder import align_face
 from appliance.liveness import attacks, blink, blinks, modelfiles, splices
 from appliance.liveness.checker import LivenessChecker
 from appliance.liveness.mesh import FaceMesh
 from appliance.liveness.policy import Policy
-from harness import MODELS
 
 POLICY = Policy()
 

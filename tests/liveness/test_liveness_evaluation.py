@@ -23,9 +23,10 @@ def test_apcer_and_bpcer_on_held_out_presentations(liveness_engine, liveness_pho
 def test_one_continuous_face_new_attacks_and_blinks(liveness_engine, liveness_photos):
     """Issue 16: presentations that are not one continuous face, and blinks (face mesh on).
     Three photos (one with another real photo of the same person), seed 200, never tuned on."""
+    from harness import MODELS
+
     from appliance.liveness import modelfiles
     from appliance.liveness.mesh import FaceMesh
-    from harness import MODELS
 
     modelfiles.ensure_models(MODELS)
     photos = {name: liveness_photos[name] for name in ("biden", "obama_1", "astronaut")}

@@ -6,10 +6,10 @@ import json
 import cv2
 import pytest
 import websocket
+from harness import MODELS, ROOT, Appliance
 
 from appliance.face.engine import FaceEngine
 from appliance.liveness import modelfiles, splices
-from harness import MODELS, ROOT, Appliance
 
 FACES = ROOT / "tests" / "data" / "faces"
 LIMIT = 14
