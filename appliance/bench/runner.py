@@ -16,7 +16,7 @@ from typing import Callable, Iterable
 
 from ..config import Settings
 
-FAMILIES = ("face", "search", "speech", "gateway", "metrics", "supervisor", "memory")
+FAMILIES = ("face", "search", "speech", "stt", "gateway", "metrics", "supervisor", "memory", "journey")
 SERVICE_FAMILIES = ("gateway", "metrics", "supervisor", "memory")
 
 
@@ -49,7 +49,7 @@ def run(settings: Settings, quick: bool = False, only: Iterable[str] = (),
         echo: Callable[[str], None] = lambda line: None) -> dict:
     chosen = [f for f in FAMILIES if not only or f in only]
     if quick and not only:
-        chosen = [f for f in chosen if f != "speech"]  # loading Whisper and Kokoro is not "quick"
+        chosen = [f for f in chosen if f not in ("speech", "stt", "journey")]  # model loads are not "quick"
     report: dict = {"meta": _meta(quick), "results": {}, "errors": {}}
 
     def attempt(family: str, fn: Callable[[], dict]) -> None:
@@ -73,8 +73,16 @@ def run(settings: Settings, quick: bool = False, only: Iterable[str] = (),
         from . import speech
 
         attempt("speech", lambda: speech.run(settings, quick))
+    if "stt" in chosen:  # decode settings: cost and CER of each on one speech set (issue 18 §2)
+        from . import stt
+
+        attempt("stt", lambda: stt.run(settings, quick))
     if any(f in chosen for f in SERVICE_FAMILIES):
         _service_families(settings, quick, chosen, jpeg, attempt, report)
+    if "journey" in chosen:  # its own service: spoken questions on, its TTS cache prewarmed
+        from . import journey
+
+        attempt("journey", lambda: journey.run(settings, quick))
     return report
 
 

@@ -1,0 +1,133 @@
+"""STT decode settings: cost (real-time factor) and accuracy (CER) of each, on one speech set.
+
+The set is our own: the round trip's requests and answers (appliance.speech.roundtrip) spoken by the
+kiosk's TTS, clean and under white noise at 10 dB SNR (speech.hardset), through WAV bytes as /tts
+and /stt carry them. Every setting decodes every utterance with the kiosk's own arguments
+(domain prompt, no temperature fallback, the drop thresholds, word probabilities for the trust
+check) and changes one thing: beam size, our VAD trimming, ``without_timestamps``, CPU threads.
+Settings run in turn within each round, so load from other processes hits them alike.
+The kiosk's setting is the reference of every row; a cheaper setting is only a candidate when its
+CER (clean and noisy) is not above the reference's.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..config import Settings
+from .stats import figure
+
+
+@dataclass(frozen=True)
+class Decode:
+    label: str
+    beam: int = 5
+    vad: bool = True
+    without_timestamps: bool = False
+    threads: int = 2
+
+
+KIOSK = Decode("kiosk")
+"""What appliance/speech/stt.py does now: the reference row (keep in step with it)."""
+CANDIDATES = (KIOSK, Decode("beam 3", beam=3), Decode("beam 1 (greedy)", beam=1),
+              Decode("no VAD trim", vad=False), Decode("without_timestamps", without_timestamps=True),
+              Decode("beam 1 + without_timestamps", beam=1, without_timestamps=True),
+              Decode("1 thread", threads=1))
+
+
+def speech_set(settings: Settings, quick: bool) -> list[tuple[str, str, np.ndarray]]:
+    """(condition, text, 16 kHz samples): the kiosk's voice, clean and at 10 dB SNR."""
+    from ..speech import hardset
+    from ..speech.audio import decode_audio, encode_wav
+    from ..speech.roundtrip import ANSWERS, REQUESTS
+    from ..speech.tts import TextToSpeech
+
+    texts = (REQUESTS[:3] + ANSWERS[:2]) if quick else (REQUESTS + ANSWERS)
+    tts = TextToSpeech(settings.models_dir, voice=settings.speech.voice, english=False)
+    rng = np.random.default_rng(18)
+    out = []
+    for text in texts:
+        clean = hardset._padded(decode_audio(tts.synthesize_wav(text)))
+        out.append(("clean", text, clean))
+        noisy = hardset.degrade(clean, "snr 10 dB", rng)
+        out.append(("snr 10 dB", text, decode_audio(encode_wav(noisy, 16000))))
+    return out
+
+
+def _decoder(stt, d: Decode):
+    """One utterance -> heard text, decoded as the kiosk does except for ``d``'s change."""
+    from ..speech.stt import LOGPROB_DROP, NO_SPEECH_DROP, speech_spans, tidy_chinese
+
+    model = stt._backend.model
+
+    def run(x: np.ndarray) -> str:
+        if d.vad:
+            spans = speech_spans(x)
+            if not spans:
+                return ""
+            x = np.concatenate([x[s["start"]:s["end"]] for s in spans])
+        segments, _ = model.transcribe(
+            x, language="zh", initial_prompt=stt.prompt, beam_size=d.beam, temperature=0.0,
+            condition_on_previous_text=False, no_speech_threshold=NO_SPEECH_DROP,
+            log_prob_threshold=LOGPROB_DROP, compression_ratio_threshold=2.4, vad_filter=False,
+            word_timestamps=True, without_timestamps=d.without_timestamps)
+        kept = [s.text for s in segments
+                if not (s.no_speech_prob > NO_SPEECH_DROP and s.avg_logprob < LOGPROB_DROP)
+                and s.compression_ratio <= 2.4]
+        return tidy_chinese("".join(kept).strip())
+
+    return run
+
+
+def measure(settings: Settings, quick: bool, candidates=CANDIDATES, rounds: int | None = None) -> list[dict]:
+    """One row per setting: median RTF over utterances (each the median of ``rounds``), CER by condition."""
+    from ..speech.roundtrip import cer
+    from ..speech.stt import SpeechToText
+
+    items = speech_set(settings, quick)
+    models = {t: SpeechToText(settings.models_dir, language="zh", cpu_threads=t)
+              for t in sorted({d.threads for d in candidates})}
+    runs = {d.label: _decoder(models[d.threads], d) for d in candidates}
+    rounds = rounds or (1 if quick else 2)
+    times: dict[str, list[list[float]]] = {d.label: [[] for _ in items] for d in candidates}
+    heard: dict[str, list[str]] = {d.label: [""] * len(items) for d in candidates}
+    for _ in range(rounds):
+        for i, (_, _, x) in enumerate(items):
+            for d in candidates:  # in turn: a burst of load hits every setting alike
+                t0 = time.perf_counter()
+                heard[d.label][i] = runs[d.label](x)
+                times[d.label][i].append(time.perf_counter() - t0)
+    rows = []
+    for d in candidates:
+        rtf = statistics.median(statistics.median(t) / (x.size / 16000)
+                                for t, (_, _, x) in zip(times[d.label], items))
+        by_cond: dict[str, list[float]] = {}
+        for (cond, text, _), h in zip(items, heard[d.label]):
+            by_cond.setdefault(cond, []).append(cer(text, h))
+        rows.append({"setting": d, "rtf": rtf, "cer": {c: statistics.mean(v) for c, v in by_cond.items()},
+                     "n": len(items)})
+    return rows
+
+
+def choose(rows: list[dict]) -> dict:
+    """The cheapest row whose CER is not above the kiosk's in any condition."""
+    ref = next(r for r in rows if r["setting"] == KIOSK)
+    fit = [r for r in rows if all(r["cer"][c] <= ref["cer"][c] + 1e-9 for c in ref["cer"])]
+    return min(fit, key=lambda r: r["rtf"])
+
+
+def run(settings: Settings, quick: bool) -> dict:
+    rows = measure(settings, quick)
+    ref = next(r for r in rows if r["setting"] == KIOSK)
+    best = choose(rows)
+    out = {}
+    for r in rows:
+        cers = ", ".join(f"CER {c} {v:.3f}" for c, v in r["cer"].items())
+        mark = "; chosen: cheapest at equal CER" if r is best else ""
+        out[f"rtf[{r['setting'].label}]"] = figure(r["rtf"], "RTF", ref["rtf"], "the kiosk's decode", n=r["n"],
+                                                   note=cers + mark)
+    return out
