@@ -129,7 +129,8 @@ def models() -> None:
 
 
 @models.command("fetch")
-@click.option("--only", type=click.Choice(["face", "speech"]), multiple=True, help="Fetch only these.")
+@click.option("--only", type=click.Choice(["face", "speech", "liveness"]), multiple=True,
+              help="Fetch only these.")
 @click.option("--tiny-en", is_flag=True, help="Also the English-only Whisper tiny.en (speech.stt_model = tiny.en).")
 @click.pass_context
 def models_fetch(ctx: click.Context, only: tuple[str, ...], tiny_en: bool) -> None:
@@ -137,7 +138,7 @@ def models_fetch(ctx: click.Context, only: tuple[str, ...], tiny_en: bool) -> No
     settings = load_settings(ctx)
     target = settings.models_dir
     target.mkdir(parents=True, exist_ok=True)
-    for name in only or ("face", "speech"):
+    for name in only or ("face", "speech", "liveness"):  # liveness: the face mesh for the blink cue
         module = __import__(f"appliance.{name}.modelfiles", fromlist=["ensure_models"])
         click.echo(f"{name}: fetching into {target} …")
         extra = {"tiny_en": settings.speech.stt_model == "tiny.en" or tiny_en} if name == "speech" else {}

@@ -311,6 +311,32 @@ class LivenessSettings:
     """A presentation that has not proven life after this many frames is rejected."""
     history: int = _opt(6, min=2, max=32)
     """Earlier frames each new frame is compared with."""
+    blink: bool = True
+    """A blink proves life like a head turn (needs the face mesh: appliance models fetch --only liveness)."""
+    blink_depth: float = _opt(0.18, min=0.01, max=1.0)
+    """Share by which eye openness must fall between two open frames to count as a blink."""
+    blink_max_seconds: float = _opt(0.7, min=0.1, max=60.0)
+    """Longest close-and-reopen counted as a blink (open frame to open frame)."""
+    blink_still: float = _opt(0.1, min=0.0, max=2.0)
+    """The face (its tracked texture) may move at most this many eye distances during a blink."""
+    track_min: float = _opt(0.9, min=0.0, max=1.0)
+    """Share of the face's corners (eyes left out) that must track between frames; less is a cut."""
+    identity_min: float = _opt(0.85, min=-1.0, max=1.0)
+    """Embedding cosine to the previous frame and the run's mean below which the face changed (a cut)."""
+    track_min_eyes: float = _opt(0.8, min=0.0, max=1.0)
+    """track_min while the eyes open or close, or without the face mesh (a blink disturbs tracking)."""
+    identity_min_eyes: float = _opt(0.75, min=-1.0, max=1.0)
+    """identity_min while the eyes open or close, or without the face mesh (a closed eye moves it)."""
+    eyes_change: float = _opt(0.12, min=0.0, max=1.0)
+    """Relative change of eye openness between two frames from which the eyes count as moving."""
+    jump_speed: float = _opt(3.5, min=0.1, max=100.0)
+    """Fastest landmark motion of one continuous face, eye distances a second; faster is a cut."""
+    jump_min: float = _opt(0.35, min=0.0, max=100.0)
+    """Landmark motion always allowed between two frames, eye distances."""
+    max_gap: float = _opt(2.0, min=0.1, max=3600.0)
+    """Seconds between frames after which the evidence restarts (not counted as a cut)."""
+    max_cuts: int = _opt(2, min=1, max=1000)
+    """Cuts (jumps, tracking lost, another identity) after which the presentation is refused."""
     max_sessions: int = _opt(64, min=1, max=10_000)
     """Presentations (connection hashes) tracked at once; the least recently used is dropped."""
     idle_expiry: float = _opt(300.0, min=1, max=86_400)

@@ -116,12 +116,16 @@ class FaceWorker(ServiceWorker):
         try:
             header = {"hash": hash_, "box": analysis.box, "landmarks": analysis.landmarks,
                       "image_size": list(analysis.image_size), "shape": list(frame.shape)}
+            if analysis.embedding is not None:  # the identity check: one person across the frames
+                header["embedding"] = [round(float(v), 6) for v in analysis.embedding]
             verdict, _ = self.peers.call("liveness", Liveness.OBSERVE, header, [frame.data])
         except bus.BusError as exc:  # fail closed: no success without a liveness verdict
             return {"message": "continue", "reason": "not_live", "detail": f"liveness check unavailable: {exc}"}
         if verdict.get("live") is True:
             return None
         hint = {"turn_head": "please turn your head slowly left and right",
+                "blink_or_turn": "look at the camera: a blink or a small turn of the head",
+                "face_changed": "one face, kept in view: starting again",
                 "collecting": "keep looking at the camera"}.get(verdict.get("reason"), "")
         return {"message": "continue", "reason": "not_live", "liveness": verdict.get("reason"),
                 "live": verdict.get("live"), "detail": hint or f"presentation refused ({verdict.get('reason')})"}
