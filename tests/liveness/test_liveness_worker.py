@@ -74,6 +74,7 @@ def test_state_is_bounded_by_max_sessions(client, liveness_engine, liveness_phot
     ({"shape": [10, 10]}, "shape"),
     ({"landmarks": [[1, 2]]}, "landmarks"),
     ({"hash": ""}, "hash"),
+    ({"embedding": ["x"] * 128}, "embedding"),
 ])
 def test_bad_requests_get_a_reason(client, change, words):
     header = {"hash": "x", "box": [0, 0, 10, 10], "landmarks": [[1, 1]] * 5, "image_size": [20, 20],
