@@ -153,13 +153,14 @@ def serving(service: Service, name: str) -> bool:
     """One real request answered by the worker (the gateway: any HTTP answer on its port)."""
     if name == "gateway":
         try:
-            with urllib.request.urlopen(service.url("/health"), timeout=1):
+            with urllib.request.urlopen(service.url("/health"), timeout=10):
                 return True
         except urllib.error.HTTPError:
             return True  # 503 while a worker is down is still the gateway answering
         except OSError:
             return False
-    client = bus.BusClient(endpoints.worker_requests(service.runtime_dir, name), timeout=1.0)
+    # nobody listening fails at once (ZMQ_IMMEDIATE); once the successor listens, wait for its answer
+    client = bus.BusClient(endpoints.worker_requests(service.runtime_dir, name), timeout=10.0)
     try:
         return bool(client.request("status")[0].get("ok"))
     except bus.BusError:
@@ -181,7 +182,7 @@ def kill_to_serving(service: Service, name: str, timeout: float = 120.0) -> floa
     raise RuntimeError(f"{name} not serving again {timeout} s after kill -9")
 
 
-def settle(service: Service, name: str, spare: bool, timeout: float = 180.0) -> None:
+def settle(service: Service, name: str, spare: bool, timeout: float = 900.0) -> None:
     """Ready, and its warm spare loaded if it has one: the state a kiosk is in between incidents."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -44,6 +44,9 @@ log = logging.getLogger(__name__)
 
 SPARE_RETRY_MAX = 60.0
 """Longest wait before starting again a spare that died while waiting (it is not the service's worker)."""
+SPARE_IDLE_WAIT = 30.0
+"""A spare starts loading at a quiet moment (no request in flight anywhere), or after this many seconds
+of waiting for one: a kiosk that is never quiet still gets its spares."""
 FRESH_BEATS, FRESH_FLOOR = 3, 2.0
 """A heartbeat older than this many intervals (and at least this many seconds: a busy machine
 hiccups) is stale: no watchdog ping, /health unhealthy."""
@@ -96,6 +99,7 @@ class Supervisor:
         self._stop = threading.Event()
         self._restart_times: collections.deque[float] = collections.deque()
         self._ready_sent = False
+        self._spare_wanted_since: float | None = None
         self._last_watchdog = 0.0
         self._last_status = ""
         self._started = time.monotonic()
@@ -294,16 +298,23 @@ class Supervisor:
 
     def _start_spares(self, now: float) -> None:
         """One spare loads at a time, in supervisor.spares order, once the service is serving and the
-        worker itself is ready: loading is CPU the live traffic would otherwise have."""
+        worker itself is ready, at a quiet moment if one comes: loading is CPU live traffic would have."""
         if not self._ready_sent or self.exit_code:
             return
         wanted = [self.workers[name] for name in self.sup.spares if name in self.workers]
         if any(w.spare is not None and not w.spare_warm for w in wanted):
             return
-        for worker in wanted:
-            if worker.spare is None and worker.state == WorkerState.READY and now >= worker.spare_at:
-                worker.spare = subprocess.Popen(self._command(worker, "--spare"), close_fds=True)
-                return
+        due = [w for w in wanted if w.spare is None and w.state == WorkerState.READY and now >= w.spare_at]
+        if not due:
+            self._spare_wanted_since = None
+            return
+        if self._spare_wanted_since is None:
+            self._spare_wanted_since = now
+        busy = any(w.beat.inflight for w in self.workers.values())
+        if busy and now - self._spare_wanted_since < SPARE_IDLE_WAIT:
+            return
+        due[0].spare = subprocess.Popen(self._command(due[0], "--spare"), close_fds=True)
+        self._spare_wanted_since = None
 
     def _restart(self, worker: Worker, why: str, now: float, kill: bool = True) -> None:
         if kill and worker.proc is not None:
