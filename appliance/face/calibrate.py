@@ -269,15 +269,18 @@ def open_set_study(templates: dict, faces: list[dict], dtype: str,
               "genuine_rejected": 0, "open_set_probes": 0, "open_set_rejected": 0, "open_set_accepted": 0}
     decisions = []
     for probe in faces:
-        gallery = Gallery(dtype=dtype)
-        idents = {}
-        for n, (ident, embs, photo) in templates.items():
+        # One user per person (as on a kiosk): a person enrolled from several photos has all
+        # those templates under one user id, else the margin rule would see them as rivals.
+        rows: dict[str, list[np.ndarray]] = {}
+        for ident, embs, photo in templates.values():
             if photo != probe["photo"]:
-                gallery.set_user(str(n), embs)
-                idents[str(n)] = ident
+                rows.setdefault(ident, []).append(embs)
+        gallery = Gallery(dtype=dtype)
+        for ident, parts in rows.items():
+            gallery.set_user(ident, np.concatenate(parts))
         match = identify(gallery, probe["emb"], threshold, margin)
-        best = idents.get(match.candidate_id)
-        if probe["ident"] in idents.values():
+        best = match.candidate_id
+        if probe["ident"] in rows:
             counts["genuine_probes"] += 1
             counts["rank1_correct"] += best == probe["ident"]
             key = "genuine_rejected" if not match.accepted else (

@@ -30,6 +30,15 @@ def test_open_set_study_counts_rank1_and_decisions():
     assert [d[0] for d in out["decisions"]][:3] == ["accepted_correct"] * 3
 
 
+def test_a_person_enrolled_from_two_photos_is_one_user_not_a_rival():
+    templates, faces = _study_data()
+    name, embs, _ = templates[0]
+    templates[9] = (name, l2_normalise(embs + 0.05), f"{name}-enrol-2")  # same person, another photo
+    out = open_set_study(templates, faces, "float32", threshold=0.5, margin=0.05)
+    # 4: the ann-enrol photo now probes her other enrolment as well.
+    assert out["accepted_correct"] == 4 and out["genuine_rejected"] == 0
+
+
 def test_int8_templates_change_no_clear_decision():
     templates, faces = _study_data()
     out = compare_template_forms(templates, faces)
