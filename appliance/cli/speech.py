@@ -17,9 +17,10 @@ from .base import EXIT_FAIL, load_settings
 
 
 @click.command("speech-eval")
-@click.option("--quick", is_flag=True, help="A few items of each kind (~1 min) instead of the whole set (~5 min).")
+@click.option("--quick", is_flag=True, help="A few items of each kind instead of the whole set (100 items).")
 @click.option("--verbose", is_flag=True, help="One line per item: what was said, heard, why (not) trusted.")
-@click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Also write every item's outcome here.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False),
+              help="Also write every item's outcome here.")
 @click.pass_context
 def speech_eval(ctx: click.Context, quick: bool, verbose: bool, json_path: str | None) -> None:
     """False-accept and ask-again rates of speech on hard audio made here (noise, tones, clicks,

@@ -113,7 +113,8 @@ def summary(judged: Iterable[Judged]) -> dict:
         "items": len(judged),
         "false_accepts": false,
         "false_accept_rate": round(false / max(1, len(judged)), 4),
-        "good_speech_asked_again_rate": round(sum(j.outcome == "asked again" for j in good) / max(1, len(good)), 4),
+        "good_speech_asked_again_rate": round(sum(j.outcome == "asked again" for j in good)
+                                              / max(1, len(good)), 4),
         "good_speech_right_rate": round(sum(j.outcome == "right" for j in good) / max(1, len(good)), 4),
         "rows": [{"group": g, "condition": c, "n": sum(n.values()), **{o: n.get(o, 0) for o in OUTCOMES}}
                  for (g, c), n in rows.items()],

@@ -73,7 +73,8 @@ def _tone(freq: float, seconds: float, harmonics: int = 4) -> np.ndarray:
 def no_speech(rng: np.random.Generator, quick: bool = False) -> list[tuple[str, np.ndarray]]:
     """(condition, audio) pairs with nothing said in them."""
     n = int(5 * RATE)
-    items = [(f"white noise {db} dBFS", rng.standard_normal(n) * 10 ** (db / 20)) for db in (-50, -30, -20, -10)]
+    levels = (-50, -30, -20, -10)
+    items = [(f"white noise {db} dBFS", rng.standard_normal(n) * 10 ** (db / 20)) for db in levels]
     items.append(("pink noise -20 dBFS", _pink(n, rng) * 0.1))
     notes = [262, 330, 392, 523, 440, 349, 294, 392]  # a little melody with harmonics, music-like
     melody = np.concatenate([_tone(f, 0.45) for f in notes])

@@ -54,7 +54,8 @@ def test_the_set_is_made_here_and_is_the_same_every_run():
     a = hardset.no_speech(np.random.default_rng(16))
     b = hardset.no_speech(np.random.default_rng(16))
     assert len(a) >= 8 and [c for c, _ in a] == [c for c, _ in b]
-    assert all(np.array_equal(x, y) and x.dtype == np.float32 and np.abs(x).max() <= 1 for (_, x), (_, y) in zip(a, b))
+    assert all(np.array_equal(x, y) and x.dtype == np.float32 and np.abs(x).max() <= 1
+               for (_, x), (_, y) in zip(a, b))
     clean = np.sin(np.linspace(0, 400, 16000)).astype(np.float32) * 0.5
     noisy = hardset.degrade(clean, "snr 0 dB", np.random.default_rng(1))
     assert np.mean((noisy - clean) ** 2) == pytest.approx(np.mean(clean ** 2), rel=0.1)  # 0 dB: equal power

@@ -15,7 +15,8 @@ from harness import Appliance
 @pytest.fixture(scope="module")
 def app():
     # a generous bus timeout: on a loaded 2-core machine a decode can take longer than the default
-    app = Appliance(workers="dialogue,speech,gateway", env={"APPLIANCE_LIMITS_BUS_TIMEOUT": "120"}).wait_ready(300)
+    app = Appliance(workers="dialogue,speech,gateway", env={"APPLIANCE_LIMITS_BUS_TIMEOUT": "120"})
+    app.wait_ready(300)
     yield app
     app.stop()
 
