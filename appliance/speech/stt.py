@@ -39,6 +39,7 @@ GGML_MAGIC = (0x67676D6C).to_bytes(4, "little")  # whisper.cpp model file header
 MIN_RMS = 1e-4           # below this the input is digital silence: skip even the VAD
 NO_SPEECH_DROP = 0.6     # segment dropped if no_speech_prob above this ...
 LOGPROB_DROP = -1.0      # ... and its avg log-prob below this (Whisper's own heuristic)
+BEAM_SIZE = 3            # chosen by `appliance bench --only stt`: beam 5's CER at 0.75x its cost
 
 
 class STTError(RuntimeError):
@@ -138,9 +139,11 @@ class _FasterWhisper:
 
     def run(self, x: np.ndarray, language: Optional[str], prompt: str) -> tuple[list, str, float]:
         """-> (kept segments' statistics, language, its probability)."""
-        # word_timestamps: the per-word probabilities the trust check needs (one alignment pass)
+        # word_timestamps: the configuration README's table was measured with (it also moves the
+        # seek to the last word's end). Its per-word probabilities were tried as a check on service
+        # names and dropped: they flagged names said right and never alone caught a wrong one.
         segments, info = self.model.transcribe(
-            x, language=language, initial_prompt=prompt, beam_size=5,
+            x, language=language, initial_prompt=prompt, beam_size=BEAM_SIZE,
             # No temperature fallback: a re-sampled decode is never trusted anyway (trust.py), and
             # the fallback cost 5-10 s per noisy utterance before the citizen heard "没听清".
             temperature=0.0,
@@ -202,7 +205,6 @@ class SpeechToText:
         terms = list(prompt_terms)
         self.prompt = build_prompt(terms)
         self.echo = prompt_echo_for(terms)
-        self.keywords = tuple(dict.fromkeys("".join(units(t)) for t in terms if units(t)))
         self.use_vad = use_vad
         if backend == "faster-whisper":
             if model == "tiny.en" and language not in ("en", "auto", None):
@@ -251,8 +253,7 @@ class SpeechToText:
         timings["decode"] = time.perf_counter() - t1
         heard = tidy_chinese("".join(s.text for s in segments).strip())
         speech_s = x.size / TARGET_RATE  # after VAD: the voiced part only
-        verdict = assess(heard, segments if self._backend.stats else None, speech_s, self.echo,
-                         self.keywords)
+        verdict = assess(heard, segments if self._backend.stats else None, speech_s, self.echo)
         out = self._done(detected or lang, duration, timings, t0, heard, verdict)
         out.language_probability, out.speech_seconds = prob, round(speech_s, 3)
         if heard and not verdict.trusted:

@@ -29,7 +29,6 @@ LOOP_MIN_REPEATS = 3      # a unit said 3+ times in a row ...
 LOOP_MIN_UNITS = 6        # ... covering 6+ syllables (so 对对对 and 好的好的 stay fine)
 ECHO_COVER = 0.75         # 3+ of the prompt's list items (or 2 written as a list) covering this share
 ECHO_NGRAM = 5            # a 5-character piece of the prompt's preamble: read back, nobody says it
-KEYWORD_MIN = 0.15        # a service name whose characters Whisper gave 15 % on average: the prompt's pull
 
 # Digits (written or spoken) repeat in real phone and ID numbers: never a loop by themselves.
 _DIGIT_LIKE = set("0123456789零〇一二三四五六七八九幺两")
@@ -45,7 +44,7 @@ class SegmentStats:
     no_speech_prob: float
     compression_ratio: float = 1.0
     temperature: float = 0.0
-    words: tuple = ()  # (word, probability) pairs, when the backend gives them
+    words: tuple = ()  # (word, probability) pairs, when the backend gives them (diagnostics only)
 
 
 @dataclass(frozen=True)
@@ -125,30 +124,8 @@ class PromptEcho:
         return found >= 3 - listed and share >= ECHO_COVER
 
 
-def unsure_keyword(segments: Sequence[SegmentStats], keywords: Iterable[str]) -> bool:
-    """A keyword (service name) in the text whose characters Whisper itself rated under
-    KEYWORD_MIN on average. Seen on the hard set: 丢了 heard as 居住证 at 4-13 % (caught), 护照 as
-    户口本 at 16 % (not caught), names really said at 20-70 % even at 0 dB SNR: the prompt pulled misheard
-    syllables to a name. (The mean, not the minimum: the first character of a name is often
-    rated near 0 even when right.)"""
-    chars, probs = [], []
-    for seg in segments:
-        for word, p in seg.words:
-            for u in units(word):
-                chars.append(u)
-                probs.append(p)
-    flat = "".join(chars)
-    for key in keywords:
-        start = flat.find(key)
-        while key and start >= 0:
-            if sum(probs[start:start + len(key)]) / len(key) < KEYWORD_MIN:
-                return True
-            start = flat.find(key, start + 1)
-    return False
-
-
 def assess(text: str, segments: Optional[Sequence[SegmentStats]], speech_seconds: float,
-           echo: Optional[PromptEcho] = None, keywords: Iterable[str] = ()) -> Verdict:
+           echo: Optional[PromptEcho] = None) -> Verdict:
     """Judge one transcript. ``segments`` None means the backend gives no statistics (whisper.cpp):
     only the text checks apply. ``speech_seconds`` is the voiced audio the text came from."""
     tokens = units(text)
@@ -177,8 +154,6 @@ def assess(text: str, segments: Optional[Sequence[SegmentStats]], speech_seconds
             reasons.append("no_speech")
         if max(s.temperature for s in segments) > TEMPERATURE_MAX:
             reasons.append("unstable_decode")
-        if unsure_keyword(segments, keywords):
-            reasons.append("unsure_keyword")
     if reasons:
         return Verdict(False, 0.0, tuple(reasons))
     return Verdict(True, round(confidence, 3), ())

@@ -72,17 +72,3 @@ def test_empty_is_never_trusted_and_confidence_is_the_token_probability():
 def test_without_statistics_only_the_text_checks_apply():
     assert assess("我要办身份证。", None, 2.0, ECHO).trusted          # whisper.cpp: no log-probs
     assert not assess("证则。证则。证则。", None, 2.0, ECHO).trusted
-
-
-def test_a_service_name_whisper_was_unsure_of_is_not_trusted():
-    """The hard set's case: 户口本丢了 heard as 户口本、居住证 — the 居住证 characters at 2-8 %."""
-    heard = "户口本、居住证、办。"
-    words = (("户", 0.385), ("口", 0.929), ("本、", 0.797), ("居", 0.029), ("住", 0.0), ("证、", 0.084),
-             ("办。", 0.018))
-    seg = [SegmentStats(heard, -0.31, 0.01, 1.0, 0.0, words)]
-    assert "unsure_keyword" in assess(heard, seg, 2.0, None, DEFAULT_TERMS).reasons
-    # a name really said, its first character rated low as often happens in noise: still trusted
-    said = "我要办身份证。"
-    words = (("我要", 0.962), ("办", 0.016), ("身", 0.008), ("份", 0.912), ("证。", 0.482))
-    seg = [SegmentStats(said, -0.23, 0.03, 1.0, 0.0, words)]
-    assert assess(said, seg, 1.7, ECHO, DEFAULT_TERMS).trusted
