@@ -17,9 +17,9 @@ appear in several photos), and measures:
   the gallery keeps (issue 18 §4);
 - sharpness (blur gate) of sharp vs blurred crops.
 
-``--detect-scale`` is the first detection pass's scale (the engine's default,
-0.5 for 80 px faces; 1.0 is the single full-resolution pass used before
-issue 18); the subject of each photo is refined as the engine does (locate.py).
+``--detect-scale`` is the first detection pass's scale (default: the engine's,
+1.0, one full-resolution pass; 0.5 = FaceSettings.detect_face_px 40, each face
+then refined at full resolution as locate.py does).
 """
 from __future__ import annotations
 
@@ -353,7 +353,7 @@ def summarise(values: list[float]) -> dict:
 
 
 def engine_detect_scale() -> float:
-    """The engine's first-pass detection scale with default settings (0.5)."""
+    """The engine's first-pass detection scale with default settings (1.0)."""
     s = FaceSettings()
     return min(1.0, s.detect_face_px / s.quality.min_face_px)
 
@@ -400,7 +400,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work", default=Path("/tmp/face-calib"), type=Path)
     parser.add_argument("--out", type=Path, help="write the JSON here too")
     parser.add_argument("--detect-scale", type=float, default=None,
-                        help="first detection pass's scale (default: the engine's, 0.5; 1.0 = before issue 18)")
+                        help="first detection pass's scale (default: the engine's, 1.0; 0.5 = shrunk, refined)")
     args = parser.parse_args(argv)
     report = run(args.models, args.work, args.detect_scale)
     text = json.dumps(report, indent=1, ensure_ascii=False)

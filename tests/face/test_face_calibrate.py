@@ -48,4 +48,4 @@ def test_int8_templates_change_no_clear_decision():
 
 
 def test_calibration_detects_at_the_engine_scale():
-    assert engine_detect_scale() == 0.5
+    assert engine_detect_scale() == 1.0

@@ -75,7 +75,7 @@ def test_auto_measures_once_stores_and_reads_back(face_models_dir, tmp_path, mon
     assert again.runtime_choice == {"detector": stored["detector"], "recognizer": stored["recognizer"]}
     # Another detection scale is another key: measured again.
     with pytest.raises(AssertionError, match="measured again"):
-        FaceEngine(models, FaceSettings(detect_face_px=80.0))
+        FaceEngine(models, FaceSettings(detect_face_px=40.0))
 
 
 def test_a_stored_choice_naming_an_unknown_runtime_is_ignored(face_models_dir, tmp_path):

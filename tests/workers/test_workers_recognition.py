@@ -1,7 +1,6 @@
 """The camera's recogniser detects each frame once: its detections feed the analysis (issue 18 §3)."""
 from types import SimpleNamespace
 
-import numpy as np
 
 from appliance.config.settings import load
 from appliance.face.engine import FaceEngine
@@ -27,5 +26,5 @@ def test_a_steady_frame_is_detected_once_and_analysed_with_those_faces(monkeypat
     monkeypatch.setattr(engine.detector, "detect", lambda *a, **k: calls.append(a[0].shape) or real(*a, **k))
     recogniser.examine(frames)  # steady: analysed
     assert len(analysed) == 1 and analysed[0].ok
-    # One location of the frame: the shrunk pass and the subject's crop, nothing more.
-    assert len(calls) == 2 and calls[0] == frame.shape and np.prod(calls[1]) < np.prod(frame.shape)
+    # One detection of the frame (default: one full-resolution pass), none in the analysis.
+    assert calls == [frame.shape]
