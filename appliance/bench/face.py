@@ -78,7 +78,8 @@ def run(settings: Settings, quick: bool) -> dict:
     stages = ("decode", "detect", "align", "embed", "total")
     ours = {stage: statistics.median(r[stage] for r in runs) for stage in stages}
     raw = {key: statistics.median(v) for key, v in raw_runs.items()}
-    fastest = {model: min((k for k in raw if k.startswith(model + ":")), key=raw.get) for model in ("detect", "embed")}
+    fastest = {model: min((k for k in raw if k.startswith(model + ":")), key=raw.get)
+               for model in ("detect", "embed")}
     raw["detect"], raw["embed"] = raw[fastest["detect"]], raw[fastest["embed"]]
     raw["total"] = raw["detect"] + raw["embed"]  # the floor: the two fastest model calls alone
 
@@ -102,8 +103,8 @@ def run(settings: Settings, quick: bool) -> dict:
     for model, ort_key, cv_key in (("detect", "detect:YuNet session.run", "detect:cv2.FaceDetectorYN"),
                                    ("embed", "embed:SFace session.run", "embed:cv2.FaceRecognizerSF")):
         if ort_key in raw and cv_key in raw:
-            out[f"frame_{model}_vs_opencv"] = figure(raw[ort_key], "ms", raw[cv_key], f"{cv_key[len(model) + 1:]} "
-                                                     "(int8 file); ours: onnxruntime, float32 expansion", n=repeats)
+            ref = f"{cv_key[len(model) + 1:]} (int8 file); ours: onnxruntime, float32 expansion"
+            out[f"frame_{model}_vs_opencv"] = figure(raw[ort_key], "ms", raw[cv_key], ref, n=repeats)
     return out
 
 
@@ -128,7 +129,8 @@ def model_calls(settings: Settings, engine, bgr: np.ndarray, crop: np.ndarray) -
     try:
         detector = cv2.FaceDetectorYN.create(str(originals / "face_detection_yunet_2023mar_int8bq.onnx"), "",
                                              (bgr.shape[1], bgr.shape[0]), 0.6, 0.3)
-        recognizer = cv2.FaceRecognizerSF.create(str(originals / "face_recognition_sface_2021dec_int8bq.onnx"), "")
+        recognizer = cv2.FaceRecognizerSF.create(
+            str(originals / "face_recognition_sface_2021dec_int8bq.onnx"), "")
     except cv2.error:  # an OpenCV build that cannot run them: onnxruntime only
         return calls
     calls["detect:cv2.FaceDetectorYN"] = lambda: detector.detect(bgr)

@@ -81,19 +81,19 @@ def run(settings: Settings, quick: bool, sizes: tuple[int, ...] | None = None) -
         n = _repeats(size, quick)
         t = interleaved_ms(calls, n, warmup=2)
         label = _label(size)
-        out[f"search_{label}"] = figure(t["ours"], "ms", t["bound32"], f"read {data.nbytes / 2**20:.1f} MB of "
-                                        "float32 once (uint64 OR)", n=n,
+        out[f"search_{label}"] = figure(t["ours"], "ms", t["bound32"],
+                                        f"read {data.nbytes / 2**20:.1f} MB of float32 once (uint64 OR)", n=n,
                                         note=f"int8 gallery filled in {build_s:.1f} s")
-        out[f"search_{label}_vs_int8_read"] = figure(t["ours"], "ms", t["bound8"], f"read the "
-                                                     f"{words8.nbytes / 2**20:.1f} MB of int8 codes once", n=n)
+        out[f"search_{label}_vs_int8_read"] = figure(
+            t["ours"], "ms", t["bound8"], f"read the {words8.nbytes / 2**20:.1f} MB of int8 codes once", n=n)
         if exact is not None:
             out[f"search_{label}_vs_float32_gallery"] = figure(t["ours"], "ms", t["float32"],
                                                                "Gallery(dtype='float32'), as before", n=n)
         out[f"search_{label}_memory"] = figure(gallery.nbytes / 2**20, "MB", (data.nbytes + 8 * size) / 2**20,
                                                "float32 templates + owners")
         if faiss is not None:
-            out[f"search_{label}_vs_faiss"] = figure(t["ours"], "ms", t["faiss"], "faiss IndexFlatIP k=2, 1 thread",
-                                                     n=n)
+            out[f"search_{label}_vs_faiss"] = figure(t["ours"], "ms", t["faiss"],
+                                                     "faiss IndexFlatIP k=2, 1 thread", n=n)
             index = None
         gallery = exact = data = words32 = words8 = None  # free the big arrays before the next size
     if faiss is None:

@@ -400,7 +400,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work", default=Path("/tmp/face-calib"), type=Path)
     parser.add_argument("--out", type=Path, help="write the JSON here too")
     parser.add_argument("--detect-scale", type=float, default=None,
-                        help="first detection pass's scale (default: the engine's, 1.0; 0.5 = shrunk, refined)")
+                        help="first detection pass's scale (default: the engine's, 1.0; "
+                             "0.5 = shrunk, refined)")
     args = parser.parse_args(argv)
     report = run(args.models, args.work, args.detect_scale)
     text = json.dumps(report, indent=1, ensure_ascii=False)

@@ -147,7 +147,8 @@ class FaceEngine:
         """One model on one runtime."""
         s = self.settings
         if model == "detector":
-            args = dict(score_threshold=s.detect_score, nms_threshold=s.detect_nms, max_side=s.detect_max_side,
+            args = dict(score_threshold=s.detect_score, nms_threshold=s.detect_nms,
+                        max_side=s.detect_max_side,
                         threads=s.threads, max_scale=self.detect_scale)
             if runtime == runtimes.OPENCV:
                 return runtimes.OpenCVDetector(original_paths(models_dir)["detector"], **args)

@@ -130,7 +130,8 @@ def machine_key(models_dir: Path, threads: int, max_side: int, max_scale: float)
         pass
     return {"machine": platform.machine(), "cpu": _cpu_name(), "cpus": os.cpu_count(),
             "opencv": cv2.__version__, "onnxruntime": onnxruntime.__version__, "threads": threads,
-            "max_side": max_side, "max_scale": max_scale, "models": {k: v.get("sha256") for k, v in sums.items()}}
+            "max_side": max_side, "max_scale": max_scale,
+            "models": {k: v.get("sha256") for k, v in sums.items()}}
 
 
 def _cpu_name() -> str:
@@ -149,7 +150,8 @@ def stored_choice(models_dir: Path, key: dict) -> dict | None:
         data = json.loads((Path(models_dir) / CHOICE_FILE).read_text())
     except (OSError, ValueError):
         return None
-    if data.get("key") != key or not all(data.get(m) in (ONNXRUNTIME, OPENCV) for m in ("detector", "recognizer")):
+    known = all(data.get(m) in (ONNXRUNTIME, OPENCV) for m in ("detector", "recognizer"))
+    if data.get("key") != key or not known:
         return None
     return data
 

@@ -78,7 +78,8 @@ def test_empty_and_single_user_gallery(dtype):
     assert g.search(np.ones(128)).best_id is None
     g.set_user("only", np.ones(128))
     res = g.search(np.ones(128))
-    assert res.best_id == "only" and res.second_id is None and res.best_score == pytest.approx(1.0, abs=TOLERANCE[dtype])
+    assert res.best_id == "only" and res.second_id is None
+    assert res.best_score == pytest.approx(1.0, abs=TOLERANCE[dtype])
     with pytest.raises(ValueError):
         g.set_user("bad", np.full(128, np.nan))
     with pytest.raises(ValueError, match="dtype"):

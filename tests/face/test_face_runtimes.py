@@ -29,7 +29,8 @@ def both(face_models_dir):
 def test_engines_use_the_runtime_asked_for(both):
     ort, cv = both
     assert type(ort.detector).__name__ == "YuNetDetector" and type(ort.embedder).__name__ == "SFaceEmbedder"
-    assert isinstance(cv.detector, runtimes.OpenCVDetector) and isinstance(cv.embedder, runtimes.OpenCVEmbedder)
+    assert isinstance(cv.detector, runtimes.OpenCVDetector)
+    assert isinstance(cv.embedder, runtimes.OpenCVEmbedder)
 
 
 def test_embeddings_and_landmarks_agree_across_runtimes(both, face_photos):
