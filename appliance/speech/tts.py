@@ -276,6 +276,21 @@ class TextToSpeech:
             self.cache.put(ident, sentence, audio)
         return audio
 
+    def cached_audio(self, text: str, voice: Optional[str] = None) -> Optional[np.ndarray]:
+        """The whole text from the cache alone, or None if any sentence is missing. Touches no
+        engine, so it needs no lock: a cached prompt never waits behind a synthesis."""
+        voice = voice or self.voice
+        if self.cache is None or voice not in KOKORO_VOICES:
+            return None
+        gap = np.zeros(int(SENTENCE_GAP * self.rate), np.float32)
+        chunks = []
+        for lang, sentence in self.sentences(text):
+            audio = self.cache.get(self.identity(lang, voice), sentence)
+            if audio is None:
+                return None
+            chunks += [audio, gap] if audio.size else []
+        return np.concatenate(chunks[:-1]) if chunks else None
+
     def is_cached(self, text: str, voice: Optional[str] = None) -> bool:
         """True when every sentence of ``text`` is in the cache (it will be spoken without a model call)."""
         voice = voice or self.voice

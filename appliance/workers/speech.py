@@ -111,6 +111,11 @@ class SpeechWorker(ServiceWorker):
             raise HandlerError("bad_text", "text to speak must be a string")
         rest = ""
         try:
+            cached = self.tts.cached_audio(text, header.get("voice"))
+            if cached is not None:  # no engine call: no lock, never behind the prewarm's sentence
+                self._counts["synthesized"] += 1
+                wav = encode_wav(cached, self.tts.rate)
+                return {"bytes": len(wav), "rest": "", "cached": True}, [wav]
             with self._live, self._tts_lock:
                 if header.get("stream"):  # the first piece now, `rest` asked for next (README "Speech")
                     clause = header.get("stream") != "sentence"

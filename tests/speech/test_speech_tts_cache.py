@@ -76,3 +76,13 @@ def test_head_refuses_what_synthesize_refuses(cached_tts):
         cached_tts.head("   ")
     with pytest.raises(TTSError):
         cached_tts.head("你好", voice="nobody")
+
+
+def test_cached_audio_is_the_whole_text_or_nothing(cached_tts):
+    cached_tts.prewarm("好的。")
+    assert cached_tts.cached_audio("好的。请问您的职业是什么？") is None  # one sentence missing
+    cached_tts.prewarm("请问您的职业是什么？")
+    whole = cached_tts.cached_audio("好的。请问您的职业是什么？")
+    assert whole is not None
+    made = cached_tts.synthesize("好的。请问您的职业是什么？")[0]
+    assert np.array_equal(np.round(whole * 32767), np.round(made * 32767))
