@@ -45,7 +45,7 @@ class NotifyListener:
         while not self._stop:
             try:
                 data = self.sock.recv(65536)
-            except (socket.timeout, OSError):
+            except (TimeoutError, OSError):
                 continue
             for line in data.decode().splitlines():
                 self.messages.append((time.monotonic(), line))
@@ -70,12 +70,20 @@ class NotifyListener:
 class Appliance:
     """One running `appliance run`."""
 
-    def __init__(self, workers: str = "dialogue,face,speech,gateway", env: dict | None = None,
-                 watchdog_usec: int | None = None):
+    def __init__(
+        self,
+        workers: str = "dialogue,face,speech,gateway",
+        env: dict | None = None,
+        watchdog_usec: int | None = None,
+    ):
         self.dir = Path(tempfile.mkdtemp(prefix="ka-"))  # short: unix socket paths are limited
         # metrics too: the default 9925 would be shared by every appliance a test run starts
-        self.ports = {"tool": free_port(), "flow_socket": free_port(), "flow_http": free_port(),
-                      "metrics": free_port()}
+        self.ports = {
+            "tool": free_port(),
+            "flow_socket": free_port(),
+            "flow_http": free_port(),
+            "metrics": free_port(),
+        }
         self.env = {
             **os.environ,
             "APPLIANCE_CONFIG": str(ROOT / "firmware-config" / "appliance.toml"),
@@ -96,16 +104,23 @@ class Appliance:
             self.env["WATCHDOG_USEC"] = str(watchdog_usec)
         self.notify = NotifyListener(self.dir / "notify")
         self.log = open(self.dir / "appliance.log", "wb")
-        self.proc = subprocess.Popen([sys.executable, "-m", "appliance", "run"], env=self.env, cwd=ROOT,
-                                     stdout=self.log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "appliance", "run"],
+            env=self.env,
+            cwd=ROOT,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
 
     @property
     def data_dir(self) -> Path:
         return self.dir / "data"
 
-    def wait_ready(self, timeout: float = 180.0) -> "Appliance":
+    def wait_ready(self, timeout: float = 180.0) -> Appliance:
         if not self.notify.wait_for("READY=1", timeout, alive=lambda: self.proc.poll() is None):
-            raise AssertionError(f"not READY within {timeout}s (exit code {self.proc.poll()}); log:\n{self.logtext()}")
+            raise AssertionError(
+                f"not READY within {timeout}s (exit code {self.proc.poll()}); log:\n{self.logtext()}"
+            )
         return self
 
     def logtext(self) -> str:
@@ -119,8 +134,9 @@ class Appliance:
 
     def post(self, path: str, body, timeout: float = 60.0) -> tuple[int, dict]:
         data = body if isinstance(body, bytes) else json.dumps(body, ensure_ascii=False).encode()
-        request = urllib.request.Request(self.url(path), data=data, method="POST",
-                                         headers={"Content-Type": "application/json"})
+        request = urllib.request.Request(
+            self.url(path), data=data, method="POST", headers={"Content-Type": "application/json"}
+        )
         return _open(request, timeout)
 
     def get(self, path: str, timeout: float = 10.0) -> tuple[int, dict]:

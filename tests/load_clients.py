@@ -23,10 +23,12 @@ class Load:
         self.latencies: list[float] = []
         self._stop = threading.Event()
         self._lock = threading.Lock()
-        self._threads = [threading.Thread(target=f, daemon=True)
-                         for f in (self._predict, self._stt, self._train, self._handshake, self._audio_handshake)]
+        self._threads = [
+            threading.Thread(target=f, daemon=True)
+            for f in (self._predict, self._stt, self._train, self._handshake, self._audio_handshake)
+        ]
 
-    def start(self) -> "Load":
+    def start(self) -> Load:
         for t in self._threads:
             t.start()
         return self
@@ -45,7 +47,9 @@ class Load:
     def _ws_loop(self, channel: str, path: str, send, opening: str | None = None) -> None:
         while not self._stop.is_set():
             try:
-                ws = self.app.ws("flow_socket" if path == "/face_train" else "tool", path, timeout=self.timeout)
+                ws = self.app.ws(
+                    "flow_socket" if path == "/face_train" else "tool", path, timeout=self.timeout
+                )
                 if opening is not None:
                     ws.send(opening)  # the flow socket's handshake
             except (OSError, websocket.WebSocketException):
@@ -81,8 +85,11 @@ class Load:
             started = time.monotonic()
             try:
                 status, reply = self.app.post("/handshake", body, timeout=self.timeout)
-                self._count(channel, {"handshake": "ok", "processing": "ok", "busy": "busy"}.get(reply.get("type"), "error"),
-                            started)
+                self._count(
+                    channel,
+                    {"handshake": "ok", "processing": "ok", "busy": "busy"}.get(reply.get("type"), "error"),
+                    started,
+                )
             except (TimeoutError, urllib.error.URLError) as exc:
                 self._count(channel, "hung" if "timed out" in str(exc) else "closed", started)
             except (OSError, json.JSONDecodeError):
@@ -90,16 +97,30 @@ class Load:
                 time.sleep(0.1)
 
     def _handshake(self) -> None:
-        self._http("handshake", {"user_id": "load", "type": "handshake", "info": {},
-                                 "input": {"type": "text", "text": "我要办护照"}})
+        self._http(
+            "handshake",
+            {
+                "user_id": "load",
+                "type": "handshake",
+                "info": {},
+                "input": {"type": "text", "text": "我要办护照"},
+            },
+        )
 
     def _audio_handshake(self) -> None:
         n = 0
         while not self._stop.is_set():
             n += 1  # a new body each time: a fresh transcription, so some are in flight when a worker dies
             audio = self.audio + b"\x00\x00" * n
-            self._http_once("audio_handshake", {"user_id": f"voice-{n}", "type": "handshake", "info": {},
-                                                "input": {"type": "audio", "media": base64.b64encode(audio).decode()}})
+            self._http_once(
+                "audio_handshake",
+                {
+                    "user_id": f"voice-{n}",
+                    "type": "handshake",
+                    "info": {},
+                    "input": {"type": "audio", "media": base64.b64encode(audio).decode()},
+                },
+            )
 
     def _http_once(self, channel: str, body: dict) -> None:
         started = time.monotonic()

@@ -38,10 +38,12 @@ def frame_jpeg(photo: Path = PHOTO) -> bytes:
     """The photo letterboxed onto a 640×480 canvas, as JPEG bytes (a camera-sized frame)."""
     img = cv2.imread(str(photo), cv2.IMREAD_COLOR)
     scale = min(WIDTH / img.shape[1], HEIGHT / img.shape[0])
-    img = cv2.resize(img, (int(img.shape[1] * scale), int(img.shape[0] * scale)), interpolation=cv2.INTER_AREA)
+    img = cv2.resize(
+        img, (int(img.shape[1] * scale), int(img.shape[0] * scale)), interpolation=cv2.INTER_AREA
+    )
     canvas = np.full((HEIGHT, WIDTH, 3), 127, np.uint8)
     y, x = (HEIGHT - img.shape[0]) // 2, (WIDTH - img.shape[1]) // 2
-    canvas[y:y + img.shape[0], x:x + img.shape[1]] = img
+    canvas[y : y + img.shape[0], x : x + img.shape[1]] = img
     ok, jpeg = cv2.imencode(".jpg", canvas, [cv2.IMWRITE_JPEG_QUALITY, 90])
     assert ok
     return jpeg.tobytes()
@@ -65,8 +67,10 @@ def run(settings: Settings, quick: bool) -> dict:
     landmarks = np.asarray(first.landmarks, np.float32)
     matrix = similarity_transform(landmarks)
     crop = align_face(bgr, landmarks)
-    raw_calls = {"decode": lambda: cv2.imdecode(buf, cv2.IMREAD_COLOR),
-                 "align": lambda: cv2.warpAffine(bgr, matrix, (112, 112), flags=cv2.INTER_LINEAR)}
+    raw_calls = {
+        "decode": lambda: cv2.imdecode(buf, cv2.IMREAD_COLOR),
+        "align": lambda: cv2.warpAffine(bgr, matrix, (112, 112), flags=cv2.INTER_LINEAR),
+    }
     raw_calls.update(model_calls(settings, engine, bgr, crop))
     runs, raw_runs = [], {k: [] for k in raw_calls}
     for _ in range(repeats):
@@ -78,8 +82,10 @@ def run(settings: Settings, quick: bool) -> dict:
     stages = ("decode", "detect", "align", "embed", "total")
     ours = {stage: statistics.median(r[stage] for r in runs) for stage in stages}
     raw = {key: statistics.median(v) for key, v in raw_runs.items()}
-    fastest = {model: min((k for k in raw if k.startswith(model + ":")), key=raw.get)
-               for model in ("detect", "embed")}
+    fastest = {
+        model: min((k for k in raw if k.startswith(model + ":")), key=raw.get)
+        for model in ("detect", "embed")
+    }
     raw["detect"], raw["embed"] = raw[fastest["detect"]], raw[fastest["embed"]]
     raw["total"] = raw["detect"] + raw["embed"]  # the floor: the two fastest model calls alone
 
@@ -92,18 +98,29 @@ def run(settings: Settings, quick: bool) -> dict:
     matrix_1k = rows  # the same templates in float32, as before issue 18
     raw["match"] = median_ms(lambda: matrix_1k @ query, repeats * 4)
 
-    labels = {"decode": "cv2.imdecode", "detect": f"{fastest['detect'][7:]} on the full 640x480 frame",
-              "align": "cv2.warpAffine", "embed": fastest["embed"][6:],
-              "match": "float32 matrix @ query (1k)", "total": "fastest detect+embed model calls"}
-    out = {f"frame_{stage}": figure(ours[stage], "ms", raw[stage], labels[stage], n=repeats)
-           for stage in ("decode", "detect", "align", "embed", "match", "total")}
+    labels = {
+        "decode": "cv2.imdecode",
+        "detect": f"{fastest['detect'][7:]} on the full 640x480 frame",
+        "align": "cv2.warpAffine",
+        "embed": fastest["embed"][6:],
+        "match": "float32 matrix @ query (1k)",
+        "total": "fastest detect+embed model calls",
+    }
+    out = {
+        f"frame_{stage}": figure(ours[stage], "ms", raw[stage], labels[stage], n=repeats)
+        for stage in ("decode", "detect", "align", "embed", "match", "total")
+    }
     choice = engine.runtime_choice
-    out["frame_total"]["note"] = (f"640x480 JPEG, one face; total excludes match; engine runs detector on "
-                                  f"{choice['detector']}, recogniser on {choice['recognizer']}")
-    for model, ort_key, cv_key in (("detect", "detect:YuNet session.run", "detect:cv2.FaceDetectorYN"),
-                                   ("embed", "embed:SFace session.run", "embed:cv2.FaceRecognizerSF")):
+    out["frame_total"]["note"] = (
+        f"640x480 JPEG, one face; total excludes match; engine runs detector on "
+        f"{choice['detector']}, recogniser on {choice['recognizer']}"
+    )
+    for model, ort_key, cv_key in (
+        ("detect", "detect:YuNet session.run", "detect:cv2.FaceDetectorYN"),
+        ("embed", "embed:SFace session.run", "embed:cv2.FaceRecognizerSF"),
+    ):
         if ort_key in raw and cv_key in raw:
-            ref = f"{cv_key[len(model) + 1:]} (int8 file); ours: onnxruntime, float32 expansion"
+            ref = f"{cv_key[len(model) + 1 :]} (int8 file); ours: onnxruntime, float32 expansion"
             out[f"frame_{model}_vs_opencv"] = figure(raw[ort_key], "ms", raw[cv_key], ref, n=repeats)
     return out
 
@@ -121,16 +138,24 @@ def model_calls(settings: Settings, engine, bgr: np.ndarray, crop: np.ndarray) -
     blob = padded.transpose(2, 0, 1)[None].astype(np.float32)
     emb = SFaceEmbedder(models / CONVERTED["recognizer"], threads=2)
     emb_blob = crop[:, :, ::-1].transpose(2, 0, 1)[None].astype(np.float32)
-    calls = {"detect:YuNet session.run": lambda: det.session.run(det.output_names, {det.input_name: blob}),
-             "embed:SFace session.run": lambda: emb.session.run(None, {emb.input_name: emb_blob})}
+    calls = {
+        "detect:YuNet session.run": lambda: det.session.run(det.output_names, {det.input_name: blob}),
+        "embed:SFace session.run": lambda: emb.session.run(None, {emb.input_name: emb_blob}),
+    }
     if not originals_ok(models):
         return calls
     originals = models / "face-original"
     try:
-        detector = cv2.FaceDetectorYN.create(str(originals / "face_detection_yunet_2023mar_int8bq.onnx"), "",
-                                             (bgr.shape[1], bgr.shape[0]), 0.6, 0.3)
+        detector = cv2.FaceDetectorYN.create(
+            str(originals / "face_detection_yunet_2023mar_int8bq.onnx"),
+            "",
+            (bgr.shape[1], bgr.shape[0]),
+            0.6,
+            0.3,
+        )
         recognizer = cv2.FaceRecognizerSF.create(
-            str(originals / "face_recognition_sface_2021dec_int8bq.onnx"), "")
+            str(originals / "face_recognition_sface_2021dec_int8bq.onnx"), ""
+        )
     except cv2.error:  # an OpenCV build that cannot run them: onnxruntime only
         return calls
     calls["detect:cv2.FaceDetectorYN"] = lambda: detector.detect(bgr)

@@ -27,12 +27,17 @@ from ..runtime import bus, endpoints
 from .service import ROOT, Service, free_port
 from .stats import figure, median_ms
 
-HANDSHAKE = {"user_id": "bench", "type": "handshake", "info": {"name": "李明", "phone": None},
-             "input": {"type": "text", "text": "我要办身份证"}}
+HANDSHAKE = {
+    "user_id": "bench",
+    "type": "handshake",
+    "info": {"name": "李明", "phone": None},
+    "input": {"type": "text", "text": "我要办身份证"},
+}
 
 
-async def _predict_rounds(url: str, echo_url: str, client: bus.BusClient, jpeg: bytes,
-                          repeats: int) -> tuple[list, list, list]:
+async def _predict_rounds(
+    url: str, echo_url: str, client: bus.BusClient, jpeg: bytes, repeats: int
+) -> tuple[list, list, list]:
     """(our WebSocket, the face worker straight over the bus, a bare aiohttp WebSocket echo)
     round trips, interleaved one by one so all see the same machine load; round 0 warms up."""
     import aiohttp
@@ -74,6 +79,7 @@ async def _http_rate(url: str, body: dict, total: int, concurrency: int) -> floa
     payload = json.dumps(body, ensure_ascii=False).encode()
     headers = {"Content-Type": "application/json"}
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency)) as session:
+
         async def one() -> None:
             async with session.post(url, data=payload, headers=headers) as r:
                 await r.read()
@@ -105,7 +111,9 @@ def serve(port: int) -> None:
         ws = web.WebSocketResponse(max_msg_size=0)
         await ws.prepare(request)
         async for _msg in ws:  # one small JSON text frame per frame received, as /face_predict does
-            await ws.send_str(json.dumps({"user_id": "", "type": "face_predict", "hash": "0", "message": "continue"}))
+            await ws.send_str(
+                json.dumps({"user_id": "", "type": "face_predict", "hash": "0", "message": "continue"})
+            )
         return ws
 
     app = web.Application()
@@ -149,31 +157,60 @@ def run(service: Service, quick: bool, jpeg: bytes) -> dict:
     repeats = 10 if quick else 60
     out = {}
     port = free_port()
-    ref = subprocess.Popen([sys.executable, "-m", "appliance.bench.gateway", "serve", str(port)], cwd=ROOT,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ref = subprocess.Popen(
+        [sys.executable, "-m", "appliance.bench.gateway", "serve", str(port)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     client = bus.BusClient(endpoints.worker_requests(service.runtime_dir, "face"), timeout=30)
     try:
         _wait_port(port)
         url, echo_url = f"ws://127.0.0.1:{service.ports['tool']}/face_predict", f"ws://127.0.0.1:{port}/ws"
         ours, direct, _ = asyncio.run(_predict_rounds(url, echo_url, client, jpeg, repeats))
-        out["face_predict_rtt"] = figure(statistics.median(ours), "ms", statistics.median(direct),
-                                         "face worker over the bus, no gateway", n=repeats,
-                                         note="640x480 JPEG with one face")
+        out["face_predict_rtt"] = figure(
+            statistics.median(ours),
+            "ms",
+            statistics.median(direct),
+            "face worker over the bus, no gateway",
+            n=repeats,
+            note="640x480 JPEG with one face",
+        )
         ours, direct, bare = asyncio.run(_predict_rounds(url, echo_url, client, small_frame(), repeats * 3))
-        overhead = statistics.median(a - b for a, b in zip(ours, direct))
-        out["gateway_overhead"] = figure(overhead, "ms", statistics.median(bare), "bare aiohttp WebSocket echo",
-                                         n=repeats * 3, note="our WS round trip minus the direct bus one, 64x64 frame")
+        overhead = statistics.median(a - b for a, b in zip(ours, direct, strict=False))
+        out["gateway_overhead"] = figure(
+            overhead,
+            "ms",
+            statistics.median(bare),
+            "bare aiohttp WebSocket echo",
+            n=repeats * 3,
+            note="our WS round trip minus the direct bus one, 64x64 frame",
+        )
         rtt = median_ms(lambda: client.request("predict.close", {"hash": "bench"}), repeats * 10, warmup=20)
         raw = _raw_zmq_rtt(repeats * 10, str(service.runtime_dir / "raw.req"))
-        out["bus_rtt"] = figure(rtt * 1000, "µs", raw * 1000, "raw pyzmq DEALER/ROUTER echo (ipc)", n=repeats * 10,
-                                note="a trivial op through a worker's loop and thread pool")
+        out["bus_rtt"] = figure(
+            rtt * 1000,
+            "µs",
+            raw * 1000,
+            "raw pyzmq DEALER/ROUTER echo (ipc)",
+            n=repeats * 10,
+            note="a trivial op through a worker's loop and thread pool",
+        )
         total = 100 if quick else 600
         for concurrency in (1, 8):
             ours_rate = asyncio.run(_http_rate(service.url("/handshake"), HANDSHAKE, total, concurrency))
-            bare_rate = asyncio.run(_http_rate(f"http://127.0.0.1:{port}/handshake", HANDSHAKE, total, concurrency))
-            out[f"handshake_rps_c{concurrency}"] = figure(ours_rate, "req/s", bare_rate, "bare aiohttp JSON answer",
-                                                          higher_is_better=True, n=total,
-                                                          note=f"{concurrency} in flight, text input")
+            bare_rate = asyncio.run(
+                _http_rate(f"http://127.0.0.1:{port}/handshake", HANDSHAKE, total, concurrency)
+            )
+            out[f"handshake_rps_c{concurrency}"] = figure(
+                ours_rate,
+                "req/s",
+                bare_rate,
+                "bare aiohttp JSON answer",
+                higher_is_better=True,
+                n=total,
+                note=f"{concurrency} in flight, text input",
+            )
     finally:
         client.close()
         ref.terminate()

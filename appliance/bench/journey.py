@@ -30,8 +30,11 @@ from .service import Service
 from .stats import figure
 
 WORKERS = "dialogue,face,speech,gateway"
-ENV = {"APPLIANCE_SPEECH_SPEAK_QUESTIONS": "true", "APPLIANCE_FACE_PREDICT_MAX_FRAMES": "10000",
-       "APPLIANCE_LIMITS_BUS_TIMEOUT": "120"}
+ENV = {
+    "APPLIANCE_SPEECH_SPEAK_QUESTIONS": "true",
+    "APPLIANCE_FACE_PREDICT_MAX_FRAMES": "10000",
+    "APPLIANCE_LIMITS_BUS_TIMEOUT": "120",
+}
 ANSWERS = {"name": "王芳", "gender": "女", "nationality": "汉族", "phone": "13912345678"}
 """Text answers by field; any other question is answered 跳过 (skip), as a citizen may."""
 UNCACHED = "您说的是一三九一二三四五六七八，对吗？对的话请说对，不对请再说一遍。"
@@ -44,7 +47,6 @@ def _ms(t0: float, t1: float) -> float:
 
 async def _face(service: Service, repeats: int) -> tuple[list, list]:
     import aiohttp
-
     import cv2
 
     from ..data import FACES_DIR as photos
@@ -111,8 +113,12 @@ async def _tts(session, service: Service, text: str, stream: bool = False) -> tu
 
 
 async def _handshake_audio(session, service: Service, wav: bytes, user: str) -> float:
-    body = {"user_id": user, "type": "handshake", "info": {"name": "王芳"},
-            "input": {"type": "audio", "media": base64.b64encode(wav).decode()}}
+    body = {
+        "user_id": user,
+        "type": "handshake",
+        "info": {"name": "王芳"},
+        "input": {"type": "audio", "media": base64.b64encode(wav).decode()},
+    }
     t0 = time.perf_counter()
     while True:
         status, reply = await _post(session, service, body)
@@ -131,8 +137,16 @@ def _field_of(question: str) -> str | None:
 
 async def _qna(session, service: Service, user: str) -> tuple[list, list, list, dict]:
     """One questionnaire: (answer → next question ms, question → its audio ms, the questions, hs)."""
-    _, hs = await _post(session, service, {"user_id": user, "type": "handshake", "info": {"name": "王芳"},
-                                           "input": {"type": "text", "text": "我要办护照"}})
+    _, hs = await _post(
+        session,
+        service,
+        {
+            "user_id": user,
+            "type": "handshake",
+            "info": {"name": "王芳"},
+            "input": {"type": "text", "text": "我要办护照"},
+        },
+    )
     answer_ms, audio_ms, asked = [], [], []
     url = f"ws://127.0.0.1:{service.ports['flow_socket']}/qna"
     async with session.ws_connect(url, max_msg_size=0) as ws:
@@ -179,9 +193,14 @@ async def _journey(service: Service, settings: Settings, quick: bool) -> dict:
     repeats = 2 if quick else 5
     out: dict = {}
     ours, ref = await _face(service, repeats)
-    out["first_frame_to_success"] = figure(statistics.median(ours), "ms", statistics.median(ref),
-                                           "face worker's predict over the bus", n=len(ours),
-                                           note="enrolled face, liveness off, new /face_predict socket")
+    out["first_frame_to_success"] = figure(
+        statistics.median(ours),
+        "ms",
+        statistics.median(ref),
+        "face worker's predict over the bus",
+        n=len(ours),
+        note="enrolled face, liveness off, new /face_predict socket",
+    )
     plain = TextToSpeech(settings.models_dir, voice=settings.speech.voice, english=False)  # no cache
     async with aiohttp.ClientSession() as session:
         _, _, wav = await _tts(session, service, "我要办护照")
@@ -193,18 +212,29 @@ async def _journey(service: Service, settings: Settings, quick: bool) -> dict:
                 t0 = time.perf_counter()
                 client.request("transcribe", {}, [wav])
                 t1 = time.perf_counter()
-                await _post(session, service, {"user_id": f"journey-text-{i}", "type": "handshake",
-                                               "info": {"name": "王芳"},
-                                               "input": {"type": "text", "text": "我要办护照"}})
+                await _post(
+                    session,
+                    service,
+                    {
+                        "user_id": f"journey-text-{i}",
+                        "type": "handshake",
+                        "info": {"name": "王芳"},
+                        "input": {"type": "text", "text": "我要办护照"},
+                    },
+                )
                 if i:
                     hs_ms.append(took)
                     ref_ms.append(_ms(t0, time.perf_counter()))
         finally:
             client.close()
         out["end_of_speech_to_handshake"] = figure(
-            statistics.median(hs_ms), "ms", statistics.median(ref_ms),
-            "transcribe over the bus + a text handshake", n=len(hs_ms),
-            note="'我要办护照' in the kiosk's voice, polled")
+            statistics.median(hs_ms),
+            "ms",
+            statistics.median(ref_ms),
+            "transcribe over the bus + a text handshake",
+            n=len(hs_ms),
+            note="'我要办护照' in the kiosk's voice, polled",
+        )
         answer_ms, audio_ms, asked, hs = [], [], [], None
         for i in range(1 if quick else 2):
             a, b, asked, hs = await _qna(session, service, f"journey-qna-{i}")
@@ -216,12 +246,21 @@ async def _journey(service: Service, settings: Settings, quick: bool) -> dict:
             plain.synthesize_wav(text)
             model_ms.append(_ms(t0, time.perf_counter()))
         out["question_to_first_audio_byte"] = figure(
-            statistics.median(audio_ms), "ms", statistics.median(model_ms),
-            "the same questions synthesised uncached", n=len(audio_ms),
-            note=f"{len(asked)} questions a citizen is asked (护照), served from the TTS cache")
+            statistics.median(audio_ms),
+            "ms",
+            statistics.median(model_ms),
+            "the same questions synthesised uncached",
+            n=len(audio_ms),
+            note=f"{len(asked)} questions a citizen is asked (护照), served from the TTS cache",
+        )
         out["answer_to_next_question"] = figure(
-            statistics.median(answer_ms), "ms", None, "", n=len(answer_ms),
-            note="text answers over the qna socket (the next question's text)")
+            statistics.median(answer_ms),
+            "ms",
+            None,
+            "",
+            n=len(answer_ms),
+            note="text answers over the qna socket (the next question's text)",
+        )
         ids = {"user_id": hs["user_id"], "hash": hs["hash"]}
         t0 = time.perf_counter()
         status, _ = await _post(session, service, {**ids, "type": "storage"})
@@ -239,12 +278,22 @@ async def _journey(service: Service, settings: Settings, quick: bool) -> dict:
             whole.append((await _tts(session, service, UNCACHED))[0])
         t0 = time.perf_counter()
         plain.synthesize_wav(qna.QUESTIONS["phone"])
-        out["tts_first_audio_cached"] = figure(statistics.median(cached), "ms", _ms(t0, time.perf_counter()),
-                                               "the same prompt synthesised uncached", n=repeats,
-                                               note="a fixed prompt over /tts (goal ≤ 50 ms)")
-        out["tts_first_audio_uncached"] = figure(statistics.median(streamed), "ms", statistics.median(whole),
-                                                 "the same text as one WAV frame", n=repeats,
-                                                 note="/tts?stream=1: first clause first (goal ≤ 700 ms)")
+        out["tts_first_audio_cached"] = figure(
+            statistics.median(cached),
+            "ms",
+            _ms(t0, time.perf_counter()),
+            "the same prompt synthesised uncached",
+            n=repeats,
+            note="a fixed prompt over /tts (goal ≤ 50 ms)",
+        )
+        out["tts_first_audio_uncached"] = figure(
+            statistics.median(streamed),
+            "ms",
+            statistics.median(whole),
+            "the same text as one WAV frame",
+            n=repeats,
+            note="/tts?stream=1: first clause first (goal ≤ 700 ms)",
+        )
     return out
 
 

@@ -20,8 +20,15 @@ def rss_of(pid: int) -> int:
 
 
 def bare_interpreter_rss() -> int:
-    code = "from pathlib import Path; print([l for l in Path('/proc/self/status').read_text().splitlines() if l.startswith('VmRSS:')][0].split()[1])"
-    return int(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout) * 1024
+    code = (
+        "from pathlib import Path; "
+        "print([l for l in Path('/proc/self/status').read_text().splitlines() "
+        "if l.startswith('VmRSS:')][0].split()[1])"
+    )
+    return (
+        int(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
+        * 1024
+    )
 
 
 def run(service: Service) -> dict:
@@ -35,6 +42,7 @@ def run(service: Service) -> dict:
         mb = (w.get("rss") or 0) / 2**20
         total += mb
         out[f"rss_{w['name']}"] = figure(mb, "MB", bare, "bare python interpreter", n=1)
-    out["rss_total"] = figure(total, "MB", bare * (1 + len(health.get("workers", []))),
-                              "as many bare interpreters", n=1)
+    out["rss_total"] = figure(
+        total, "MB", bare * (1 + len(health.get("workers", []))), "as many bare interpreters", n=1
+    )
     return out

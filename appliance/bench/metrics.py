@@ -30,8 +30,12 @@ def _get(url: str) -> bytes:
 
 
 def _handshake(url: str) -> None:
-    request = urllib.request.Request(url, data=json.dumps(HANDSHAKE, ensure_ascii=False).encode(),
-                                     headers={"Content-Type": "application/json"}, method="POST")
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(HANDSHAKE, ensure_ascii=False).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
     with urllib.request.urlopen(request, timeout=30) as response:
         response.read()
 
@@ -74,8 +78,9 @@ def run(service: Service, quick: bool) -> dict:
     metrics_url = f"http://127.0.0.1:{service.ports['metrics']}/metrics"
     repeats = 10 if quick else 40
     health_url = service.url("/health")
-    medians = interleaved_ms({"metrics": lambda: _get(metrics_url), "health": lambda: _get(health_url)},
-                             repeats, warmup=2)
+    medians = interleaved_ms(
+        {"metrics": lambda: _get(metrics_url), "health": lambda: _get(health_url)}, repeats, warmup=2
+    )
     page = _get(metrics_url).decode()
     series = sum(1 for line in page.splitlines() if line and not line.startswith("#"))
     rounds, seconds = (3, 1.0) if quick else (6, 2.0)
@@ -92,11 +97,20 @@ def run(service: Service, quick: bool) -> dict:
     finally:
         scraper.stop()
     return {
-        "scrape": figure(medians["metrics"], "ms", medians["health"],
-                         "GET /health (same supervisor round trip)",
-                         n=repeats, note=f"{len(page)} bytes, {series} series"),
-        "handshake_while_scraped": figure(statistics.median(scraped), "ms", statistics.median(idle),
-                                          "the same handshakes unscraped", n=len(scraped),
-                                          note=f"/metrics scraped every {SCRAPE_EVERY:g} s "
-                                               f"({scraper.count} scrapes)"),
+        "scrape": figure(
+            medians["metrics"],
+            "ms",
+            medians["health"],
+            "GET /health (same supervisor round trip)",
+            n=repeats,
+            note=f"{len(page)} bytes, {series} series",
+        ),
+        "handshake_while_scraped": figure(
+            statistics.median(scraped),
+            "ms",
+            statistics.median(idle),
+            "the same handshakes unscraped",
+            n=len(scraped),
+            note=f"/metrics scraped every {SCRAPE_EVERY:g} s ({scraper.count} scrapes)",
+        ),
     }

@@ -12,7 +12,7 @@ import platform
 import sys
 import time
 import traceback
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 from ..config import Settings
 
@@ -26,13 +26,22 @@ def _meta(quick: bool) -> dict:
 
     try:
         import faiss
+
         faiss_version = faiss.__version__
     except ImportError:
         faiss_version = None
-    return {"when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "quick": quick,
-            "python": platform.python_version(), "machine": platform.machine(), "cpus": os.cpu_count(),
-            "cpu": _cpu_name(), "numpy": numpy.__version__, "onnxruntime": onnxruntime.__version__,
-            "faiss": faiss_version, "command": "appliance bench" + (" --quick" if quick else "")}
+    return {
+        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "quick": quick,
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "cpus": os.cpu_count(),
+        "cpu": _cpu_name(),
+        "numpy": numpy.__version__,
+        "onnxruntime": onnxruntime.__version__,
+        "faiss": faiss_version,
+        "command": "appliance bench" + (" --quick" if quick else ""),
+    }
 
 
 def _cpu_name() -> str:
@@ -45,8 +54,12 @@ def _cpu_name() -> str:
     return platform.processor()
 
 
-def run(settings: Settings, quick: bool = False, only: Iterable[str] = (),
-        echo: Callable[[str], None] = lambda line: None) -> dict:
+def run(
+    settings: Settings,
+    quick: bool = False,
+    only: Iterable[str] = (),
+    echo: Callable[[str], None] = lambda line: None,
+) -> dict:
     chosen = [f for f in FAMILIES if not only or f in only]
     if quick and not only:
         chosen = [f for f in chosen if f not in ("speech", "stt", "journey")]  # model loads are not "quick"
@@ -92,8 +105,11 @@ def _service_families(settings, quick, chosen, jpeg, attempt, report) -> None:
 
     workers = ["dialogue", "face", "gateway"] if quick else ["dialogue", "face", "speech", "gateway"]
     # the kill -9 rounds are more deaths in a minute than supervisor.restart_budget allows a real kiosk
-    service = Service(settings, ",".join(workers), {"APPLIANCE_FACE_PREDICT_MAX_FRAMES": "10000",
-                                                    "APPLIANCE_SUPERVISOR_RESTART_BUDGET": "1000"})
+    service = Service(
+        settings,
+        ",".join(workers),
+        {"APPLIANCE_FACE_PREDICT_MAX_FRAMES": "10000", "APPLIANCE_SUPERVISOR_RESTART_BUDGET": "1000"},
+    )
     try:
         service.wait_ready()
         if "memory" in chosen:  # before the kill -9 rounds: steady-state memory of first starts
@@ -103,8 +119,12 @@ def _service_families(settings, quick, chosen, jpeg, attempt, report) -> None:
         if "metrics" in chosen:  # what a Prometheus scrape costs, and costs the citizen's flow
             attempt("metrics", lambda: metrics.run(service, quick))
         if "supervisor" in chosen:
-            attempt("supervisor", lambda: supervisor.run(service, workers, settings.models_dir, quick, jpeg,
-                                                         settings.supervisor.spares))
+            attempt(
+                "supervisor",
+                lambda: supervisor.run(
+                    service, workers, settings.models_dir, quick, jpeg, settings.supervisor.spares
+                ),
+            )
     except Exception as exc:
         for family in SERVICE_FAMILIES:
             if family in chosen and family not in report["results"]:
@@ -125,16 +145,28 @@ def render(report: dict) -> str:
     for family, figures in report["results"].items():
         for name, f in figures.items():
             ratio = "-" if f["ratio"] is None else f"{f['ratio']:.2f}×"
-            rows.append((family, name, _fmt(f["value"], f["unit"]), _fmt(f["reference"], f["unit"]), ratio,
-                         f["ref"] + (f"; {f['note']}" if f.get("note") else "")))
+            rows.append(
+                (
+                    family,
+                    name,
+                    _fmt(f["value"], f["unit"]),
+                    _fmt(f["reference"], f["unit"]),
+                    ratio,
+                    f["ref"] + (f"; {f['note']}" if f.get("note") else ""),
+                )
+            )
     widths = [max(len(r[i]) for r in rows) for i in range(5)]
-    lines = ["  ".join(cell.ljust(widths[i]) if i < 5 else cell for i, cell in enumerate(r)).rstrip() for r in rows]
+    lines = [
+        "  ".join(cell.ljust(widths[i]) if i < 5 else cell for i, cell in enumerate(r)).rstrip() for r in rows
+    ]
     lines.insert(1, "  ".join("-" * w for w in widths))
     for family, error in report.get("errors", {}).items():
         lines.append(f"{family}: NOT MEASURED: {error}")
     m = report["meta"]
-    lines.append(f"\n{m['when']}  {m['cpu']} ×{m['cpus']}  python {m['python']}  onnxruntime {m['onnxruntime']}"
-                 f"  faiss {m['faiss'] or 'absent'}  ({m['command']})")
+    lines.append(
+        f"\n{m['when']}  {m['cpu']} ×{m['cpus']}  python {m['python']}  onnxruntime {m['onnxruntime']}"
+        f"  faiss {m['faiss'] or 'absent'}  ({m['command']})"
+    )
     return "\n".join(lines)
 
 

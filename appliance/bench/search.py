@@ -66,14 +66,19 @@ def run(settings: Settings, quick: bool, sizes: tuple[int, ...] | None = None) -
         query = data[size // 2] + 0.05 * rng.standard_normal(DIM, dtype=np.float32)
         words32 = data.view(np.uint64).reshape(-1)  # the same rows as float32
         words8 = gallery._matrix[: len(gallery)].view(np.uint64).reshape(-1)  # the very codes search reads
-        calls = {"ours": lambda: gallery.search(query), "bound32": lambda: np.bitwise_or.reduce(words32),
-                 "bound8": lambda: np.bitwise_or.reduce(words8)}
+        calls = {
+            "ours": lambda: gallery.search(query),
+            "bound32": lambda: np.bitwise_or.reduce(words32),
+            "bound8": lambda: np.bitwise_or.reduce(words8),
+        }
         exact = None
         if size <= FLOAT32_GALLERY_UP_TO:
             exact, _ = _filled(data, "float32")
             calls["float32"] = lambda: exact.search(query)
         if faiss is not None:
-            faiss.omp_set_num_threads(1)  # one query: OpenMP wake-ups on a busy 2-core box cost more than they give
+            faiss.omp_set_num_threads(
+                1
+            )  # one query: OpenMP wake-ups on a busy 2-core box cost more than they give
             index = faiss.IndexFlatIP(DIM)
             index.add(data)
             q = (query / np.linalg.norm(query)).reshape(1, DIM).astype(np.float32)
@@ -81,21 +86,32 @@ def run(settings: Settings, quick: bool, sizes: tuple[int, ...] | None = None) -
         n = _repeats(size, quick)
         t = interleaved_ms(calls, n, warmup=2)
         label = _label(size)
-        out[f"search_{label}"] = figure(t["ours"], "ms", t["bound32"],
-                                        f"read {data.nbytes / 2**20:.1f} MB of float32 once (uint64 OR)", n=n,
-                                        note=f"int8 gallery filled in {build_s:.1f} s")
+        out[f"search_{label}"] = figure(
+            t["ours"],
+            "ms",
+            t["bound32"],
+            f"read {data.nbytes / 2**20:.1f} MB of float32 once (uint64 OR)",
+            n=n,
+            note=f"int8 gallery filled in {build_s:.1f} s",
+        )
         out[f"search_{label}_vs_int8_read"] = figure(
-            t["ours"], "ms", t["bound8"], f"read the {words8.nbytes / 2**20:.1f} MB of int8 codes once", n=n)
+            t["ours"], "ms", t["bound8"], f"read the {words8.nbytes / 2**20:.1f} MB of int8 codes once", n=n
+        )
         if exact is not None:
-            out[f"search_{label}_vs_float32_gallery"] = figure(t["ours"], "ms", t["float32"],
-                                                               "Gallery(dtype='float32'), as before", n=n)
-        out[f"search_{label}_memory"] = figure(gallery.nbytes / 2**20, "MB", (data.nbytes + 8 * size) / 2**20,
-                                               "float32 templates + owners")
+            out[f"search_{label}_vs_float32_gallery"] = figure(
+                t["ours"], "ms", t["float32"], "Gallery(dtype='float32'), as before", n=n
+            )
+        out[f"search_{label}_memory"] = figure(
+            gallery.nbytes / 2**20, "MB", (data.nbytes + 8 * size) / 2**20, "float32 templates + owners"
+        )
         if faiss is not None:
-            out[f"search_{label}_vs_faiss"] = figure(t["ours"], "ms", t["faiss"],
-                                                     "faiss IndexFlatIP k=2, 1 thread", n=n)
+            out[f"search_{label}_vs_faiss"] = figure(
+                t["ours"], "ms", t["faiss"], "faiss IndexFlatIP k=2, 1 thread", n=n
+            )
             index = None
         gallery = exact = data = words32 = words8 = None  # free the big arrays before the next size
     if faiss is None:
-        out["faiss"] = figure(None, "", None, "faiss-cpu not installed", note="pip install faiss-cpu to compare")
+        out["faiss"] = figure(
+            None, "", None, "faiss-cpu not installed", note="pip install faiss-cpu to compare"
+        )
     return out

@@ -38,25 +38,31 @@ class Service:
 
     def __init__(self, settings: Settings, workers: str, extra_env: dict | None = None):
         self.dir = Path(tempfile.mkdtemp(prefix="kb-"))  # short: unix socket paths are limited
-        self.ports = {"tool": free_port(), "flow_socket": free_port(), "flow_http": free_port(),
-                      "metrics": free_port()}
+        self.ports = {
+            "tool": free_port(),
+            "flow_socket": free_port(),
+            "flow_http": free_port(),
+            "metrics": free_port(),
+        }
         self.runtime_dir = self.dir / "run"
         env = {k: v for k, v in os.environ.items() if not k.startswith("APPLIANCE_") and k != "WATCHDOG_USEC"}
         if settings.source:
             env["APPLIANCE_CONFIG"] = settings.source
-        env.update({
-            "APPLIANCE_PATHS_DATA_DIR": str(self.dir / "data"),
-            "APPLIANCE_PATHS_RUNTIME_DIR": str(self.runtime_dir),
-            "APPLIANCE_PATHS_MODELS_DIR": str(settings.models_dir),
-            "APPLIANCE_SUPERVISOR_WORKERS": workers,
-            "APPLIANCE_SUPERVISOR_HEARTBEAT_INTERVAL": "0.2",
-            "APPLIANCE_SUPERVISOR_HEARTBEAT_TIMEOUT": "5",
-            "APPLIANCE_SUPERVISOR_BACKOFF_MAX": "0.5",
-            "APPLIANCE_LOGGING_LEVEL": "WARNING",
-            "NOTIFY_SOCKET": str(self.dir / "notify"),
-            **{f"APPLIANCE_PORTS_{k.upper()}": str(v) for k, v in self.ports.items()},
-            **(extra_env or {}),
-        })
+        env.update(
+            {
+                "APPLIANCE_PATHS_DATA_DIR": str(self.dir / "data"),
+                "APPLIANCE_PATHS_RUNTIME_DIR": str(self.runtime_dir),
+                "APPLIANCE_PATHS_MODELS_DIR": str(settings.models_dir),
+                "APPLIANCE_SUPERVISOR_WORKERS": workers,
+                "APPLIANCE_SUPERVISOR_HEARTBEAT_INTERVAL": "0.2",
+                "APPLIANCE_SUPERVISOR_HEARTBEAT_TIMEOUT": "5",
+                "APPLIANCE_SUPERVISOR_BACKOFF_MAX": "0.5",
+                "APPLIANCE_LOGGING_LEVEL": "WARNING",
+                "NOTIFY_SOCKET": str(self.dir / "notify"),
+                **{f"APPLIANCE_PORTS_{k.upper()}": str(v) for k, v in self.ports.items()},
+                **(extra_env or {}),
+            }
+        )
         self.env = env
         self.lines: list[tuple[float, str]] = []
         self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
@@ -67,15 +73,20 @@ class Service:
         self._reader.start()
         self.log = open(self.dir / "service.log", "wb")
         self.started = time.perf_counter()
-        self.proc = subprocess.Popen([sys.executable, "-m", "appliance", "run"], env=env, cwd=ROOT,
-                                     stdout=self.log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "appliance", "run"],
+            env=env,
+            cwd=ROOT,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
         self.ready_s: float | None = None
 
     def _read(self) -> None:
         while not self._stop:
             try:
                 data = self._sock.recv(65536)
-            except (socket.timeout, OSError):
+            except (TimeoutError, OSError):
                 continue
             now = time.perf_counter()
             self.lines.extend((now, line) for line in data.decode().splitlines())

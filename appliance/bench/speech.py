@@ -63,26 +63,60 @@ def run(settings: Settings, quick: bool) -> dict:
         segments, _ = stt._backend.model.transcribe(samples, language="zh", beam_size=5)
         raw_text = "".join(seg.text for seg in segments)
         raw_stt_s = time.perf_counter() - t3
-        rows.append({"seconds": seconds, "tts": tts_s, "ttfa": ttfa, "clause": clause,
-                     "raw_tts": sum(raw_times),
-                     "raw_first": raw_times[0] if raw_times else None, "stt": stt_s, "raw_stt": raw_stt_s,
-                     "heard": heard, "raw_heard": raw_text})
+        rows.append(
+            {
+                "seconds": seconds,
+                "tts": tts_s,
+                "ttfa": ttfa,
+                "clause": clause,
+                "raw_tts": sum(raw_times),
+                "raw_first": raw_times[0] if raw_times else None,
+                "stt": stt_s,
+                "raw_stt": raw_stt_s,
+                "heard": heard,
+                "raw_heard": raw_text,
+            }
+        )
     med = lambda key: statistics.median(r[key] for r in rows)  # noqa: E731
     med_rtf = lambda key: statistics.median(r[key] / r["seconds"] for r in rows)  # noqa: E731
     n = len(rows)
     audio_s = statistics.median(r["seconds"] for r in rows)
     return {
-        "tts_rtf": figure(med_rtf("tts"), "RTF", med_rtf("raw_tts"), "Kokoro session.run alone", n=n,
-                          note=f"median utterance {audio_s:.1f} s, voice {voice}"),
-        "tts_first_audio": figure(med("ttfa") * 1000, "ms", med("raw_first") * 1000,
-                                  "first sentence's model call", n=n),
-        "tts_first_clause": figure(med("clause") * 1000, "ms", med("raw_first") * 1000,
-                                   "first sentence's model call", n=n,
-                                   note="tts.head: uncached text's first clause (/tts?stream=1)"),
-        "stt_rtf": figure(med_rtf("stt"), "RTF", med_rtf("raw_stt"), "faster-whisper transcribe, no VAD/prompt",
-                          n=n, note=f"e.g. heard {rows[0]['heard']!r}"),
-        "stt_cer": figure(statistics.mean(cer(t, r["heard"]) for t, r in zip(texts, rows)), "CER", None,
-                          "", n=n, note="the round trip's texts as spoken by the kiosk's TTS"),
+        "tts_rtf": figure(
+            med_rtf("tts"),
+            "RTF",
+            med_rtf("raw_tts"),
+            "Kokoro session.run alone",
+            n=n,
+            note=f"median utterance {audio_s:.1f} s, voice {voice}",
+        ),
+        "tts_first_audio": figure(
+            med("ttfa") * 1000, "ms", med("raw_first") * 1000, "first sentence's model call", n=n
+        ),
+        "tts_first_clause": figure(
+            med("clause") * 1000,
+            "ms",
+            med("raw_first") * 1000,
+            "first sentence's model call",
+            n=n,
+            note="tts.head: uncached text's first clause (/tts?stream=1)",
+        ),
+        "stt_rtf": figure(
+            med_rtf("stt"),
+            "RTF",
+            med_rtf("raw_stt"),
+            "faster-whisper transcribe, no VAD/prompt",
+            n=n,
+            note=f"e.g. heard {rows[0]['heard']!r}",
+        ),
+        "stt_cer": figure(
+            statistics.mean(cer(t, r["heard"]) for t, r in zip(texts, rows, strict=False)),
+            "CER",
+            None,
+            "",
+            n=n,
+            note="the round trip's texts as spoken by the kiosk's TTS",
+        ),
         "stt_load": figure(stt.load_seconds * 1000, "ms", None, "", n=1),
         "tts_load": figure(tts.load_seconds * 1000, "ms", None, "", n=1),
     }

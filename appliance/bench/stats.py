@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import statistics
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 
 def samples_ms(fn: Callable[[], Any], repeats: int, warmup: int = 1) -> list[float]:
@@ -23,8 +24,15 @@ def median_ms(fn: Callable[[], Any], repeats: int, warmup: int = 1) -> float:
     return statistics.median(samples_ms(fn, repeats, warmup))
 
 
-def figure(value: float | None, unit: str, reference: float | None = None, ref: str = "",
-           higher_is_better: bool = False, n: int | None = None, note: str = "") -> dict:
+def figure(
+    value: float | None,
+    unit: str,
+    reference: float | None = None,
+    ref: str = "",
+    higher_is_better: bool = False,
+    n: int | None = None,
+    note: str = "",
+) -> dict:
     """One row of the report: our value, the reference beside it and value/reference.
 
     For a rate (higher is better) the ratio is still value/reference, so a ratio
@@ -33,9 +41,16 @@ def figure(value: float | None, unit: str, reference: float | None = None, ref: 
     ratio = None
     if value is not None and reference:
         ratio = round(value / reference, 2)
-    return {"value": None if value is None else round(value, 3), "unit": unit,
-            "reference": None if reference is None else round(reference, 3), "ref": ref,
-            "ratio": ratio, "higher_is_better": higher_is_better, "n": n, "note": note}
+    return {
+        "value": None if value is None else round(value, 3),
+        "unit": unit,
+        "reference": None if reference is None else round(reference, 3),
+        "ref": ref,
+        "ratio": ratio,
+        "higher_is_better": higher_is_better,
+        "n": n,
+        "note": note,
+    }
 
 
 def interleaved_ms(calls: dict[str, Callable[[], Any]], repeats: int, warmup: int = 1) -> dict[str, float]:

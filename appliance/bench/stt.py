@@ -33,10 +33,15 @@ class Decode:
 
 KIOSK = Decode("kiosk (beam 3)", beam=3)
 """What appliance/speech/stt.py does now (stt.BEAM_SIZE): the reference row; a test keeps them equal."""
-CANDIDATES = (KIOSK, Decode("beam 5 (before issue 18)", beam=5), Decode("beam 1 (greedy)", beam=1),
-              Decode("no VAD trim", vad=False), Decode("without_timestamps", beam=3, without_timestamps=True),
-              Decode("beam 1 + without_timestamps", beam=1, without_timestamps=True),
-              Decode("1 thread", beam=3, threads=1))
+CANDIDATES = (
+    KIOSK,
+    Decode("beam 5 (before issue 18)", beam=5),
+    Decode("beam 1 (greedy)", beam=1),
+    Decode("no VAD trim", vad=False),
+    Decode("without_timestamps", beam=3, without_timestamps=True),
+    Decode("beam 1 + without_timestamps", beam=1, without_timestamps=True),
+    Decode("1 thread", beam=3, threads=1),
+)
 NOT_DECODE_ONLY = ("vad",)
 """Reported, never chosen: the VAD is also the trust check's no-speech gate and its voiced seconds
 (speech/trust.py), so turning it off changes more than the decode's cost; speech-eval must judge that."""
@@ -72,15 +77,27 @@ def _decoder(stt, d: Decode):
             spans = speech_spans(x)
             if not spans:
                 return ""
-            x = np.concatenate([x[s["start"]:s["end"]] for s in spans])
+            x = np.concatenate([x[s["start"] : s["end"]] for s in spans])
         segments, _ = model.transcribe(
-            x, language="zh", initial_prompt=stt.prompt, beam_size=d.beam, temperature=0.0,
-            condition_on_previous_text=False, no_speech_threshold=NO_SPEECH_DROP,
-            log_prob_threshold=LOGPROB_DROP, compression_ratio_threshold=2.4, vad_filter=False,
-            word_timestamps=True, without_timestamps=d.without_timestamps)
-        kept = [s.text for s in segments
-                if not (s.no_speech_prob > NO_SPEECH_DROP and s.avg_logprob < LOGPROB_DROP)
-                and s.compression_ratio <= 2.4]
+            x,
+            language="zh",
+            initial_prompt=stt.prompt,
+            beam_size=d.beam,
+            temperature=0.0,
+            condition_on_previous_text=False,
+            no_speech_threshold=NO_SPEECH_DROP,
+            log_prob_threshold=LOGPROB_DROP,
+            compression_ratio_threshold=2.4,
+            vad_filter=False,
+            word_timestamps=True,
+            without_timestamps=d.without_timestamps,
+        )
+        kept = [
+            s.text
+            for s in segments
+            if not (s.no_speech_prob > NO_SPEECH_DROP and s.avg_logprob < LOGPROB_DROP)
+            and s.compression_ratio <= 2.4
+        ]
         return tidy_chinese("".join(kept).strip())
 
     return run
@@ -92,8 +109,10 @@ def measure(settings: Settings, quick: bool, candidates=CANDIDATES, rounds: int 
     from ..speech.stt import SpeechToText
 
     items = speech_set(settings, quick)
-    models = {t: SpeechToText(settings.models_dir, language="zh", cpu_threads=t)
-              for t in sorted({d.threads for d in candidates})}
+    models = {
+        t: SpeechToText(settings.models_dir, language="zh", cpu_threads=t)
+        for t in sorted({d.threads for d in candidates})
+    }
     runs = {d.label: _decoder(models[d.threads], d) for d in candidates}
     rounds = rounds or (1 if quick else 2)
     times: dict[str, list[list[float]]] = {d.label: [[] for _ in items] for d in candidates}
@@ -106,21 +125,33 @@ def measure(settings: Settings, quick: bool, candidates=CANDIDATES, rounds: int 
                 times[d.label][i].append(time.perf_counter() - t0)
     rows = []
     for d in candidates:
-        rtf = statistics.median(statistics.median(t) / (x.size / 16000)
-                                for t, (_, _, x) in zip(times[d.label], items, strict=True))
+        rtf = statistics.median(
+            statistics.median(t) / (x.size / 16000)
+            for t, (_, _, x) in zip(times[d.label], items, strict=True)
+        )
         by_cond: dict[str, list[float]] = {}
         for (cond, text, _), h in zip(items, heard[d.label], strict=True):
             by_cond.setdefault(cond, []).append(cer(text, h))
-        rows.append({"setting": d, "rtf": rtf, "cer": {c: statistics.mean(v) for c, v in by_cond.items()},
-                     "n": len(items)})
+        rows.append(
+            {
+                "setting": d,
+                "rtf": rtf,
+                "cer": {c: statistics.mean(v) for c, v in by_cond.items()},
+                "n": len(items),
+            }
+        )
     return rows
 
 
 def choose(rows: list[dict]) -> dict:
     """The cheapest row whose CER is not above the kiosk's in any condition (VAD kept: NOT_DECODE_ONLY)."""
     ref = next(r for r in rows if r["setting"] == KIOSK)
-    fit = [r for r in rows if all(r["cer"][c] <= ref["cer"][c] + 1e-9 for c in ref["cer"])
-           and all(getattr(r["setting"], f) == getattr(KIOSK, f) for f in NOT_DECODE_ONLY)]
+    fit = [
+        r
+        for r in rows
+        if all(r["cer"][c] <= ref["cer"][c] + 1e-9 for c in ref["cer"])
+        and all(getattr(r["setting"], f) == getattr(KIOSK, f) for f in NOT_DECODE_ONLY)
+    ]
     return min(fit, key=lambda r: r["rtf"])
 
 
@@ -132,6 +163,7 @@ def run(settings: Settings, quick: bool) -> dict:
     for r in rows:
         cers = ", ".join(f"CER {c} {v:.3f}" for c, v in r["cer"].items())
         mark = "; chosen: cheapest at equal CER" if r is best else ""
-        out[f"rtf[{r['setting'].label}]"] = figure(r["rtf"], "RTF", ref["rtf"], "the kiosk's decode",
-                                                   n=r["n"], note=cers + mark)
+        out[f"rtf[{r['setting'].label}]"] = figure(
+            r["rtf"], "RTF", ref["rtf"], "the kiosk's decode", n=r["n"], note=cers + mark
+        )
     return out

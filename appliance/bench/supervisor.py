@@ -30,8 +30,10 @@ from .stats import figure
 
 FLOORS = {
     "face": "from appliance.face.engine import FaceEngine; FaceEngine(M)",
-    "speech": ("from appliance.speech.stt import SpeechToText; from appliance.speech.tts import TextToSpeech; "
-               "SpeechToText(M); TextToSpeech(M)"),
+    "speech": (
+        "from appliance.speech.stt import SpeechToText; from appliance.speech.tts import TextToSpeech; "
+        "SpeechToText(M); TextToSpeech(M)"
+    ),
     "gateway": "import appliance.gateway.server",
     "dialogue": "import appliance.workers.dialogue",
 }
@@ -39,7 +41,9 @@ FLOORS = {
 
 def floor_seconds(worker: str, models_dir) -> float:
     """Wall time of a fresh interpreter doing only the worker's imports and model loads."""
-    code = f"from pathlib import Path; M = Path({str(models_dir)!r}); " + FLOORS.get(worker, "import appliance.runtime.worker")
+    code = f"from pathlib import Path; M = Path({str(models_dir)!r}); " + FLOORS.get(
+        worker, "import appliance.runtime.worker"
+    )
     t0 = time.perf_counter()
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, capture_output=True, timeout=300)
     return time.perf_counter() - t0
@@ -59,23 +63,44 @@ def restart_after_kill(service: Service, name: str, timeout: float = 120.0) -> f
     raise RuntimeError(f"{name} not ready again {timeout} s after kill -9")
 
 
-def run(service: Service, workers: list[str], models_dir, quick: bool, jpeg: bytes = b"",
-        spares: tuple[str, ...] = ()) -> dict:
+def run(
+    service: Service,
+    workers: list[str],
+    models_dir,
+    quick: bool,
+    jpeg: bytes = b"",
+    spares: tuple[str, ...] = (),
+) -> dict:
     floors = {w: floor_seconds(w, models_dir) for w in workers if w in ("face", "speech")}
     slowest = max(floors, key=floors.get) if floors else "gateway"
     floor = floors.get(slowest) or floor_seconds(slowest, models_dir)
-    out = {"start_to_ready": figure(service.ready_s * 1000, "ms", floor * 1000,
-                                    f"fresh python loading {slowest} alone", n=1,
-                                    note=f"workers {','.join(workers)}")}
+    out = {
+        "start_to_ready": figure(
+            service.ready_s * 1000,
+            "ms",
+            floor * 1000,
+            f"fresh python loading {slowest} alone",
+            n=1,
+            note=f"workers {','.join(workers)}",
+        )
+    }
     rounds = 1 if quick else 3
     times = [restart_after_kill(service, "face") for _ in range(rounds)]
     times.sort()
-    out["face_restart_after_kill9"] = figure(times[len(times) // 2] * 1000, "ms", floors["face"] * 1000,
-                                             "fresh python loading the face engine", n=rounds,
-                                             note="a warm spare promoted (supervisor.spares)")
+    out["face_restart_after_kill9"] = figure(
+        times[len(times) // 2] * 1000,
+        "ms",
+        floors["face"] * 1000,
+        "fresh python loading the face engine",
+        n=rounds,
+        note="a warm spare promoted (supervisor.spares)",
+    )
     if jpeg:
-        out.update(recovery_under_load(service, workers, [w for w in spares if w in workers],
-                                       1 if quick else 3, jpeg))
+        out.update(
+            recovery_under_load(
+                service, workers, [w for w in spares if w in workers], 1 if quick else 3, jpeg
+            )
+        )
     return out
 
 
@@ -102,7 +127,7 @@ class Load:
             jobs.append(self._speech)
         self.threads = [threading.Thread(target=self._loop, args=(job,), daemon=True) for job in jobs]
 
-    def __enter__(self) -> "Load":
+    def __enter__(self) -> Load:
         for t in self.threads:
             t.start()
         return self
@@ -127,7 +152,9 @@ class Load:
             client.close()
 
     def _bus(self, client, worker: str):
-        return client or bus.BusClient(endpoints.worker_requests(self.service.runtime_dir, worker), timeout=10)
+        return client or bus.BusClient(
+            endpoints.worker_requests(self.service.runtime_dir, worker), timeout=10
+        )
 
     def _face(self, client):
         client = self._bus(client, "face")
@@ -140,10 +167,20 @@ class Load:
         return client
 
     def _handshake(self, _client):
-        body = json.dumps({"user_id": "load", "type": "handshake", "info": {"name": "李明", "phone": None},
-                           "input": {"type": "text", "text": "我要办身份证"}}).encode()
-        request = urllib.request.Request(self.service.url("/handshake"), data=body, method="POST",
-                                         headers={"Content-Type": "application/json"})
+        body = json.dumps(
+            {
+                "user_id": "load",
+                "type": "handshake",
+                "info": {"name": "李明", "phone": None},
+                "input": {"type": "text", "text": "我要办身份证"},
+            }
+        ).encode()
+        request = urllib.request.Request(
+            self.service.url("/handshake"),
+            data=body,
+            method="POST",
+            headers={"Content-Type": "application/json"},
+        )
         with urllib.request.urlopen(request, timeout=10) as reply:
             reply.read()
         return None
@@ -203,13 +240,19 @@ def spare_memory(service: Service, spares: list[str]) -> dict:
         settle(service, name, True)
         pid = service.worker(name).get("spare_pid")
         if pid:
-            out[f"rss_spare_{name}"] = figure(rss_of(pid) / 2**20, "MB", (service.worker(name).get("rss") or 0)
-                                              / 2**20, f"the {name} worker itself", n=1)
+            out[f"rss_spare_{name}"] = figure(
+                rss_of(pid) / 2**20,
+                "MB",
+                (service.worker(name).get("rss") or 0) / 2**20,
+                f"the {name} worker itself",
+                n=1,
+            )
     return out
 
 
-def recovery_under_load(service: Service, workers: list[str], spares: list[str], rounds: int,
-                        jpeg: bytes) -> dict:
+def recovery_under_load(
+    service: Service, workers: list[str], spares: list[str], rounds: int, jpeg: bytes
+) -> dict:
     out: dict = spare_memory(service, spares)
     with Load(service, workers, jpeg) as load:
         time.sleep(2.0)  # the load is running on every core before the first kill
@@ -221,8 +264,13 @@ def recovery_under_load(service: Service, workers: list[str], spares: list[str],
             times.sort()
             spare = "warm spare promoted" if name in spares else "cold start (no spare)"
             out[f"kill9_to_serving_under_load_{name}"] = figure(
-                times[len(times) // 2] * 1000, "ms", TARGET_S * 1000, "the promise: 3 s", n=rounds,
-                note=f"{spare}; worst {max(times) * 1000:.0f} ms; {len(load.threads)} load threads")
+                times[len(times) // 2] * 1000,
+                "ms",
+                TARGET_S * 1000,
+                "the promise: 3 s",
+                n=rounds,
+                note=f"{spare}; worst {max(times) * 1000:.0f} ms; {len(load.threads)} load threads",
+            )
         answered = load.answered
     out["load_requests_answered"] = figure(answered, "requests", None, "during the kill rounds", n=1)
     return out

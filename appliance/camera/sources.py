@@ -95,8 +95,10 @@ class StillsSource(Source):
     paced = True
 
     def open(self) -> None:
-        folder = self.spec[len("stills:"):]
-        self.files = sorted(p for p in glob.glob(os.path.join(folder, "*")) if p.lower().endswith(IMAGE_SUFFIXES))
+        folder = self.spec[len("stills:") :]
+        self.files = sorted(
+            p for p in glob.glob(os.path.join(folder, "*")) if p.lower().endswith(IMAGE_SUFFIXES)
+        )
         if not self.files:
             raise SourceError(f"no images in {folder}")
         self.index = 0
@@ -120,12 +122,15 @@ class PiCamera2Source(Source):
         try:
             from picamera2 import Picamera2  # only on Raspberry Pi OS
         except ImportError as exc:
-            raise SourceError(f"picamera2 is not available ({exc}); on Raspberry Pi OS: apt install "
-                              "python3-picamera2 and create the venv with --system-site-packages") from None
+            raise SourceError(
+                f"picamera2 is not available ({exc}); on Raspberry Pi OS: apt install "
+                "python3-picamera2 and create the venv with --system-site-packages"
+            ) from None
         try:
             self._cam = Picamera2()
-            config = self._cam.create_video_configuration(main={"size": (self.width, self.height),
-                                                                "format": "RGB888"})
+            config = self._cam.create_video_configuration(
+                main={"size": (self.width, self.height), "format": "RGB888"}
+            )
             self._cam.configure(config)
             self._cam.start()
         except Exception as exc:  # libcamera raises many kinds; all mean "no camera now"
@@ -152,6 +157,7 @@ def make_source(spec: str, width: int, height: int, fps: float, loop: bool = Tru
     if spec == "auto":
         try:
             import picamera2  # noqa: F401
+
             return PiCamera2Source("picamera2", width, height, fps)
         except ImportError:
             pass
@@ -173,8 +179,10 @@ def transform(frame: np.ndarray, width: int, height: int, rotate: int, mirror: b
     elif frame.shape[2] == 4:
         frame = cv2.cvtColor(frame, cv2.COLOR_BGRA2BGR)
     if rotate:
-        frame = cv2.rotate(frame, {90: cv2.ROTATE_90_CLOCKWISE, 180: cv2.ROTATE_180,
-                                   270: cv2.ROTATE_90_COUNTERCLOCKWISE}[rotate])
+        frame = cv2.rotate(
+            frame,
+            {90: cv2.ROTATE_90_CLOCKWISE, 180: cv2.ROTATE_180, 270: cv2.ROTATE_90_COUNTERCLOCKWISE}[rotate],
+        )
     if mirror:
         frame = cv2.flip(frame, 1)
     if frame.shape[1] != width or frame.shape[0] != height:
@@ -189,5 +197,5 @@ def letterbox(frame: np.ndarray, width: int, height: int) -> np.ndarray:
     resized = cv2.resize(frame, (w, h), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
     canvas = np.zeros((height, width, 3), np.uint8)
     y, x = (height - h) // 2, (width - w) // 2
-    canvas[y:y + h, x:x + w] = resized
+    canvas[y : y + h, x : x + w] = resized
     return canvas

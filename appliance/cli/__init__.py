@@ -12,13 +12,35 @@ from .base import config_group, config_show, config_validate, main, models, run,
 
 __all__ = ["main"]
 
-for command in (run, status, models, config_group, simulate,  # the service and its set-up
-                tools.enroll, tools.identify, tools.users, tools.transcribe, tools.say, tools.db,
-                sync.sync, liveness.liveness, field.doctor_cmd, field.setup, field.bench_cmd,
-                speech.speech_eval, dialogue.classify_eval):
+for command in (
+    run,
+    status,
+    models,
+    config_group,
+    simulate,  # the service and its set-up
+    tools.enroll,
+    tools.identify,
+    tools.users,
+    tools.transcribe,
+    tools.say,
+    tools.db,
+    sync.sync,
+    liveness.liveness,
+    field.doctor_cmd,
+    field.setup,
+    field.bench_cmd,
+    speech.speech_eval,
+    dialogue.classify_eval,
+):
     main.add_command(command)
-for command in (config_show, config_validate, field.config_get, field.config_set, field.config_diff,
-                field.config_services):
+for command in (
+    config_show,
+    config_validate,
+    field.config_get,
+    field.config_set,
+    field.config_diff,
+    field.config_services,
+):
     config_group.add_command(command)
 for command in (sync.simulate_sebox, sync.simulate_tencent, liveness.simulate_liveness_api):
     simulate.add_command(command)

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import click
 
+from .. import config
 from ..runtime import bus, endpoints, logs
 from ..runtime.protocol import ExitCode
-from .. import config
 
 EXIT_FAIL, EXIT_USAGE = ExitCode.FAIL, ExitCode.USAGE  # every exit code: runtime/protocol.py
 
@@ -27,8 +27,13 @@ def load_settings(ctx: click.Context) -> config.Settings:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--config", "config_path", envvar=config.CONFIG_ENV, type=click.Path(dir_okay=False),
-              help="Config file (default: $APPLIANCE_CONFIG, else firmware-config/appliance.toml).")
+@click.option(
+    "--config",
+    "config_path",
+    envvar=config.CONFIG_ENV,
+    type=click.Path(dir_okay=False),
+    help="Config file (default: $APPLIANCE_CONFIG, else firmware-config/appliance.toml).",
+)
 @click.pass_context
 def main(ctx: click.Context, config_path: str | None) -> None:
     """kiosk-appliance: the self-service kiosk's daemon and its tools.
@@ -66,20 +71,29 @@ def status(ctx: click.Context, as_json: bool, timeout: float) -> None:
     try:
         snapshot, _ = client.request("status")
     except bus.BusError as exc:
-        click.echo(f"the service is not running (or not answering at {settings.runtime_dir}): {exc}", err=True)
+        click.echo(
+            f"the service is not running (or not answering at {settings.runtime_dir}): {exc}", err=True
+        )
         ctx.exit(EXIT_FAIL)
     finally:
         client.close()
     if as_json:
         click.echo(json.dumps(snapshot, ensure_ascii=False, indent=2))
     else:
-        click.echo(f"supervisor pid {snapshot['pid']}, up {snapshot['uptime']:.0f}s, "
-                   f"{'healthy' if snapshot['healthy'] else 'NOT HEALTHY'}")
-        click.echo(f"{'worker':10} {'state':9} {'pid':>7} {'up s':>7} {'beat s':>7} {'restarts':>8} {'rss MB':>7}  last exit")
+        click.echo(
+            f"supervisor pid {snapshot['pid']}, up {snapshot['uptime']:.0f}s, "
+            f"{'healthy' if snapshot['healthy'] else 'NOT HEALTHY'}"
+        )
+        click.echo(
+            f"{'worker':10} {'state':9} {'pid':>7} {'up s':>7} {'beat s':>7} {'restarts':>8} "
+            f"{'rss MB':>7}  last exit"
+        )
         for w in snapshot["workers"]:
             beat = "-" if w["heartbeat_age"] is None else f"{w['heartbeat_age']:.1f}"
-            click.echo(f"{w['name']:10} {w['state']:9} {w['pid'] or '-':>7} {w['uptime']:>7.0f} {beat:>7} "
-                       f"{w['restarts']:>8} {w['rss'] / 1e6:>7.0f}  {w['last_exit']}")
+            click.echo(
+                f"{w['name']:10} {w['state']:9} {w['pid'] or '-':>7} {w['uptime']:>7.0f} {beat:>7} "
+                f"{w['restarts']:>8} {w['rss'] / 1e6:>7.0f}  {w['last_exit']}"
+            )
     ctx.exit(0 if snapshot["healthy"] else EXIT_FAIL)
 
 
@@ -129,9 +143,12 @@ def models() -> None:
 
 
 @models.command("fetch")
-@click.option("--only", type=click.Choice(["face", "speech", "liveness"]), multiple=True,
-              help="Fetch only these.")
-@click.option("--tiny-en", is_flag=True, help="Also the English-only Whisper tiny.en (speech.stt_model = tiny.en).")
+@click.option(
+    "--only", type=click.Choice(["face", "speech", "liveness"]), multiple=True, help="Fetch only these."
+)
+@click.option(
+    "--tiny-en", is_flag=True, help="Also the English-only Whisper tiny.en (speech.stt_model = tiny.en)."
+)
 @click.pass_context
 def models_fetch(ctx: click.Context, only: tuple[str, ...], tiny_en: bool) -> None:
     """Put every model file into paths.models_dir and verify its checksum."""

@@ -16,20 +16,36 @@ from .base import EXIT_FAIL, EXIT_USAGE, load_settings
 
 
 @click.command("classify-eval")
-@click.option("--set", "names", multiple=True,
-              help="Only this set (repeatable): indirect-tuning, indirect-blind, direct, direct-blind.")
-@click.option("--data", "data_dir", type=click.Path(file_okay=False, exists=True),
-              help="Folder with the request sets (default: the checkout's tests/data).")
-@click.option("--misses", is_flag=True, help="Also list every request not answered exactly right "
-              "(never tune on the blind set's: it measures what tuning did).")
-@click.option("--max-wrong", type=float, default=None,
-              help="Exit 1 if any set's wrong-service rate is above this (e.g. 0.05).")
+@click.option(
+    "--set",
+    "names",
+    multiple=True,
+    help="Only this set (repeatable): indirect-tuning, indirect-blind, direct, direct-blind.",
+)
+@click.option(
+    "--data",
+    "data_dir",
+    type=click.Path(file_okay=False, exists=True),
+    help="Folder with the request sets (default: the checkout's tests/data).",
+)
+@click.option(
+    "--misses",
+    is_flag=True,
+    help="Also list every request not answered exactly right "
+    "(never tune on the blind set's: it measures what tuning did).",
+)
+@click.option(
+    "--max-wrong",
+    type=float,
+    default=None,
+    help="Exit 1 if any set's wrong-service rate is above this (e.g. 0.05).",
+)
 @click.pass_context
-def classify_eval(ctx: click.Context, names: tuple[str, ...], data_dir: str | None, misses: bool,
-                  max_wrong: float | None) -> None:
+def classify_eval(
+    ctx: click.Context, names: tuple[str, ...], data_dir: str | None, misses: bool, max_wrong: float | None
+) -> None:
     """Accuracy and wrong-service rate of request classification on the held-in request sets."""
-    from ..dialogue import Classifier, load_catalogue
-    from ..dialogue import evaluation
+    from ..dialogue import Classifier, evaluation, load_catalogue
 
     settings = load_settings(ctx)
     catalogue = load_catalogue(settings.path("services"))

@@ -14,14 +14,18 @@ import click
 
 from .. import config, doctor
 from ..config import editor
-from .base import EXIT_FAIL, EXIT_USAGE, config_group, load_settings, main
+from .base import EXIT_FAIL, EXIT_USAGE, load_settings
 
 
 # -- doctor -------------------------------------------------------------------------------
 @click.command("doctor")
 @click.option("--json", "as_json", is_flag=True, help="Print the checks as JSON.")
-@click.option("--skip", multiple=True, type=click.Choice(list(doctor.CHECKS)),
-              help="Skip a group of checks (e.g. --skip speech on a slow board).")
+@click.option(
+    "--skip",
+    multiple=True,
+    type=click.Choice(list(doctor.CHECKS)),
+    help="Skip a group of checks (e.g. --skip speech on a slow board).",
+)
 @click.pass_context
 def doctor_cmd(ctx: click.Context, as_json: bool, skip: tuple[str, ...]) -> None:
     """Check everything and print PASS / WARN / FAIL with a fix for each problem.
@@ -105,7 +109,9 @@ def config_diff(ctx: click.Context, as_json: bool) -> None:
     settings = load_settings(ctx)
     rows = editor.diff(settings)
     if as_json:
-        click.echo(json.dumps([{"key": i.key, "default": d, "value": v} for i, d, v in rows], ensure_ascii=False))
+        click.echo(
+            json.dumps([{"key": i.key, "default": d, "value": v} for i, d, v in rows], ensure_ascii=False)
+        )
         return
     if not rows:
         click.echo("no differences from the shipped defaults")
@@ -133,8 +139,12 @@ def _ask(info: editor.KeyInfo, current) -> object:
     click.echo(f"\n{info.key}: {info.doc}")
     while True:
         if info.secret:
-            text = click.prompt("  value (hidden; Enter keeps the current one)", default="", hide_input=True,
-                                show_default=False)
+            text = click.prompt(
+                "  value (hidden; Enter keeps the current one)",
+                default="",
+                hide_input=True,
+                show_default=False,
+            )
             if text == "":
                 return current
         elif info.kind is bool:
@@ -191,10 +201,12 @@ BENCH_FAMILIES = ("face", "search", "speech", "stt", "gateway", "metrics", "supe
 """appliance.bench.runner.FAMILIES, spelled here so `appliance --help` imports no bench code (a test keeps
 them equal)."""
 
+
 @click.command("bench")
 @click.option("--quick", is_flag=True, help="A fast subset (small sizes, few repeats).")
-@click.option("--only", multiple=True, type=click.Choice(BENCH_FAMILIES),
-              help="Run only this family (repeatable).")
+@click.option(
+    "--only", multiple=True, type=click.Choice(BENCH_FAMILIES), help="Run only this family (repeatable)."
+)
 @click.option("--out", "out_path", default="bench.json", show_default=True, type=click.Path(dir_okay=False))
 @click.pass_context
 def bench_cmd(ctx: click.Context, quick: bool, only: tuple[str, ...], out_path: str) -> None:

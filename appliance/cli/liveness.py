@@ -17,7 +17,7 @@ import click
 import cv2
 import numpy as np
 
-from .base import EXIT_FAIL, load_settings, main, simulate
+from .base import EXIT_FAIL, load_settings
 
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v"}
 
@@ -74,12 +74,16 @@ def liveness(ctx: click.Context, files: tuple[str, ...], as_json: bool, max_fram
             continue
         face = max(faces, key=lambda f: f.area)
         verdict = checker.observe("cli", frame, face.landmarks, face.box)
-        last = (last + [frame])[-checker.policy.remote_images:]
+        last = (last + [frame])[-checker.policy.remote_images :]
         rows.append({"frame": name, "face": True, **verdict.to_dict()})
         if verdict.live is not None:
             break
-    result: dict[str, Any] = {"frames": rows, "verdict": verdict.to_dict() if verdict else
-              {"live": False, "reason": "no_face", "score": 0.0, "cues": {}, "frames": 0}}
+    result: dict[str, Any] = {
+        "frames": rows,
+        "verdict": verdict.to_dict()
+        if verdict
+        else {"live": False, "reason": "no_face", "score": 0.0, "cues": {}, "frames": 0},
+    }
     if checker.remote is not None and last and len({f.shape for f in last}) == 1:
         try:
             answer = checker.remote.check(last)
@@ -94,19 +98,27 @@ def liveness(ctx: click.Context, files: tuple[str, ...], as_json: bool, max_fram
                 click.echo(f"{row['frame']:24} no face")
                 continue
             cues = " ".join(f"{k}={v}" for k, v in row["cues"].items() if k != "remote")
-            click.echo(f"{row['frame']:24} live={json.dumps(row['live']):5} score={row['score']:.3f} "
-                       f"{row['reason']:14} {cues}")
+            click.echo(
+                f"{row['frame']:24} live={json.dumps(row['live']):5} score={row['score']:.3f} "
+                f"{row['reason']:14} {cues}"
+            )
         v = result["verdict"]
-        click.echo(f"verdict: {'LIVE' if v['live'] else 'NOT LIVE' if v['live'] is False else 'UNDECIDED'} "
-                   f"({v['reason']}, score {v['score']:.3f}, {v['frames']} frames)")
+        click.echo(
+            f"verdict: {'LIVE' if v['live'] else 'NOT LIVE' if v['live'] is False else 'UNDECIDED'} "
+            f"({v['reason']}, score {v['score']:.3f}, {v['frames']} frames)"
+        )
         if "remote" in result:
             r = result["remote"]
-            click.echo("remote API: " + (f"error: {r['error']}" if "error" in r else
-                                         f"score {r['score']} ({'live face' if r['live_face'] else 'no live face'}), "
-                                         f"{r['ms']} ms"))
+            click.echo(
+                "remote API: "
+                + (
+                    f"error: {r['error']}"
+                    if "error" in r
+                    else f"score {r['score']} ({'live face' if r['live_face'] else 'no live face'}), "
+                    f"{r['ms']} ms"
+                )
+            )
     ctx.exit(0 if result["verdict"]["live"] else EXIT_FAIL)
-
-
 
 
 @click.command("liveness-api")
@@ -114,7 +126,9 @@ def liveness(ctx: click.Context, files: tuple[str, ...], as_json: bool, max_fram
 @click.option("--port", default=7010, show_default=True, type=int)
 @click.option("--app-id", default="sim-app", show_default=True, help="The X-APP-ID accepted.")
 @click.option("--authorization", default="sim-secret", help="The Authorization value accepted.")
-@click.option("--score", default=0.98, show_default=True, type=float, help="Score answered (-1: no live face).")
+@click.option(
+    "--score", default=0.98, show_default=True, type=float, help="Score answered (-1: no live face)."
+)
 def simulate_liveness_api(host: str, port: int, app_id: str, authorization: str, score: float) -> None:
     """The silent-liveness API (seed 004) with request validation; POST /_sim/config injects errors/delays."""
     import logging

@@ -19,8 +19,9 @@ from .base import EXIT_FAIL, load_settings
 @click.command("speech-eval")
 @click.option("--quick", is_flag=True, help="A few items of each kind instead of the whole set (100 items).")
 @click.option("--verbose", is_flag=True, help="One line per item: what was said, heard, why (not) trusted.")
-@click.option("--json", "json_path", type=click.Path(dir_okay=False),
-              help="Also write every item's outcome here.")
+@click.option(
+    "--json", "json_path", type=click.Path(dir_okay=False), help="Also write every item's outcome here."
+)
 @click.pass_context
 def speech_eval(ctx: click.Context, quick: bool, verbose: bool, json_path: str | None) -> None:
     """False-accept and ask-again rates of speech on hard audio made here (noise, tones, clicks,
@@ -33,8 +34,11 @@ def speech_eval(ctx: click.Context, quick: bool, verbose: bool, json_path: str |
     def progress(j: evaluate.Judged) -> None:
         if verbose:
             why = ",".join(j.reasons) or "trusted"
-            click.echo(f"{j.outcome:12} {j.item.condition:24} said {j.item.said or '-'!s:14} "
-                       f"heard {j.heard or '-'} [{why}] -> {j.result or '-'}", err=True)
+            click.echo(
+                f"{j.outcome:12} {j.item.condition:24} said {j.item.said or '-'!s:14} "
+                f"heard {j.heard or '-'} [{why}] -> {j.result or '-'}",
+                err=True,
+            )
 
     t0 = time.perf_counter()
     judged = evaluate.run(stt, tts, catalogue, quick=quick, espeak=espeak, progress=progress)

@@ -40,19 +40,28 @@ def sync_status(ctx: click.Context, as_json: bool, limit: int) -> None:
         click.echo(json.dumps(reply, ensure_ascii=False, indent=2, default=str))
     else:
         counts = reply["outbox"]["counts"]
-        click.echo("outbox: " + ", ".join(f"{k} {v}" for k, v in counts.items())
-                   + ("   (service not running: database only)" if reply.get("offline") else ""))
+        click.echo(
+            "outbox: "
+            + ", ".join(f"{k} {v}" for k, v in counts.items())
+            + ("   (service not running: database only)" if reply.get("offline") else "")
+        )
         for item in reply["outbox"]["items"]:
-            click.echo(f"  #{item['id']:<5} {item['user_id']:20} {item['state']:8} attempts {item['attempts']:<3} "
-                       f"next {item['next_attempt_at'][:19]}  {item['last_error'][:80]}")
+            click.echo(
+                f"  #{item['id']:<5} {item['user_id']:20} {item['state']:8} attempts {item['attempts']:<3} "
+                f"next {item['next_attempt_at'][:19]}  {item['last_error'][:80]}"
+            )
         tencent, sebox = reply.get("tencent"), reply.get("sebox")
         if tencent:
-            click.echo(f"tencent: {tencent['base_url']} delivered {tencent['delivered']}, "
-                       f"last error: {tencent['last_error'] or '-'}")
+            click.echo(
+                f"tencent: {tencent['base_url']} delivered {tencent['delivered']}, "
+                f"last error: {tencent['last_error'] or '-'}"
+            )
         if sebox:
-            click.echo(f"sebox: {sebox['url']} {'connected' if sebox['connected'] else 'DISCONNECTED'}, "
-                       f"{sebox['connects']} connects, {sebox['stored']} stored, {sebox['duplicates']} duplicates, "
-                       f"{sebox['malformed']} malformed; last error: {sebox['last_error'] or '-'}")
+            click.echo(
+                f"sebox: {sebox['url']} {'connected' if sebox['connected'] else 'DISCONNECTED'}, "
+                f"{sebox['connects']} connects, {sebox['stored']} stored, {sebox['duplicates']} duplicates, "
+                f"{sebox['malformed']} malformed; last error: {sebox['last_error'] or '-'}"
+            )
     ctx.exit(EXIT_FAIL if reply["outbox"]["counts"].get(State.DEAD) else 0)
 
 
@@ -84,8 +93,12 @@ def sync_purge(ctx: click.Context, days: float, dead_only: bool) -> None:
 @click.option("--devices", default=None, help="Camera ids, comma-separated.")
 @click.option("--images", type=click.Path(file_okay=False), help="Folder of face JPEGs to send.")
 @click.option("--rate", default=0.0, show_default=True, help="Push a generated record every RATE seconds.")
-@click.option("--variant", type=click.Choice(["seed", "example", "sophon"]), default="seed", show_default=True)
-def simulate_sebox(host: str, port: int, devices: str | None, images: str | None, rate: float, variant: str) -> None:
+@click.option(
+    "--variant", type=click.Choice(["seed", "example", "sophon"]), default="seed", show_default=True
+)
+def simulate_sebox(
+    host: str, port: int, devices: str | None, images: str | None, rate: float, variant: str
+) -> None:
     """The SE box's feed on ws://HOST:PORT (control: /_sim/push, /_sim/drop, /_sim/malformed, /_sim/state)."""
     from ..simulators import sebox
 
@@ -101,8 +114,15 @@ def simulate_sebox(host: str, port: int, devices: str | None, images: str | None
 @click.option("--models", type=click.Path(file_okay=False), help="Face models (default: paths.models_dir).")
 @click.option("--errcode", default=9999, show_default=True, help="errcode of injected errors.")
 @click.pass_context
-def simulate_tencent(ctx: click.Context, host: str, port: int, token: str, journal: str | None,
-                     models: str | None, errcode: int) -> None:
+def simulate_tencent(
+    ctx: click.Context,
+    host: str,
+    port: int,
+    token: str,
+    journal: str | None,
+    models: str | None,
+    errcode: int,
+) -> None:
     """The face library API on http://HOST:PORT/tech/ai/face/ (control: /_sim/state, /_sim/fault)."""
     from ..simulators import tencent
 

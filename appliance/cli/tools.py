@@ -13,12 +13,12 @@ from pathlib import Path
 
 import click
 
+from .. import store
 from ..runtime import bus, endpoints
 from ..runtime.peers import NotEnabled, Peers
-from .. import store
-from .base import EXIT_FAIL, load_settings, main
 from ..runtime.worker import HandlerError
 from ..workers.ops import Dialogue, Face, Speech
+from .base import EXIT_FAIL, load_settings
 
 
 def call(ctx: click.Context, worker: str, op: str, fields: dict, payloads=()):
@@ -73,10 +73,17 @@ def enrol_one(ctx: click.Context, user_id: str, images: list[str]) -> dict:
 @click.command()
 @click.argument("user_id", required=False)
 @click.argument("images", nargs=-1, type=click.Path(exists=True, dir_okay=False))
-@click.option("--folder", type=click.Path(exists=True, file_okay=False),
-              help="Bulk: one sub-folder per user id, holding that person's photos.")
-@click.option("--csv", "csv_path", type=click.Path(exists=True, dir_okay=False),
-              help="Bulk: rows of user_id,image_path (several rows per user allowed).")
+@click.option(
+    "--folder",
+    type=click.Path(exists=True, file_okay=False),
+    help="Bulk: one sub-folder per user id, holding that person's photos.",
+)
+@click.option(
+    "--csv",
+    "csv_path",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Bulk: rows of user_id,image_path (several rows per user allowed).",
+)
 @click.pass_context
 def enroll(ctx, user_id, images, folder, csv_path):
     """Enrol a face from photos of one person: appliance enroll USER_ID A.jpg B.jpg C.jpg
@@ -87,7 +94,9 @@ def enroll(ctx, user_id, images, folder, csv_path):
     jobs: dict[str, list[str]] = {}
     if folder:
         for sub in sorted(p for p in Path(folder).iterdir() if p.is_dir()):
-            jobs[sub.name] = sorted(str(f) for f in sub.iterdir() if f.suffix.lower() in (".jpg", ".jpeg", ".png"))
+            jobs[sub.name] = sorted(
+                str(f) for f in sub.iterdir() if f.suffix.lower() in (".jpg", ".jpeg", ".png")
+            )
     if csv_path:
         with open(csv_path, newline="", encoding="utf-8") as f:
             for row in csv.reader(f):
@@ -100,14 +109,18 @@ def enroll(ctx, user_id, images, folder, csv_path):
     if not jobs:
         raise click.UsageError("nothing to enrol: give USER_ID IMAGE..., --folder or --csv")
     failed = 0
-    with click.progressbar(list(jobs.items()), label="enrolling", show_pos=True,
-                           item_show_func=lambda j: j[0] if j else "") as bar:
+    with click.progressbar(
+        list(jobs.items()), label="enrolling", show_pos=True, item_show_func=lambda j: j[0] if j else ""
+    ) as bar:
         results = [(uid, enrol_one(ctx, uid, paths)) for uid, paths in bar]
     for uid, reply in results:
         ok = reply.get("message") == "success"
         failed += not ok
         why = "" if ok else f" — {reply.get('reason', 'not enough good samples')} {reply.get('detail', '')}"
-        click.echo(f"{'OK  ' if ok else 'FAIL'} {uid}: {reply.get('samples', 0)}/{reply.get('required', '?')} samples{why}")
+        click.echo(
+            f"{'OK  ' if ok else 'FAIL'} {uid}: "
+            f"{reply.get('samples', 0)}/{reply.get('required', '?')} samples{why}"
+        )
     ctx.exit(EXIT_FAIL if failed else 0)
 
 
@@ -143,8 +156,12 @@ def _open_db(ctx):
 def users_list(ctx):
     """Every citizen with a record or a face template."""
     _open_db(ctx)
-    faces = {t.user_id: t for t in store.FaceTemplate.select(store.FaceTemplate.user_id, store.FaceTemplate.count,
-                                                            store.FaceTemplate.created_at)}
+    faces = {
+        t.user_id: t
+        for t in store.FaceTemplate.select(
+            store.FaceTemplate.user_id, store.FaceTemplate.count, store.FaceTemplate.created_at
+        )
+    }
     people = {c.user_id: c for c in store.Citizen.select()}
     click.echo(f"{'user_id':<24} {'name':<10} {'face':>4}  enrolled")
     for uid in sorted(set(faces) | set(people)):
@@ -165,9 +182,18 @@ def users_show(ctx, user_id):
     if citizen is None and template is None:
         click.echo(f"no such user: {user_id}", err=True)
         ctx.exit(EXIT_FAIL)
-    out = {"user_id": user_id, "record": citizen.record() if citizen else None,
-           "face": {"templates": template.count, "model": template.model, "sample_bytes": len(template.sample_jpeg or b""),
-                    "enrolled": str(template.created_at)} if template else None}
+    out = {
+        "user_id": user_id,
+        "record": citizen.record() if citizen else None,
+        "face": {
+            "templates": template.count,
+            "model": template.model,
+            "sample_bytes": len(template.sample_jpeg or b""),
+            "enrolled": str(template.created_at),
+        }
+        if template
+        else None,
+    }
     click.echo(json.dumps(out, ensure_ascii=False, indent=2))
 
 
@@ -184,8 +210,10 @@ def users_delete(ctx, user_id, yes):
     if not face.get("removed") and not record.get("removed"):
         click.echo(f"no such user: {user_id}", err=True)
         ctx.exit(EXIT_FAIL)
-    click.echo(f"deleted {user_id}: face {'yes' if face.get('removed') else 'none'}, "
-               f"record {'yes' if record.get('removed') else 'none'}, sessions {record.get('sessions', 0)}")
+    click.echo(
+        f"deleted {user_id}: face {'yes' if face.get('removed') else 'none'}, "
+        f"record {'yes' if record.get('removed') else 'none'}, sessions {record.get('sessions', 0)}"
+    )
 
 
 @click.command()
@@ -195,10 +223,15 @@ def transcribe(ctx, audio):
     """Speech to text of an audio file (WAV of any rate/width/channels)."""
     reply, _ = call(ctx, "speech", Speech.TRANSCRIBE, {}, [read_file(audio)])
     click.echo(reply["text"])
-    click.echo(f"# {reply['duration']:.2f}s of audio, language {reply['language']}, "
-               f"{reply['timings'].get('total', 0):.2f}s", err=True)
+    click.echo(
+        f"# {reply['duration']:.2f}s of audio, language {reply['language']}, "
+        f"{reply['timings'].get('total', 0):.2f}s",
+        err=True,
+    )
     if reply.get("heard") and not reply.get("trusted", True):  # what the kiosk would not act on, and why
-        click.echo(f"# not trusted ({', '.join(reply.get('reasons', []))}): heard {reply['heard']!r}", err=True)
+        click.echo(
+            f"# not trusted ({', '.join(reply.get('reasons', []))}): heard {reply['heard']!r}", err=True
+        )
 
 
 @click.command()
@@ -269,8 +302,10 @@ def db_encrypt(ctx, key_file):
     encrypted.rename(path)
     for suffix in ("-wal", "-shm"):
         Path(str(path) + suffix).unlink(missing_ok=True)
-    click.echo(f"encrypted {path}; set database.key_file = {key_file!r}; then delete {backup} "
-               "(it holds the plaintext)")
+    click.echo(
+        f"encrypted {path}; set database.key_file = {key_file!r}; then delete {backup} "
+        "(it holds the plaintext)"
+    )
 
 
 @db.command("rekey")

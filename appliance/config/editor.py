@@ -75,9 +75,16 @@ def all_keys() -> dict[str, KeyInfo]:
     for section, cls in config.SECTIONS.items():
         hints, docs, defaults = typing.get_type_hints(cls), _field_docs(cls), cls()
         for f in dataclasses.fields(cls):
-            out[f"{section}.{f.name}"] = KeyInfo(f"{section}.{f.name}", section, f.name, hints[f.name],
-                                                 getattr(defaults, f.name), bool(f.metadata.get("secret")),
-                                                 docs.get(f.name, ""), dict(f.metadata))
+            out[f"{section}.{f.name}"] = KeyInfo(
+                f"{section}.{f.name}",
+                section,
+                f.name,
+                hints[f.name],
+                getattr(defaults, f.name),
+                bool(f.metadata.get("secret")),
+                docs.get(f.name, ""),
+                dict(f.metadata),
+            )
     return out
 
 
@@ -148,8 +155,10 @@ def _check_camera_source(spec: str) -> None:
     try:
         make_source(spec, 640, 480, 1.0)
     except SourceError as exc:
-        raise ConfigError(f"camera.source = {spec!r}: {exc}; use auto, none, picamera2, v4l2:/dev/videoN, "
-                          "rtsp://…, file:PATH or stills:DIR") from None
+        raise ConfigError(
+            f"camera.source = {spec!r}: {exc}; use auto, none, picamera2, v4l2:/dev/videoN, "
+            "rtsp://…, file:PATH or stills:DIR"
+        ) from None
 
 
 def env_override(key: str, environ: typing.Mapping[str, str] | None = None) -> str | None:
@@ -255,8 +264,16 @@ def set_values(path: Path, values: dict[str, str | Any], parsed: bool = False) -
     for info in pending:
         old = getattr(getattr(before, info.section), info.name) if before else None
         new = getattr(getattr(after, info.section), info.name)
-        changes.append(Change(info.key, "?" if before is None else display(info, old), display(info, new),
-                              old != new, None, env_override(info.key)))
+        changes.append(
+            Change(
+                info.key,
+                "?" if before is None else display(info, old),
+                display(info, new),
+                old != new,
+                None,
+                env_override(info.key),
+            )
+        )
     if any(c.changed for c in changes) or before is None:
         backup = write_atomically(path, text)
         for c in changes:
@@ -267,7 +284,7 @@ def set_values(path: Path, values: dict[str, str | Any], parsed: bool = False) -
 def diff(settings: Settings) -> list[tuple[KeyInfo, str, str]]:
     """(key, shipped default, value in force) for every key that differs from the default."""
     out = []
-    for key, info in all_keys().items():
+    for info in all_keys().values():
         value = getattr(getattr(settings, info.section), info.name)
         if value != info.default:
             out.append((info, display(info, info.default), display(info, value)))

@@ -139,7 +139,8 @@ class FaceSettings:
     train_samples: int = _opt(3, min=1, max=20)
     """Good samples of one face that face_train collects before `success`."""
     match_threshold: float = _opt(0.50, min=0.0, max=1.0)
-    """Cosine at or above which a face matches (docs/face-calibration.md: FAR ≤ 1e-3). Shown as 70 on 0–100."""
+    """Cosine at or above which a face matches (docs/face-calibration.md: FAR ≤ 1e-3).
+    Shown as 70 on 0–100."""
     match_margin: float = _opt(0.05, min=0.0, max=1.0)
     """The best identity must lead the second-best by this much (open-set safety)."""
     allow_duplicate_enrolment: bool = False
@@ -186,7 +187,9 @@ class SpeechSettings:
     """Language spoken to the kiosk (auto = detect per utterance)."""
     max_seconds: float = _opt(60.0, min=1, max=600)
     """Longest utterance accepted; longer audio is refused from its header."""
-    voice: str = _opt("jf_gongitsune", choices=("jf_alpha", "jf_gongitsune", "jf_nezumi", "jf_tebukuro", "jm_kumo"))
+    voice: str = _opt(
+        "jf_gongitsune", choices=("jf_alpha", "jf_gongitsune", "jf_nezumi", "jf_tebukuro", "jm_kumo")
+    )
     """Kokoro voice style for Chinese speech."""
     english_voice: bool = True
     """Load piper's English voice for English text (else espeak-ng)."""
@@ -236,7 +239,8 @@ class TencentSettings:
     recong_fallback: bool = False
     """Offer remote faceLib/person/recong (op `recong`) when the local gallery has no match."""
     recong_threshold: float = _opt(85.0, min=0, max=100)
-    """Remote 1:N score accepted as a match (1:N needs more than 1:1: 80 ≈ 0.1 % false accepts at 10k faces)."""
+    """Remote 1:N score accepted as a match (1:N needs more than 1:1:
+    80 ≈ 0.1 % false accepts at 10k faces)."""
     verify_before_storage: bool = False
     """Ask faceAdv (authmatch: name + ID number) to confirm a citizen before storage."""
     verify_threshold: float = _opt(70.0, min=0, max=100)
@@ -281,10 +285,13 @@ class LivenessApiSettings:
 class LivenessSettings:
     required: tuple[str, ...] = _opt(("motion",), choices=("motion", "moire", "model", "remote"))
     """Checks that must say "live": motion (3-D head parallax), moire, model (ONNX), remote (the API)."""
-    vetoes: tuple[str, ...] = _opt(("moire", "model", "remote"), choices=("motion", "moire", "model", "remote"))
+    vetoes: tuple[str, ...] = _opt(
+        ("moire", "model", "remote"), choices=("motion", "moire", "model", "remote")
+    )
     """Checks that reject a presentation when they say "attack" (model/remote only when installed/enabled)."""
     parallax_threshold: float = _opt(0.03, min=0.0, max=1.0)
-    """Face motion a homography cannot explain (eye distances) at or above which the face is 3-D (docs/liveness.md)."""
+    """Face motion a homography cannot explain (eye distances) at or above which the face is 3-D
+    (docs/liveness.md)."""
     parallax_ratio: float = _opt(1.0, min=0.0, max=100.0)
     """…and the parallax must be at least this multiple of the head turn (a plane's is far less)."""
     turn_min: float = _opt(0.025, min=0.0, max=1.0)

@@ -14,12 +14,30 @@ import ipaddress
 import os
 import tomllib
 import typing
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 # The sections live in config.sections; the package re-exports them (callers use appliance.config.XSettings).
-from .sections import DEFAULT_WORKERS, KNOWN_WORKERS, SECTIONS, CameraSettings, DatabaseSettings, DialogueSettings, FaceSettings, LimitsSettings, LivenessApiSettings, LivenessSettings, LoggingSettings, PathsSettings, PortsSettings, SeboxSettings, SpeechSettings, SupervisorSettings, SyncSettings, TencentSettings
+from .sections import (
+    SECTIONS,
+    CameraSettings,
+    DatabaseSettings,
+    DialogueSettings,
+    FaceSettings,
+    LimitsSettings,
+    LivenessApiSettings,
+    LivenessSettings,
+    LoggingSettings,
+    PathsSettings,
+    PortsSettings,
+    SeboxSettings,
+    SpeechSettings,
+    SupervisorSettings,
+    SyncSettings,
+    TencentSettings,
+)
 
 ENV_PREFIX = "APPLIANCE_"
 CONFIG_ENV = "APPLIANCE_CONFIG"
@@ -142,8 +160,10 @@ def _build_section(name: str, cls: type, table: Any, environ: Mapping[str, str])
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = set(table) - set(fields)
     if unknown:
-        raise ConfigError(f"unknown key(s) {', '.join(f'{name}.{k}' for k in sorted(unknown))}; "
-                          f"allowed in [{name}]: {', '.join(fields)}")
+        raise ConfigError(
+            f"unknown key(s) {', '.join(f'{name}.{k}' for k in sorted(unknown))}; "
+            f"allowed in [{name}]: {', '.join(fields)}"
+        )
     hints = typing.get_type_hints(cls)
     values = {}
     for key, f in fields.items():
@@ -200,7 +220,8 @@ def _coerce(value: Any, kind: Any, key: str, meta: Mapping[str, Any]) -> Any:
 
 def _kind_name(kind: Any) -> str:
     return {bool: "true or false", int: "an integer", float: "a number", str: "a string"}.get(
-        kind, "a list of strings")
+        kind, "a list of strings"
+    )
 
 
 def _check_meta(value: Any, key: str, meta: Mapping[str, Any]) -> None:
@@ -218,7 +239,9 @@ def _check_meta(value: Any, key: str, meta: Mapping[str, Any]) -> None:
             try:
                 ipaddress.ip_network(item, strict=False)
             except ValueError:
-                raise ConfigError(f"{key} = {list(value)!r}: {item!r} is not an address or CIDR such as 10.0.0.0/8") from None
+                raise ConfigError(
+                    f"{key} = {list(value)!r}: {item!r} is not an address or CIDR such as 10.0.0.0/8"
+                ) from None
     if meta.get("origins"):
         from ..gateway.origins import pattern_problem  # the grammar lives beside its matcher
 
@@ -233,17 +256,26 @@ def _check_meta(value: Any, key: str, meta: Mapping[str, Any]) -> None:
 
 
 def _check_cross_section(s: Settings) -> None:
-    ports = [p for p in (s.ports.tool, s.ports.flow_socket, s.ports.flow_http, s.ports.event_feed,
-                         s.ports.metrics) if p]
+    ports = [
+        p
+        for p in (s.ports.tool, s.ports.flow_socket, s.ports.flow_http, s.ports.event_feed, s.ports.metrics)
+        if p
+    ]
     if len(set(ports)) != len(ports):
-        raise ConfigError("ports.tool, ports.flow_socket, ports.flow_http, ports.event_feed and ports.metrics "
-                          f"must differ, got {ports}")
+        raise ConfigError(
+            "ports.tool, ports.flow_socket, ports.flow_http, ports.event_feed and ports.metrics "
+            f"must differ, got {ports}"
+        )
     if not ipaddress.ip_address(s.ports.metrics_bind).is_loopback and not s.ports.allow_remote:
-        raise ConfigError(f"ports.metrics_bind = {s.ports.metrics_bind!r} exposes the metrics beyond this machine: "
-                          "set ports.allow_remote = true (and ports.allow_clients to your Prometheus) on purpose")
+        raise ConfigError(
+            f"ports.metrics_bind = {s.ports.metrics_bind!r} exposes the metrics beyond this machine: "
+            "set ports.allow_remote = true (and ports.allow_clients to your Prometheus) on purpose"
+        )
     if not ipaddress.ip_address(s.ports.bind).is_loopback and not s.ports.allow_remote:
-        raise ConfigError(f"ports.bind = {s.ports.bind!r} exposes the kiosk's ports beyond this machine: "
-                          "set ports.allow_remote = true to do that on purpose")
+        raise ConfigError(
+            f"ports.bind = {s.ports.bind!r} exposes the kiosk's ports beyond this machine: "
+            "set ports.allow_remote = true to do that on purpose"
+        )
     if len(set(s.supervisor.workers)) != len(s.supervisor.workers):
         raise ConfigError(f"supervisor.workers = {list(s.supervisor.workers)}: a worker is listed twice")
     if s.supervisor.heartbeat_timeout <= 2 * s.supervisor.heartbeat_interval:

@@ -4,16 +4,27 @@ Pure Python, no I/O beyond reading the catalogue file; the dialogue worker wraps
 The names below are loaded on first use: the store imports the record's field list
 (``dialogue.record``) and must not pay for the classifier's pinyin tables.
 """
+
 from __future__ import annotations
 
 import importlib
 from typing import TYPE_CHECKING, Any
 
 _WHERE = {
-    "Catalogue": "catalogue", "CatalogueError": "catalogue", "Service": "catalogue",
-    "load_catalogue": "catalogue", "Classification": "classifier", "Classifier": "classifier",
-    "DialogueEngine": "engine", "Handshake": "engine", "ParseResult": "fields", "parse_field": "fields",
-    "InfoCheck": "info", "validate_info": "info", "compute_age": "numbers", "QnaPlanner": "qna",
+    "Catalogue": "catalogue",
+    "CatalogueError": "catalogue",
+    "Service": "catalogue",
+    "load_catalogue": "catalogue",
+    "Classification": "classifier",
+    "Classifier": "classifier",
+    "DialogueEngine": "engine",
+    "Handshake": "engine",
+    "ParseResult": "fields",
+    "parse_field": "fields",
+    "InfoCheck": "info",
+    "validate_info": "info",
+    "compute_age": "numbers",
+    "QnaPlanner": "qna",
     "Reply": "qna",
 }
 

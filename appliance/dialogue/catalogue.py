@@ -4,12 +4,14 @@ Loaded from a technician-editable TOML file (``firmware-config/services.toml``)
 and validated strictly, because a typo there would otherwise surface as a
 wrong answer to a citizen long after the file was edited.
 """
+
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from .record import NECESSARY_FIELDS, RECORD_FIELDS
 
@@ -206,7 +208,9 @@ def parse_catalogue(data: dict[str, Any]) -> Catalogue:
         if names.count(name) > 1:
             raise _fail(f"service '{name}'", "classify", "used by more than one service")
     if sum(s.fallback for s in services) != 1:
-        raise CatalogueError("services catalogue: key 'fallback': exactly one service must have fallback = true")
+        raise CatalogueError(
+            "services catalogue: key 'fallback': exactly one service must have fallback = true"
+        )
     always = data.get("always_ask", list(NECESSARY_FIELDS))
     if not isinstance(always, list) or any(f not in RECORD_FIELDS for f in always):
         raise CatalogueError(f"services catalogue: key 'always_ask': unknown field in {always!r}")

@@ -2,6 +2,7 @@
 marital status, religion. Each maps the many ways of saying a value to one
 stored form; order matters where one phrase contains another (预备党员 ⊃ 党员,
 博士研究生 ⊃ 研究生, 没有宗教信仰 ⊃ 宗教)."""
+
 from __future__ import annotations
 
 from .result import ParseResult, bad, clean, strip_filler
@@ -13,7 +14,13 @@ RELIGIONS = ("无", "佛教", "道教", "伊斯兰教", "基督教", "天主教"
 # (stored value, phrases) checked in this order; first phrase found wins.
 _POLITICAL = (
     ("无党派人士", ("无党派",)),
-    ("预备党员", ("预备党员", "预备",)),
+    (
+        "预备党员",
+        (
+            "预备党员",
+            "预备",
+        ),
+    ),
     ("民主党派", ("民主党派", "民革", "民盟", "民建", "民进", "农工党", "致公党", "九三学社", "台盟")),
     ("党员", ("中共党员", "共产党员", "党员", "共产党", "中共")),
     ("团员", ("共青团员", "团员", "共青团")),
@@ -39,9 +46,37 @@ _RELIGION = (
     ("佛教", ("佛教", "信佛", "佛")),
     ("道教", ("道教", "信道")),
 )
-_MARRIED = ("已婚", "结婚", "结过婚", "结了婚", "结了", "有老婆", "有老公", "有爱人", "已经结婚", "初婚", "再婚")
-_NOT_MARRIED = ("未婚", "未结婚", "不结婚", "没结婚", "没有结婚", "还没结", "没结", "单身", "离异", "离婚", "离了",
-                "丧偶", "去世", "不在了", "没有对象", "没对象")
+_MARRIED = (
+    "已婚",
+    "结婚",
+    "结过婚",
+    "结了婚",
+    "结了",
+    "有老婆",
+    "有老公",
+    "有爱人",
+    "已经结婚",
+    "初婚",
+    "再婚",
+)
+_NOT_MARRIED = (
+    "未婚",
+    "未结婚",
+    "不结婚",
+    "没结婚",
+    "没有结婚",
+    "还没结",
+    "没结",
+    "单身",
+    "离异",
+    "离婚",
+    "离了",
+    "丧偶",
+    "去世",
+    "不在了",
+    "没有对象",
+    "没对象",
+)
 
 
 def _lookup(text: str, table) -> str | None:

@@ -7,6 +7,7 @@ The same user's next handshake is read as the answer: a service named outright, 
 candidates by a word of it or by position ("第二个"), a yes to a single candidate, "都要" for all,
 or "都不是" for none. An answer that is none of these is a new request and classified as such.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -17,8 +18,11 @@ from .classifier import Classification, normalise
 # Checked in this order: "都不是" holds "都" and "是", "不是" holds "是".
 _NONE = ("都不是", "不是", "不对", "都不要", "不用", "不要", "不办", "算了", "没有")
 _ALL = ("都要", "都办", "两个都", "三个都", "全部", "都需要", "都是")
-_ORDINALS = (("第一", "前面", "前者", "头一个", "第1"), ("第二", "后面", "后者", "后一个", "第2", "后边"),
-             ("第三", "第3"))
+_ORDINALS = (
+    ("第一", "前面", "前者", "头一个", "第1"),
+    ("第二", "后面", "后者", "后一个", "第2", "后边"),
+    ("第三", "第3"),
+)
 _YES = ("是", "对", "嗯", "没错", "好", "要", "行")
 #: Answers longer than this are not a yes or a no but a request of their own.
 _SHORT = 6
@@ -62,8 +66,9 @@ def resolve(answer: str, candidates: list[str], result: Classification) -> list[
     return None
 
 
-def settle(catalogue: Catalogue, waiting: dict[str, Any] | None, text: str,
-           result: Classification) -> Classification:
+def settle(
+    catalogue: Catalogue, waiting: dict[str, Any] | None, text: str, result: Classification
+) -> Classification:
     """What a handshake answers: ``result`` (``text`` classified) read as the answer to the question
     the user's last handshake asked (``waiting``, None if it asked none); when still unsure, the
     fallback with the clarifying question as its flow."""
@@ -73,12 +78,16 @@ def settle(catalogue: Catalogue, waiting: dict[str, Any] | None, text: str,
     return result
 
 
-def _answered(catalogue: Catalogue, waiting: dict[str, Any] | None, answer: str,
-              result: Classification) -> Classification:
+def _answered(
+    catalogue: Catalogue, waiting: dict[str, Any] | None, answer: str, result: Classification
+) -> Classification:
     if not waiting or not isinstance(waiting.get("candidates"), list):
         return result
-    candidates = [c for c in waiting["candidates"] if isinstance(c, str) and c in
-                  {s.classify for s in catalogue.regular}]  # the catalogue may have changed meanwhile
+    candidates = [
+        c
+        for c in waiting["candidates"]
+        if isinstance(c, str) and c in {s.classify for s in catalogue.regular}
+    ]  # the catalogue may have changed meanwhile
     chosen = resolve(answer, candidates, result) if candidates else None
     if chosen is None:
         return result

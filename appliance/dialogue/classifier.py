@@ -29,6 +29,7 @@ alone, or is only mentioned as background ("外地户口"), it names no service
 short question (clarify.py). A request nothing here recognises may still be
 asked about: the service of the nearest catalogue example (examples.py).
 """
+
 from __future__ import annotations
 
 import re
@@ -79,11 +80,11 @@ _JOINERS = ("和", "跟", "与", "及", "还", "也", "再", "顺便", "同时",
 class Classification:
     """Result of classifying one request."""
 
-    classify: str                       # service names joined by "/"
-    flow: str                           # procedure text (headed sections if several)
-    services: list[str]                 # the chosen service names, in order of mention
+    classify: str  # service names joined by "/"
+    flow: str  # procedure text (headed sections if several)
+    services: list[str]  # the chosen service names, in order of mention
     scores: dict[str, float] = field(default_factory=dict)  # best score per service
-    fallback: bool = False              # True when no service is named
+    fallback: bool = False  # True when no service is named
     candidates: list[str] = field(default_factory=list)  # not sure: ask which of these (in mention order)
 
 
@@ -167,7 +168,7 @@ class Classifier:
     def _add_phrase(self, service: str, word: str, weight: float, situation: bool) -> None:
         word = normalise(word)
         if word:
-            bigrams = {word[i:i + 2] for i in range(len(word) - 1)}
+            bigrams = {word[i : i + 2] for i in range(len(word) - 1)}
             self._keywords.append((service, word, weight, to_pinyin(word), bigrams, situation))
 
     def classify(self, text: str) -> Classification:
@@ -182,8 +183,9 @@ class Classifier:
             candidates = self._hint(clean)
         if not chosen:
             fb = self.catalogue.fallback
-            return Classification(fb.classify, fb.flow, [fb.classify], scores, fallback=True,
-                                  candidates=candidates)
+            return Classification(
+                fb.classify, fb.flow, [fb.classify], scores, fallback=True, candidates=candidates
+            )
         names = "/".join(chosen)
         return Classification(names, self.catalogue.flow_for(chosen), chosen, scores)
 
@@ -221,7 +223,7 @@ class Classifier:
             spots = [self._find(text, pinyin, part, part_py) for part, part_py in parts]
             if all(q for _, q in spots):
                 start = min(i for i, _ in spots)
-                end = max(i + len(p) for (i, _), (p, _) in zip(spots, parts))
+                end = max(i + len(p) for (i, _), (p, _) in zip(spots, parts, strict=False))
                 found.append(_Match(service, start, end, weight * TOGETHER * min(q for _, q in spots), True))
         return found
 
@@ -242,21 +244,21 @@ class Classifier:
         """1 for the same characters; 0.95 for the same syllables in other characters (traditional
         ones, or a recogniser's homophone) when the phrase is long enough not to be another word."""
         n = len(word)
-        if text[start:start + n] == word:
+        if text[start : start + n] == word:
             return 1.0
-        return 0.95 if n >= 3 and pinyin[start:start + n] == word_py else 0.0
+        return 0.95 if n >= 3 and pinyin[start : start + n] == word_py else 0.0
 
     @staticmethod
     def _window_quality(text: str, pinyin: list[str], start: int, word: str, word_py: list[str]) -> float:
         """How well text[start:start+len(word)] sounds like ``word`` (0 = no match)."""
         n = len(word)
-        if text[start:start + n] == word:
+        if text[start : start + n] == word:
             return 1.0
-        window = pinyin[start:start + n]
+        window = pinyin[start : start + n]
         if n <= 2:
             # Two syllables are too easy to hit by chance: demand identical pinyin.
             return 0.95 if window == word_py else 0.0
-        sims = [_syllable_similarity(a, b) for a, b in zip(window, word_py)]
+        sims = [_syllable_similarity(a, b) for a, b in zip(window, word_py, strict=False)]
         if sims.count(0.0) or sum(s < 0.9 for s in sims) > 1:
             return 0.0
         quality = sum(sims) / n
@@ -297,8 +299,8 @@ class Classifier:
     @staticmethod
     def _joined(text: str, ordered: list[_Match]) -> bool:
         """Whether consecutive mentions are linked as separate requests ("A和B", "A，还要B")."""
-        for a, b in zip(ordered, ordered[1:]):
-            between = text[a.end:b.start]
+        for a, b in zip(ordered, ordered[1:], strict=False):
+            between = text[a.end : b.start]
             if not any(w in between for w in _JOINERS):
                 return False
         return True
@@ -318,12 +320,13 @@ class Classifier:
     @staticmethod
     def _is_incidental(text: str, m: _Match) -> bool:
         """A mention as a document to bring or as background, not as a request."""
-        before = text[max(0, m.start - 2):m.start]
+        before = text[max(0, m.start - 2) : m.start]
         if any(before.endswith(w) for w in _MATERIAL_BEFORE):
             return True
-        after = text[m.end:]
-        if text[m.start:m.end] in _BELONGING and (any(before.endswith(w) for w in _WHERE_FROM)
-                                                  or any(after.startswith(w) for w in _PLACED)):
+        after = text[m.end :]
+        if text[m.start : m.end] in _BELONGING and (
+            any(before.endswith(w) for w in _WHERE_FROM) or any(after.startswith(w) for w in _PLACED)
+        ):
             return True
         for w in _CONTEXT_AFTER:
             if after.startswith(w) or after[1:].startswith(w):

@@ -13,6 +13,7 @@ sessions and transactions and calls this for every answer it gives:
     engine.storage_output(record)                    # the storage "output": every field, null when unknown
     engine.summary_output(output, hs.classify, flow) # the summary "output"
 """
+
 from __future__ import annotations
 
 import datetime as _dt
@@ -37,10 +38,10 @@ class Handshake:
     classify: str
     flow: str
     services: list[str]
-    record: dict[str, Any]             # validated, normalised fields of the back end's info
-    info_errors: dict[str, str]        # field -> problem (those fields will be asked again)
+    record: dict[str, Any]  # validated, normalised fields of the back end's info
+    info_errors: dict[str, str]  # field -> problem (those fields will be asked again)
     needed_fields: list[str]
-    qna_state: dict[str, Any]          # JSON-serialisable; store it with the session
+    qna_state: dict[str, Any]  # JSON-serialisable; store it with the session
     fallback: bool = False
     scores: dict[str, float] = field(default_factory=dict)
     candidates: list[str] = field(default_factory=list)  # not sure: `flow` asks which (clarify.py)
@@ -61,7 +62,7 @@ class DialogueEngine:
         self.today = today
 
     @classmethod
-    def from_file(cls, path: str | Path | None = None, **kwargs: Any) -> "DialogueEngine":
+    def from_file(cls, path: str | Path | None = None, **kwargs: Any) -> DialogueEngine:
         """Load the catalogue (default firmware-config/services.toml); CatalogueError if bad."""
         return cls(load_catalogue(path), **kwargs)
 
@@ -85,8 +86,18 @@ class DialogueEngine:
             state["clarify"] = clarify.pending(result.candidates, text)
         elif waiting:  # the same answer resent (its reply lost) is read against the same question
             state["answered"] = {"question": waiting, "answer": text}
-        return Handshake(result.classify, result.flow, result.services, check.record, check.errors,
-                         needed, state, result.fallback, result.scores, result.candidates)
+        return Handshake(
+            result.classify,
+            result.flow,
+            result.services,
+            check.record,
+            check.errors,
+            needed,
+            state,
+            result.fallback,
+            result.scores,
+            result.candidates,
+        )
 
     def plan(self, classify: str, record: dict[str, Any]) -> dict[str, Any]:
         """A fresh question plan for a session whose stored plan is unusable (an older version's)."""
@@ -110,8 +121,13 @@ class DialogueEngine:
         if seq == state["seq"]:
             reply = self.planner.answer(state, text, from_audio=from_audio)
             state["seq"] += 1
-            out = {"text": reply.text, "done": reply.done, "field": reply.field, "event": reply.event,
-                   "seq": state["seq"]}
+            out = {
+                "text": reply.text,
+                "done": reply.done,
+                "field": reply.field,
+                "event": reply.event,
+                "seq": state["seq"],
+            }
             state["last"] = {"seq": seq, "text": text, "from_audio": from_audio, "reply": out}
             return {**out, "applied": True}
         last = state.get("last")
@@ -133,12 +149,16 @@ class DialogueEngine:
         values = {**{k: v for k, v in record.items() if _known(v)}, "age": age_of(record, self.today)}
         return {key: values.get(key) for key in OUTPUT_FIELDS}
 
-    def summary_output(self, record_output: dict[str, Any], classify: str,
-                       flow: str | None = None) -> dict[str, Any]:
+    def summary_output(
+        self, record_output: dict[str, Any], classify: str, flow: str | None = None
+    ) -> dict[str, Any]:
         """The summary ``output``: the citizen's record table first, then the documents to bring.
 
         ``flow`` is the procedure the citizen was given at the handshake (the catalogue's when None)."""
         tables: list[dict[str, Any]] = [dict(record_output)]
         tables.extend(self.catalogue.documents_for(classify))
-        return {"tables": tables, "classify": classify,
-                "flow": self.catalogue.flow_for(classify) if flow is None else flow}
+        return {
+            "tables": tables,
+            "classify": classify,
+            "flow": self.catalogue.flow_for(classify) if flow is None else flow,
+        }

@@ -1,6 +1,7 @@
 """How well the classifier understands requests: accuracy, wrong-service rate and clarifications.
 
-Reads the request sets shipped in appliance/data/requests (tab-separated ``expected<TAB>text``). ``expected`` is a
+Reads the request sets shipped in appliance/data/requests (tab-separated
+``expected<TAB>text``). ``expected`` is a
 service, ``A/B`` for a request of several services, the fallback for one out of scope, or ``?A|B``
 for a request that is genuinely open between A and B (the right answer is to ask which).
 
@@ -13,14 +14,15 @@ Outcomes of one request, from the citizen's side:
 
 ``appliance classify-eval`` prints :func:`table` for every set.
 """
+
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..data import REQUESTS_DIR
-from typing import Callable, Iterable
 
 DATA_DIR = REQUESTS_DIR
 #: name -> file: the sets the command reports, the indirect ones first.
@@ -75,8 +77,11 @@ def judge(row: Row, result, fallback: str) -> Judged:
     if named - row.allowed - {fallback}:
         outcome = "wrong"
     elif row.open_question:
-        outcome = "correct" if candidates and row.allowed <= set(candidates) else (
-            "clarified" if candidates else "fallback")
+        outcome = (
+            "correct"
+            if candidates and row.allowed <= set(candidates)
+            else ("clarified" if candidates else "fallback")
+        )
     elif result.classify == row.expected and not candidates:
         outcome = "correct"
     elif candidates and (row.allowed & set(candidates)):
@@ -95,17 +100,24 @@ def run(classify: Callable[[str], object], rows: Iterable[Row], fallback: str) -
 def summary(judged: list[Judged]) -> dict[str, float]:
     counts = Counter(j.outcome for j in judged)
     n = len(judged) or 1
-    return {"n": len(judged), "accuracy": counts["correct"] / n, "wrong": counts["wrong"] / n,
-            "clarified": counts["clarified"] / n, "fallback": counts["fallback"] / n,
-            "wrong_count": counts["wrong"]}
+    return {
+        "n": len(judged),
+        "accuracy": counts["correct"] / n,
+        "wrong": counts["wrong"] / n,
+        "clarified": counts["clarified"] / n,
+        "fallback": counts["fallback"] / n,
+        "wrong_count": counts["wrong"],
+    }
 
 
 def table(results: dict[str, list[Judged]]) -> str:
     lines = [f"{'set':<16} {'n':>4} {'accuracy':>9} {'wrong':>7} {'clarified':>10} {'fallback':>9}"]
     for name, judged in results.items():
         s = summary(judged)
-        lines.append(f"{name:<16} {s['n']:>4} {s['accuracy']:>9.1%} {s['wrong']:>7.1%} "
-                     f"{s['clarified']:>10.1%} {s['fallback']:>9.1%}")
+        lines.append(
+            f"{name:<16} {s['n']:>4} {s['accuracy']:>9.1%} {s['wrong']:>7.1%} "
+            f"{s['clarified']:>10.1%} {s['fallback']:>9.1%}"
+        )
     return "\n".join(lines)
 
 

@@ -9,6 +9,7 @@ It is a hint, never a verdict: the classifier only asks about the service it sug
 (classifier.py). Measured on the blind indirect set, naming the service from the nearest example
 added wrong services (README, "The citizen's flow").
 """
+
 from __future__ import annotations
 
 import math
@@ -26,12 +27,12 @@ MIN_SHARED = 2
 
 @dataclass(frozen=True)
 class Nearest:
-    service: str       # the service the nearest examples vote for (the fallback for "out of scope")
+    service: str  # the service the nearest examples vote for (the fallback for "out of scope")
     similarity: float  # cosine of the single nearest example, 0..1
 
 
 def _grams(text: str) -> Counter:
-    return Counter([*text, *(text[i:i + 2] for i in range(len(text) - 1))])
+    return Counter([*text, *(text[i : i + 2] for i in range(len(text) - 1))])
 
 
 class NearestExamples:
@@ -58,13 +59,20 @@ class NearestExamples:
             return None
         vector = self._vector(clean)
         pairs = {g for g in vector if len(g) == 2}
-        sims = sorted(((sum(vector.get(g, 0.0) * w for g, w in ex.items()), name)
-                       for name, ex in self._examples if len(pairs & ex.keys()) >= MIN_SHARED),
-                      reverse=True)[:K]
+        sims = sorted(
+            (
+                (sum(vector.get(g, 0.0) * w for g, w in ex.items()), name)
+                for name, ex in self._examples
+                if len(pairs & ex.keys()) >= MIN_SHARED
+            ),
+            reverse=True,
+        )[:K]
         if not sims:
             return None
         votes: dict[str, float] = {}
         for sim, name in sims:
             votes[name] = votes.get(name, 0.0) + sim
-        service = max(votes, key=lambda name: votes[name])  # ties: the nearest example's service (first counted)
+        service = max(
+            votes, key=lambda name: votes[name]
+        )  # ties: the nearest example's service (first counted)
         return Nearest(service, sims[0][0])

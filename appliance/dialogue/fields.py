@@ -5,21 +5,26 @@ Every parser takes the citizen's answer as text and returns a ParseResult:
 wrong and gives an example. ``confirm`` marks numbers that should be read back
 when they came from speech, because recognisers get digits wrong.
 """
+
 from __future__ import annotations
 
 import datetime as _dt
 import re
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
+from .choices import parse_education, parse_marital_status, parse_political_status, parse_religion
 from .ethnic import find_ethnic_group
 from .idcard import IdCardError, birth_of, gender_of, validate_id_card
 from .numbers import DIGIT_CHARS, DateError, compute_age, format_date, parse_date, spoken_digits, to_halfwidth
-from .choices import parse_education, parse_marital_status, parse_political_status, parse_religion
-from .result import MAX_ANSWER, ParseResult, bad as _bad, clean, strip_filler
+from .result import MAX_ANSWER, ParseResult, clean, strip_filler
+from .result import bad as _bad
 
 # -- necessary fields ---------------------------------------------------------
 
-_NAME_PREFIX = re.compile(r"^(你好|您好)?[，,\s]*(我的?(名字|姓名)?(叫做?|是)|名字(叫做?|是)|姓名(是)?|本人(叫)?|叫)")
+_NAME_PREFIX = re.compile(
+    r"^(你好|您好)?[，,\s]*(我的?(名字|姓名)?(叫做?|是)|名字(叫做?|是)|姓名(是)?|本人(叫)?|叫)"
+)
 # Han names (· joins minority names), Latin names, and the mixes people really use ("英锐gg").
 _NAME_CHARS = re.compile(r"^[\u3400-\u9fffA-Za-z][\u3400-\u9fffA-Za-z·• .'-]{1,39}$")
 
@@ -33,8 +38,10 @@ def parse_name(text: str) -> ParseResult:
     if len(s) < 2:
         return _bad("请说您的全名，比如：我叫李明。", f"姓名应为2–40个汉字或字母，收到的“{s}”只有1个字符")
     if not _NAME_CHARS.match(s) or s.startswith("·") or s.endswith("·"):
-        return _bad("姓名只能是汉字或字母，请再说一遍，比如：我叫李明。",
-                    f"姓名应为2–40个汉字或字母（可含·、空格、'、-，不以·开头或结尾），收到的是“{s[:40]}”")
+        return _bad(
+            "姓名只能是汉字或字母，请再说一遍，比如：我叫李明。",
+            f"姓名应为2–40个汉字或字母（可含·、空格、'、-，不以·开头或结尾），收到的是“{s[:40]}”",
+        )
     return ParseResult(True, s)
 
 
@@ -77,7 +84,9 @@ def parse_phone(text: str) -> ParseResult:
         return _bad(f"手机号是11位，我听到的是{len(s)}位，请再说一遍。", f"{rule}，收到的是{len(s)}位")
     if not re.match(r"^1[3-9]\d{9}$", s):
         which = f"第一位是{s[0]}" if s[0] != "1" else f"第二位是{s[1]}"
-        return _bad("这不像大陆手机号，手机号以1开头、第二位是3到9，请再说一遍。", f"{rule}，收到的“{s}”{which}")
+        return _bad(
+            "这不像大陆手机号，手机号以1开头、第二位是3到9，请再说一遍。", f"{rule}，收到的“{s}”{which}"
+        )
     return ParseResult(True, s, confirm=True)
 
 
@@ -100,7 +109,9 @@ def id_card_conflict(number: str, record: dict, today: _dt.date | None = None) -
     """A hint when the ID's birth date or gender disagrees with the record, else None."""
     gender = record.get("gender")
     if gender in ("男", "女") and gender_of(number) != gender:
-        return f"这个身份证号对应的性别是{gender_of(number)}，和您说的{gender}不一致，请核对后再说一遍身份证号。"
+        return (
+            f"这个身份证号对应的性别是{gender_of(number)}，和您说的{gender}不一致，请核对后再说一遍身份证号。"
+        )
     birth = record.get("birth")
     if birth not in (None, ""):
         try:
@@ -108,12 +119,15 @@ def id_card_conflict(number: str, record: dict, today: _dt.date | None = None) -
         except DateError:
             return None  # an unreadable stored birth date cannot contradict anything
         if birth_of(number) != known:
-            return (f"这个身份证号里的出生日期是{format_date(birth_of(number))}，和登记的"
-                    f"{format_date(known)}不一致，请核对后再说一遍身份证号。")
+            return (
+                f"这个身份证号里的出生日期是{format_date(birth_of(number))}，和登记的"
+                f"{format_date(known)}不一致，请核对后再说一遍身份证号。"
+            )
     return None
 
 
 # -- basic fields -----------------------------------------------------------
+
 
 def parse_birth(text: str | int, today: _dt.date | None = None) -> ParseResult:
     """Date in any usual form -> "1990年3月7日"; no future dates, nobody older than 130."""
@@ -132,8 +146,17 @@ def parse_birth(text: str | int, today: _dt.date | None = None) -> ParseResult:
 
 
 _EMAIL = re.compile(r"^[a-z0-9._%+-]+@[a-z0-9-]+(\.[a-z0-9-]+)*\.[a-z]{2,}$")
-_EMAIL_WORDS = (("艾特", "@"), ("爱特", "@"), ("圈a", "@"), (" at ", "@"), ("点", "."), (" dot ", "."),
-                ("下划线", "_"), ("杠", "-"), ("。", "."))
+_EMAIL_WORDS = (
+    ("艾特", "@"),
+    ("爱特", "@"),
+    ("圈a", "@"),
+    (" at ", "@"),
+    ("点", "."),
+    (" dot ", "."),
+    ("下划线", "_"),
+    ("杠", "-"),
+    ("。", "."),
+)
 
 
 def parse_email(text: str) -> ParseResult:
@@ -154,8 +177,9 @@ _PLACE_MARK = re.compile(r"[省市区县镇乡村州旗盟路街道巷弄号栋�
 _FREE_PREFIX = re.compile(r"^(我的?)?(户口|户籍|籍贯|老家|家|住址|地址|职业|工作)?(在|是|住在|就在)?")
 
 
-def _free_text(text: str, minimum: int, maximum: int, example: str, what: str,
-               need_place: bool = False) -> ParseResult:
+def _free_text(
+    text: str, minimum: int, maximum: int, example: str, what: str, need_place: bool = False
+) -> ParseResult:
     """Shared sanity checks for free-text fields."""
     s = strip_filler(_FREE_PREFIX.sub("", clean(text)))
     s = re.sub(r"\s+", " ", s).strip()
@@ -187,8 +211,11 @@ def parse_native_place(text: str) -> ParseResult:
     return _free_text(s, 2, 30, "广东广州", "籍贯")
 
 
-_CAREER_SPECIAL = (("无业", ("没有工作", "没工作", "无业", "待业", "失业")), ("退休", ("退休",)),
-                   ("学生", ("学生", "上学", "读书")))
+_CAREER_SPECIAL = (
+    ("无业", ("没有工作", "没工作", "无业", "待业", "失业")),
+    ("退休", ("退休",)),
+    ("学生", ("学生", "上学", "读书")),
+)
 
 
 def parse_career(text: str) -> ParseResult:
@@ -205,17 +232,27 @@ def parse_career(text: str) -> ParseResult:
 # -- dispatch ---------------------------------------------------------------
 
 PARSERS: dict[str, Callable[..., ParseResult]] = {
-    "name": parse_name, "gender": parse_gender, "nationality": parse_nationality,
-    "phone": parse_phone, "id_card": parse_id_card, "birth": parse_birth,
-    "email": parse_email, "career": parse_career, "address": parse_address,
-    "hukou": parse_hukou, "native_place": parse_native_place,
-    "political_status": parse_political_status, "marital_status": parse_marital_status,
-    "religion": parse_religion, "education": parse_education,
+    "name": parse_name,
+    "gender": parse_gender,
+    "nationality": parse_nationality,
+    "phone": parse_phone,
+    "id_card": parse_id_card,
+    "birth": parse_birth,
+    "email": parse_email,
+    "career": parse_career,
+    "address": parse_address,
+    "hukou": parse_hukou,
+    "native_place": parse_native_place,
+    "political_status": parse_political_status,
+    "marital_status": parse_marital_status,
+    "religion": parse_religion,
+    "education": parse_education,
 }
 
 
-def parse_field(name: str, text: Any, record: dict | None = None,
-                today: _dt.date | None = None) -> ParseResult:
+def parse_field(
+    name: str, text: Any, record: dict | None = None, today: _dt.date | None = None
+) -> ParseResult:
     """Parse ``text`` as field ``name``; KeyError for an unknown field."""
     parser = PARSERS[name]
     if isinstance(text, bool) and name != "marital_status":

@@ -1,4 +1,5 @@
 """Resident identity card numbers (GB 11643-1999)."""
+
 from __future__ import annotations
 
 import datetime as _dt
@@ -10,10 +11,45 @@ _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK_CODES = "10X98765432"
 # First two digits: the province-level division codes of GB/T 2260 (71 Taiwan, 81/82 HK/Macau
 # residence permits, 83 the residence permit for Taiwan residents).
-PROVINCE_CODES = frozenset({
-    11, 12, 13, 14, 15, 21, 22, 23, 31, 32, 33, 34, 35, 36, 37, 41, 42, 43, 44, 45, 46,
-    50, 51, 52, 53, 54, 61, 62, 63, 64, 65, 71, 81, 82, 83,
-})
+PROVINCE_CODES = frozenset(
+    {
+        11,
+        12,
+        13,
+        14,
+        15,
+        21,
+        22,
+        23,
+        31,
+        32,
+        33,
+        34,
+        35,
+        36,
+        37,
+        41,
+        42,
+        43,
+        44,
+        45,
+        46,
+        50,
+        51,
+        52,
+        53,
+        54,
+        61,
+        62,
+        63,
+        64,
+        65,
+        71,
+        81,
+        82,
+        83,
+    }
+)
 # Ways people and recognisers say the final X.
 _X_WORDS = ("艾克斯", "爱克斯", "埃克斯", "叉", "x")
 
@@ -28,7 +64,7 @@ class IdCardError(ValueError):
 
 def check_digit(first17: str) -> str:
     """The GB 11643 check character for the first 17 digits."""
-    total = sum(int(d) * w for d, w in zip(first17, _WEIGHTS))
+    total = sum(int(d) * w for d, w in zip(first17, _WEIGHTS, strict=False))
     return _CHECK_CODES[total % 11]
 
 
@@ -63,8 +99,10 @@ def validate_id_card(text: str, today: _dt.date | None = None) -> str:
     if born > today or born.year < 1900:
         raise IdCardError("号码里的出生日期不对")
     if check_digit(s[:17]) != s[17]:
-        raise IdCardError("最后一位校验码对不上，可能有一位数字说错了",
-                          f"身份证号第18位校验码应为{check_digit(s[:17])}（按前17位计算，GB 11643），收到的是{s[17]}")
+        raise IdCardError(
+            "最后一位校验码对不上，可能有一位数字说错了",
+            f"身份证号第18位校验码应为{check_digit(s[:17])}（按前17位计算，GB 11643），收到的是{s[17]}",
+        )
     return s
 
 

@@ -1,4 +1,5 @@
 """Check the back end's record of a citizen (the handshake's ``info``)."""
+
 from __future__ import annotations
 
 import datetime as _dt
@@ -71,7 +72,7 @@ def _type_problem(key: str, value: Any) -> str | None:
     if key == "marital_status" and not isinstance(value, bool):
         return "marital_status 必须是 true 或 false"
     if key == "birth" and (isinstance(value, bool) or not isinstance(value, (str, int))):
-        return "birth 必须是 \"1990年3月7日\" 这样的字符串或 19900307 这样的整数"
+        return 'birth 必须是 "1990年3月7日" 这样的字符串或 19900307 这样的整数'
     if key in _STRING_FIELDS and not isinstance(value, str):
         if key == "phone" and isinstance(value, int) and not isinstance(value, bool):
             return None  # a phone number sent as a JSON number is still a phone number

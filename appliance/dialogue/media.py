@@ -27,7 +27,7 @@ def decode_media(media: object) -> bytes:
         match = DATA_URI.match(text)
         if match is None:
             raise MediaError("input.media is a data URI but not data:audio/<type>;base64,<data>")
-        text = text[match.end():]
+        text = text[match.end() :]
     try:
         audio = base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError):

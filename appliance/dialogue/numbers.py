@@ -4,6 +4,7 @@ Speech recognisers write numbers in every possible way: "一三九", "幺三九"
 "139", "１３９", "一百三十九" (rare for phone numbers). Dates come as
 "1990年3月7日", "九零年三月七号", "1990-03-07" or "19900307".
 """
+
 from __future__ import annotations
 
 import datetime as _dt
@@ -12,11 +13,34 @@ import re
 #: Spoken digit characters, including the radio/telephone variants (幺 for 1,
 #: 拐 for 7, 洞 for 0) people use when reading numbers aloud.
 DIGIT_CHARS = {
-    "零": "0", "〇": "0", "○": "0", "洞": "0", "o": "0", "O": "0",
-    "一": "1", "幺": "1", "壹": "1", "二": "2", "两": "2", "贰": "2",
-    "三": "3", "叁": "3", "四": "4", "肆": "4", "五": "5", "伍": "5",
-    "六": "6", "陆": "6", "七": "7", "拐": "7", "柒": "7", "八": "8", "捌": "8",
-    "九": "9", "勾": "9", "玖": "9",
+    "零": "0",
+    "〇": "0",
+    "○": "0",
+    "洞": "0",
+    "o": "0",
+    "O": "0",
+    "一": "1",
+    "幺": "1",
+    "壹": "1",
+    "二": "2",
+    "两": "2",
+    "贰": "2",
+    "三": "3",
+    "叁": "3",
+    "四": "4",
+    "肆": "4",
+    "五": "5",
+    "伍": "5",
+    "六": "6",
+    "陆": "6",
+    "七": "7",
+    "拐": "7",
+    "柒": "7",
+    "八": "8",
+    "捌": "8",
+    "九": "9",
+    "勾": "9",
+    "玖": "9",
 }
 # Full-width digits and letters that some input methods produce.
 _FULLWIDTH = {chr(0xFF10 + i): str(i) for i in range(10)}

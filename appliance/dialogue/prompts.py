@@ -59,8 +59,15 @@ def page_greetings(path: Path = _PAGE) -> list[str]:
 
 def fixed_prompts(catalogue: Catalogue, services: Iterable[str] | None = None) -> list[str]:
     """The texts to synthesise ahead, most needed first (questions before procedures), no repeats."""
-    texts = [qna.INTRO, *qna.QUESTIONS.values(), qna.CLOSING, *_literal_sentences(qna),
-             *_field_hints(), *_literal_sentences(fields), *page_greetings()]
+    texts = [
+        qna.INTRO,
+        *qna.QUESTIONS.values(),
+        qna.CLOSING,
+        *_literal_sentences(qna),
+        *_field_hints(),
+        *_literal_sentences(fields),
+        *page_greetings(),
+    ]
     wanted = set(services) if services is not None else None
     texts += [s.flow for s in catalogue.services if s.flow and (wanted is None or s.classify in wanted)]
     seen: set[str] = set()

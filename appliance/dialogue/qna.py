@@ -10,12 +10,14 @@ can keep it in SQLite and carry on after a restart:
     send(reply.text); if reply.done: send("")        # empty frame ends the qna
     state["answers"]                                  # {"name": "李明", ...}
 """
+
 from __future__ import annotations
 
 import datetime as _dt
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 from .fields import parse_field
 from .idcard import birth_of, gender_of
@@ -47,7 +49,19 @@ ASK_ORDER: tuple[str, ...] = tuple(QUESTIONS)
 INTRO = "接下来我问您几个问题，不想回答或者不知道的可以说“跳过”。"
 CLOSING = "好的，需要的信息已经问完了，谢谢您的配合。"
 
-_SKIP = ("跳过", "不知道", "不清楚", "不想说", "不方便说", "不方便", "下一个", "下一题", "算了", "忘了", "记不清")
+_SKIP = (
+    "跳过",
+    "不知道",
+    "不清楚",
+    "不想说",
+    "不方便说",
+    "不方便",
+    "下一个",
+    "下一题",
+    "算了",
+    "忘了",
+    "记不清",
+)
 _NO = ("不对", "不是", "错了", "不正确", "说错", "不", "no")
 _YES = ("对", "是", "没错", "正确", "嗯", "好", "可以", "确认", "ok", "yes")
 
@@ -56,10 +70,10 @@ _YES = ("对", "是", "没错", "正确", "嗯", "好", "可以", "确认", "ok"
 class Reply:
     """What to send back after an answer."""
 
-    text: str                 # the next thing the kiosk says
-    done: bool                # True: questions are over (send an empty frame next)
+    text: str  # the next thing the kiosk says
+    done: bool  # True: questions are over (send an empty frame next)
     field: str | None = None  # the field this answer was about
-    event: str = ""           # accepted | confirm | retry | skipped | done
+    event: str = ""  # accepted | confirm | retry | skipped | done
 
 
 class QnaPlanner:
@@ -82,11 +96,17 @@ class QnaPlanner:
             raise KeyError(f"unknown fields: {sorted(unknown)}")
         queue = [f for f in ASK_ORDER if f in needed and f not in record]
         return {
-            "version": STATE_VERSION, "queue": queue, "answers": {}, "skipped": [],
-            "tries": {}, "pending": None, "turns": 0,
+            "version": STATE_VERSION,
+            "queue": queue,
+            "answers": {},
+            "skipped": [],
+            "tries": {},
+            "pending": None,
+            "turns": 0,
             # The number of the question being asked now, and the last answer applied with the
             # reply it got: an answer resent after a crash is recognised by its number (engine.py).
-            "seq": 1, "last": None,
+            "seq": 1,
+            "last": None,
             # Only what cross-field checks need from the known record, kept JSON-friendly.
             "known": {k: record[k] for k in ("birth", "gender") if k in record},
         }

@@ -7,12 +7,23 @@ kiosk *asks* is a different thing (a clerk asks for the ID number before the
 birth date, which it then no longer needs): that is the order of the
 questions in ``qna.QUESTIONS``.
 """
+
 from __future__ import annotations
 
 NECESSARY_FIELDS: tuple[str, ...] = ("name", "gender", "nationality", "phone", "id_card")
 """必要信息, in the seed's order."""
-BASIC_FIELDS: tuple[str, ...] = ("native_place", "birth", "email", "career", "address", "hukou",
-                                 "political_status", "marital_status", "religion", "education")
+BASIC_FIELDS: tuple[str, ...] = (
+    "native_place",
+    "birth",
+    "email",
+    "career",
+    "address",
+    "hukou",
+    "political_status",
+    "marital_status",
+    "religion",
+    "education",
+)
 """基本信息, in the seed's order."""
 RECORD_FIELDS: tuple[str, ...] = NECESSARY_FIELDS + BASIC_FIELDS
 """Every field of the record (PROTOCOL.md §3)."""

@@ -1,4 +1,5 @@
 """The result type shared by all field parsers, and the common clean-up."""
+
 from __future__ import annotations
 
 import re
@@ -6,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 MAX_ANSWER = 200  # longer answers are not answers to one question
-_EMOJI = re.compile("[\U0001F000-\U0001FAFF\u2600-\u27BF\uFE0F\u200d]")
+_EMOJI = re.compile("[\U0001f000-\U0001faff\u2600-\u27bf\ufe0f\u200d]")
 _FILLER_HEAD = re.compile(r"^(嗯+|呃+|啊+|那个|就是|我是|我的是|是)+")
 _FILLER_TAIL = re.compile(r"(的|吧|啊|呀|哦|呢|嘛|了)+$")
 
@@ -17,9 +18,9 @@ class ParseResult:
 
     ok: bool
     value: Any = None
-    hint: str = ""          # spoken explanation + example when not ok
-    confirm: bool = False   # a number worth reading back if it came from speech
-    reason: str = ""        # written: exactly what is wrong, for a front-end developer (invalid_info)
+    hint: str = ""  # spoken explanation + example when not ok
+    confirm: bool = False  # a number worth reading back if it came from speech
+    reason: str = ""  # written: exactly what is wrong, for a front-end developer (invalid_info)
 
 
 def bad(hint: str, reason: str = "") -> ParseResult:

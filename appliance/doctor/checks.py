@@ -15,30 +15,33 @@ import os
 import shutil
 import sys
 import time
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Callable, Iterable
 
-from ..runtime import endpoints
 from ..config import Settings
+from ..data import PROBE_PHOTO
+from ..runtime import endpoints
 from ..sync.outbox import State
 from . import host, upstream
 from .check import Check, row
-from ..data import PROBE_PHOTO
 
 ROOT = Path(__file__).resolve().parents[2]
 PROBE_SENTENCE, PROBE_WORD = "我要办身份证。", "身份证"
 MIN_FREE_FAIL, MIN_FREE_WARN = 500 * 2**20, 2 * 2**30
 
 
-
-
 # -- software -------------------------------------------------------------------
 def check_python(s: Settings) -> list[Check]:
     v = sys.version_info
     ok = v >= (3, 11)
-    return [row("python", "PASS" if ok else "FAIL", f"Python {v.major}.{v.minor}.{v.micro} at {sys.executable}",
-                 "install Python 3.11 or newer and recreate the venv")]
+    return [
+        row(
+            "python",
+            "PASS" if ok else "FAIL",
+            f"Python {v.major}.{v.minor}.{v.micro} at {sys.executable}",
+            "install Python 3.11 or newer and recreate the venv",
+        )
+    ]
 
 
 def _requirements() -> list[str]:
@@ -73,7 +76,14 @@ def check_packages(s: Settings) -> list[Check]:
         if req.specifier and not req.specifier.contains(have, prereleases=True):
             problems.append(f"{req.name} {have} (want {req.specifier})")
     if problems:
-        return [row("packages", "FAIL", "; ".join(problems), "pip install -e /opt/kiosk-appliance (the venv's pip)")]
+        return [
+            row(
+                "packages",
+                "FAIL",
+                "; ".join(problems),
+                "pip install -e /opt/kiosk-appliance (the venv's pip)",
+            )
+        ]
     return [row("packages", "PASS", f"{count} required packages at allowed versions")]
 
 
@@ -95,29 +105,49 @@ def check_origins(s: Settings) -> list[Check]:
 
     warnings = OriginPolicy(s.ports.allow_origins, s.ports.flow_http).warnings()
     if warnings:
-        return [row("origins", "WARN", "; ".join(warnings),
-                     'list only the kiosk\'s own pages: appliance config set ports.allow_origins '
-                     '"self,http://127.0.0.1:*,http://localhost:*"')]
-    return [row("origins", "PASS", "browser pages allowed from: " + ", ".join(s.ports.allow_origins or ("none",)))]
+        return [
+            row(
+                "origins",
+                "WARN",
+                "; ".join(warnings),
+                "list only the kiosk's own pages: appliance config set ports.allow_origins "
+                '"self,http://127.0.0.1:*,http://localhost:*"',
+            )
+        ]
+    return [
+        row("origins", "PASS", "browser pages allowed from: " + ", ".join(s.ports.allow_origins or ("none",)))
+    ]
 
 
 # -- models ---------------------------------------------------------------------------
 def check_model_files(s: Settings) -> list[Check]:
     from ..face.modelfiles import verify_models as verify_face
-    from ..speech.modelfiles import OPTIONAL, verify_models as verify_speech
+    from ..speech.modelfiles import OPTIONAL
+    from ..speech.modelfiles import verify_models as verify_speech
 
     rows = []
     problems = verify_face(s.models_dir)
-    rows.append(row("models.face", "FAIL" if problems else "PASS",
-                     "; ".join(problems) or f"detector and recogniser intact in {s.models_dir}",
-                     "appliance models fetch --only face"))
+    rows.append(
+        row(
+            "models.face",
+            "FAIL" if problems else "PASS",
+            "; ".join(problems) or f"detector and recogniser intact in {s.models_dir}",
+            "appliance models fetch --only face",
+        )
+    )
     status = verify_speech(s.models_dir)
     bad = {k: v for k, v in status.items() if v != "ok"}
     required_bad = [f"{k}: {v}" for k, v in bad.items() if k not in OPTIONAL]
     optional_bad = [f"{k}: {v}" for k, v in bad.items() if k in OPTIONAL and s.speech.english_voice]
     level = "FAIL" if required_bad else "WARN" if optional_bad else "PASS"
-    rows.append(row("models.speech", level, "; ".join(required_bad + optional_bad)
-                     or f"{len(status)} files match their pinned sha256", "appliance models fetch --only speech"))
+    rows.append(
+        row(
+            "models.speech",
+            level,
+            "; ".join(required_bad + optional_bad) or f"{len(status)} files match their pinned sha256",
+            "appliance models fetch --only speech",
+        )
+    )
     return rows
 
 
@@ -126,16 +156,31 @@ def check_face_model(s: Settings) -> list[Check]:
     from ..face.modelfiles import verify_models
 
     if verify_models(s.models_dir):
-        return [row("face.answers", "FAIL", "skipped: the model files are not intact", "fix models.face first")]
+        return [
+            row("face.answers", "FAIL", "skipped: the model files are not intact", "fix models.face first")
+        ]
     if not PROBE_PHOTO.exists():
-        return [row("face.answers", "WARN", f"probe photo {PROBE_PHOTO} not installed", "reinstall the package (appliance/data/faces is package data)")]
+        return [
+            row(
+                "face.answers",
+                "WARN",
+                f"probe photo {PROBE_PHOTO} not installed",
+                "reinstall the package (appliance/data/faces is package data)",
+            )
+        ]
     engine = FaceEngine(s.models_dir, FaceSettings(verify_checksums=False))
     result = engine.analyse(PROBE_PHOTO.read_bytes())
     faces = len(result.faces)
     ok = result.ok and faces == 1
-    return [row("face.answers", "PASS" if ok else "FAIL",
-                 f"{PROBE_PHOTO.name}: {faces} face(s), {result.reason or 'embedded'} in "
-                 f"{result.timings_ms.get('total', 0):.0f} ms", "appliance models fetch --only face (re-convert)")]
+    return [
+        row(
+            "face.answers",
+            "PASS" if ok else "FAIL",
+            f"{PROBE_PHOTO.name}: {faces} face(s), {result.reason or 'embedded'} in "
+            f"{result.timings_ms.get('total', 0):.0f} ms",
+            "appliance models fetch --only face (re-convert)",
+        )
+    ]
 
 
 def check_speech_models(s: Settings) -> list[Check]:
@@ -149,16 +194,31 @@ def check_speech_models(s: Settings) -> list[Check]:
     audio, rate = tts.synthesize(PROBE_SENTENCE)
     tts_ms = (time.perf_counter() - t0) * 1000
     engine = tts.engines["zh"]
-    rows = [row("speech.tts", "PASS" if engine == "kokoro" else "WARN",
-                 f"{engine} spoke {len(audio) / rate:.1f} s of audio (load + synthesis {tts_ms:.0f} ms)",
-                 "Kokoro did not load: appliance models fetch --only speech")]
+    rows = [
+        row(
+            "speech.tts",
+            "PASS" if engine == "kokoro" else "WARN",
+            f"{engine} spoke {len(audio) / rate:.1f} s of audio (load + synthesis {tts_ms:.0f} ms)",
+            "Kokoro did not load: appliance models fetch --only speech",
+        )
+    ]
     ggml = s.models_dir / s.speech.ggml_model if s.speech.ggml_model else None
-    stt = SpeechToText(s.models_dir, language=None if s.speech.language == "auto" else s.speech.language,
-                       backend=s.speech.stt_backend, ggml_path=ggml)
+    stt = SpeechToText(
+        s.models_dir,
+        language=None if s.speech.language == "auto" else s.speech.language,
+        backend=s.speech.stt_backend,
+        ggml_path=ggml,
+    )
     heard = to_simplified(stt.transcribe(decode_audio(encode_wav(audio, rate))).text)
     ok = PROBE_WORD in heard
-    rows.append(row("speech.stt", "PASS" if ok else "FAIL", f"said {PROBE_SENTENCE!r}, heard {heard!r}",
-                     "appliance models fetch --only speech; check speech.stt_backend"))
+    rows.append(
+        row(
+            "speech.stt",
+            "PASS" if ok else "FAIL",
+            f"said {PROBE_SENTENCE!r}, heard {heard!r}",
+            "appliance models fetch --only speech; check speech.stt_backend",
+        )
+    )
     return rows
 
 
@@ -178,7 +238,14 @@ def check_data_dir(s: Settings) -> list[Check]:
         base = _existing_ancestor(d)
         if not base.is_dir() or not os.access(base, os.W_OK):
             return [row("data_dir", "FAIL", f"{d} is missing and {base} does not let us create it", fix)]
-        return [row("data_dir", "WARN", f"{d} does not exist yet (created at first start)", "start the service once")]
+        return [
+            row(
+                "data_dir",
+                "WARN",
+                f"{d} does not exist yet (created at first start)",
+                "start the service once",
+            )
+        ]
     try:
         probe = d / f".doctor-{os.getpid()}"
         with open(probe, "wb") as f:
@@ -214,7 +281,14 @@ def check_database(s: Settings) -> list[Check]:
 
     path = endpoints.database_path(s.data_dir)
     if not path.exists():
-        return [row("database", "WARN", f"{path} not created yet (created at first start)", "start the service once")]
+        return [
+            row(
+                "database",
+                "WARN",
+                f"{path} not created yet (created at first start)",
+                "start the service once",
+            )
+        ]
     try:
         db = _open_read_only(path)
     except OSError as exc:
@@ -223,18 +297,36 @@ def check_database(s: Settings) -> list[Check]:
     store.database.initialize(db)  # the models' queries must go to this read-only handle
     try:
         verdict = integrity_check(db)
-        rows = [row("database", "PASS" if verdict == "ok" else "FAIL", f"integrity_check: {verdict}",
-                     f"stop the service and restore {path.name} from a backup")]
+        rows = [
+            row(
+                "database",
+                "PASS" if verdict == "ok" else "FAIL",
+                f"integrity_check: {verdict}",
+                f"stop the service and restore {path.name} from a backup",
+            )
+        ]
         have, want = store.current_version(db), store.SCHEMA_VERSION
         level = "PASS" if have == want else "WARN" if have < want else "FAIL"
-        rows.append(row("schema", level, f"version {have}, software expects {want}",
-                         "start the service to migrate" if have < want else "install the newer software again"))
+        rows.append(
+            row(
+                "schema",
+                level,
+                f"version {have}, software expects {want}",
+                "start the service to migrate" if have < want else "install the newer software again",
+            )
+        )
         if have >= 1:
             pending = store.OutboxItem.select().where(store.OutboxItem.state == State.PENDING).count()
             dead = store.OutboxItem.select().where(store.OutboxItem.state == State.DEAD).count()
             level = "WARN" if dead or pending > 100 else "PASS"
-            rows.append(row("outbox", level, f"{pending} pending, {dead} dead",
-                             "check upstream.tencent; `appliance sync` lists and retries items"))
+            rows.append(
+                row(
+                    "outbox",
+                    level,
+                    f"{pending} pending, {dead} dead",
+                    "check upstream.tencent; `appliance sync` lists and retries items",
+                )
+            )
         return rows
     finally:
         db.close()
@@ -246,8 +338,14 @@ def check_disk(s: Settings) -> list[Check]:
     usage = shutil.disk_usage(where)
     free = usage.free
     level = "FAIL" if free < MIN_FREE_FAIL else "WARN" if free < MIN_FREE_WARN else "PASS"
-    return [row("disk", level, f"{free / 2**30:.1f} GiB free of {usage.total / 2**30:.1f} GiB at {where}",
-                 "free space: old logs (journalctl --vacuum-size=100M), images in the data dir")]
+    return [
+        row(
+            "disk",
+            level,
+            f"{free / 2**30:.1f} GiB free of {usage.total / 2**30:.1f} GiB at {where}",
+            "free space: old logs (journalctl --vacuum-size=100M), images in the data dir",
+        )
+    ]
 
 
 def check_clock(s: Settings) -> list[Check]:
@@ -255,9 +353,15 @@ def check_clock(s: Settings) -> list[Check]:
     newest = max((p.stat().st_mtime for p in Path(__file__).parents[1].rglob("*.py")), default=0.0)
     year = time.gmtime(now).tm_year
     if year < 2024 or now + 60 < newest:
-        return [row("clock", "FAIL", f"the clock says {time.strftime('%Y-%m-%d %H:%M', time.gmtime(now))} UTC, "
-                     f"before this software's files ({time.strftime('%Y-%m-%d', time.gmtime(newest))})",
-                     "timedatectl set-ntp true (or set the RTC: hwclock --systohc)")]
+        return [
+            row(
+                "clock",
+                "FAIL",
+                f"the clock says {time.strftime('%Y-%m-%d %H:%M', time.gmtime(now))} UTC, "
+                f"before this software's files ({time.strftime('%Y-%m-%d', time.gmtime(newest))})",
+                "timedatectl set-ntp true (or set the RTC: hwclock --systohc)",
+            )
+        ]
     return [row("clock", "PASS", f"{time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(now))} UTC")]
 
 
@@ -265,12 +369,22 @@ def check_clock(s: Settings) -> list[Check]:
 
 
 CHECKS: dict[str, Callable[[Settings], list[Check]]] = {
-    "python": check_python, "packages": check_packages, "config": check_config, "origins": check_origins,
-    "models": check_model_files, "face": check_face_model, "speech": check_speech_models,
-    "camera": host.check_camera, "ports": host.check_ports,
+    "python": check_python,
+    "packages": check_packages,
+    "config": check_config,
+    "origins": check_origins,
+    "models": check_model_files,
+    "face": check_face_model,
+    "speech": check_speech_models,
+    "camera": host.check_camera,
+    "ports": host.check_ports,
     "privileged_port": host.check_privileged_port,
-    "data_dir": check_data_dir, "database": check_database, "disk": check_disk, "clock": check_clock,
-    "upstreams": upstream.probe_all, "systemd": host.check_systemd,
+    "data_dir": check_data_dir,
+    "database": check_database,
+    "disk": check_disk,
+    "clock": check_clock,
+    "upstreams": upstream.probe_all,
+    "systemd": host.check_systemd,
 }
 """Groups of checks, in the order printed; `--skip` takes these names."""
 
@@ -287,8 +401,8 @@ def run(settings: Settings, skip: Iterable[str] = ()) -> list[Check]:
         except Exception as exc:  # the doctor reports, it does not die halfway
             rows = [Check(group, "FAIL", f"check crashed: {type(exc).__name__}: {exc}", "see the message")]
         ms = round((time.perf_counter() - t0) * 1000, 1)
-        for row in rows:
-            row.ms = ms
+        for check in rows:
+            check.ms = ms
         out.extend(rows)
     return out
 
@@ -298,8 +412,11 @@ def failed(checks: list[Check]) -> bool:
 
 
 def as_json(checks: list[Check], secrets: list[str]) -> str:
-    text = json.dumps({"ok": not failed(checks), "checks": [dataclasses.asdict(c) for c in checks]},
-                      ensure_ascii=False, indent=2)
+    text = json.dumps(
+        {"ok": not failed(checks), "checks": [dataclasses.asdict(c) for c in checks]},
+        ensure_ascii=False,
+        indent=2,
+    )
     return scrub(text, secrets)
 
 

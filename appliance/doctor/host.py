@@ -31,8 +31,14 @@ def check_camera(s: Settings) -> list[Check]:
         return [row("camera", "WARN", "no camera configured", "the front end sends images itself")]
     running = [w for w in (our_gateway(s) or {}).get("workers", []) if w.get("name") == "camera"]
     if running and running[0].get("state") == "ready":  # the device is the worker's: do not fight it
-        return [row("camera", "PASS", f"{camera.source}: the running camera worker delivers frames "
-                     f"({running[0].get('status') or 'ready'})")]
+        return [
+            row(
+                "camera",
+                "PASS",
+                f"{camera.source}: the running camera worker delivers frames "
+                f"({running[0].get('status') or 'ready'})",
+            )
+        ]
     from ..camera.sources import SourceError, make_source
 
     fix = "check the cable / device path, group video; or appliance config set camera.source none"
@@ -41,8 +47,14 @@ def check_camera(s: Settings) -> list[Check]:
     except SourceError as exc:
         return [row("camera", "FAIL", str(exc), fix)]
     if source is None:
-        return [row("camera", "WARN", f"no camera configured (camera.source = {camera.source!r} found none)",
-                     "set camera.source when the kiosk's own camera is used")]
+        return [
+            row(
+                "camera",
+                "WARN",
+                f"no camera configured (camera.source = {camera.source!r} found none)",
+                "set camera.source when the kiosk's own camera is used",
+            )
+        ]
     frame = None
     try:
         source.open()
@@ -101,17 +113,35 @@ def check_ports(s: Settings) -> list[Check]:
         if state == "free":
             rows.append(row(name, "PASS", f"{s.ports.bind}:{port} is free"))
         elif state == "denied":
-            rows.append(row(name, "WARN", f"{port} is privileged for this user (the service gets the capability)",
-                             "see the privileged_port check"))
+            rows.append(
+                row(
+                    name,
+                    "WARN",
+                    f"{port} is privileged for this user (the service gets the capability)",
+                    "see the privileged_port check",
+                )
+            )
         else:
             health = health if health is not None else (our_gateway(s) or {})
             if health:
                 pid = health.get("pid", "?")
-                rows.append(row(name, "PASS", f"{port} held by our running service (supervisor pid {pid}, "
-                                 f"{'healthy' if health.get('healthy') else 'NOT healthy'})"))
+                rows.append(
+                    row(
+                        name,
+                        "PASS",
+                        f"{port} held by our running service (supervisor pid {pid}, "
+                        f"{'healthy' if health.get('healthy') else 'NOT healthy'})",
+                    )
+                )
             else:
-                rows.append(row(name, "FAIL", f"{s.ports.bind}:{port} is held by another program",
-                                 f"find it: ss -ltnp 'sport = :{port}'; or appliance config set ports.{key} N"))
+                rows.append(
+                    row(
+                        name,
+                        "FAIL",
+                        f"{s.ports.bind}:{port} is held by another program",
+                        f"find it: ss -ltnp 'sport = :{port}'; or appliance config set ports.{key} N",
+                    )
+                )
     return rows
 
 
@@ -158,8 +188,14 @@ def check_privileged_port(s: Settings) -> list[Check]:
     unit = _unit_text()
     if "AmbientCapabilities=CAP_NET_BIND_SERVICE" in unit.replace(" ", ""):
         return [row(name, "PASS", f"ports {low}: granted by the unit's AmbientCapabilities")]
-    return [row(name, "FAIL", f"ports {low} need CAP_NET_BIND_SERVICE and nothing grants it",
-                 "install the systemd unit (AmbientCapabilities=CAP_NET_BIND_SERVICE) or choose ports ≥ 1024")]
+    return [
+        row(
+            name,
+            "FAIL",
+            f"ports {low} need CAP_NET_BIND_SERVICE and nothing grants it",
+            "install the systemd unit (AmbientCapabilities=CAP_NET_BIND_SERVICE) or choose ports ≥ 1024",
+        )
+    ]
 
 
 def _systemctl(*args: str) -> tuple[int, str]:
@@ -169,21 +205,46 @@ def _systemctl(*args: str) -> tuple[int, str]:
 
 def check_systemd(s: Settings) -> list[Check]:
     """The unit installed and enabled, and when systemd last heard the watchdog."""
-    no_watchdog = row("watchdog", "WARN", "not readable without systemd", "run the doctor on the kiosk itself")
+    no_watchdog = row(
+        "watchdog", "WARN", "not readable without systemd", "run the doctor on the kiosk itself"
+    )
     if not shutil.which("systemctl"):
-        return [row("systemd", "WARN", "systemctl not found: not a systemd machine", "run under systemd on the kiosk"),
-                no_watchdog]
+        return [
+            row(
+                "systemd",
+                "WARN",
+                "systemctl not found: not a systemd machine",
+                "run under systemd on the kiosk",
+            ),
+            no_watchdog,
+        ]
     if not Path("/run/systemd/system").exists():
-        return [row("systemd", "WARN", "systemd is not running here (a container or a chroot?)",
-                 "run the doctor on the kiosk itself"), no_watchdog]
+        return [
+            row(
+                "systemd",
+                "WARN",
+                "systemd is not running here (a container or a chroot?)",
+                "run the doctor on the kiosk itself",
+            ),
+            no_watchdog,
+        ]
     _, state = _systemctl("is-enabled", UNIT)
     if state != "enabled":
-        fix = ("systemctl enable --now kiosk-appliance" if state in ("disabled", "static")
-               else "install the unit: sudo systemd/install.sh")
+        fix = (
+            "systemctl enable --now kiosk-appliance"
+            if state in ("disabled", "static")
+            else "install the unit: sudo systemd/install.sh"
+        )
         rows = [row("systemd", "FAIL", f"{UNIT}.service is {state or 'not installed'}", fix)]
     else:
         rows = [row("systemd", "PASS", f"{UNIT}.service installed and enabled", "")]
     _, stamp = _systemctl("show", "-p", "WatchdogTimestamp", "--value", UNIT)
-    rows.append(row("watchdog", "PASS" if stamp else "WARN", f"last watchdog ping: {stamp or 'none recorded'}",
-                 "systemctl status kiosk-appliance: is the service running?"))
+    rows.append(
+        row(
+            "watchdog",
+            "PASS" if stamp else "WARN",
+            f"last watchdog ping: {stamp or 'none recorded'}",
+            "systemctl status kiosk-appliance: is the service running?",
+        )
+    )
     return rows

@@ -12,6 +12,7 @@ import asyncio
 import json
 import re
 import time
+
 from ..config import Settings
 from .check import Check, row
 
@@ -40,7 +41,7 @@ async def _sebox(settings: Settings) -> tuple[str, str, str]:
             try:
                 msg = await ws.receive(timeout=0.5)
                 extra = " (a record arrived)" if msg.type.name == "TEXT" else ""
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 extra = ""
     return "PASS", f"{cfg.url} accepted the configuration in {latency} ms{extra}", ""
 
@@ -50,12 +51,18 @@ def _sebox_plan(settings: Settings):
     from ..sync.sebox_target import self_feed_problem
 
     if not settings.sebox.url:
-        return None, ("FAIL", "enabled but sebox.url is empty: no box feed is read",
-                      "appliance config set sebox.url ws://<box-ip>:5679")
+        return None, (
+            "FAIL",
+            "enabled but sebox.url is empty: no box feed is read",
+            "appliance config set sebox.url ws://<box-ip>:5679",
+        )
     problem = self_feed_problem(settings, resolve=True)
     if problem:
-        return None, ("FAIL", problem,
-                      "appliance config set sebox.url ws://<box-ip>:5679 (the SE box, not this kiosk)")
+        return None, (
+            "FAIL",
+            problem,
+            "appliance config set sebox.url ws://<box-ip>:5679 (the SE box, not this kiosk)",
+        )
     return _sebox(settings), None
 
 
@@ -68,19 +75,28 @@ async def _http_probe(url: str, body: dict, headers: dict, what: str) -> tuple[s
             text = await response.text()
             latency = _ms(t0)
     if response.status in (401, 403):
-        return ("FAIL", f"{url} refused the credentials (HTTP {response.status}) in {latency} ms",
-                f"set the right {what} with `appliance config set`")
+        return (
+            "FAIL",
+            f"{url} refused the credentials (HTTP {response.status}) in {latency} ms",
+            f"set the right {what} with `appliance config set`",
+        )
     try:
         answer = json.loads(text)
     except ValueError:
-        return ("WARN", f"{url} answered HTTP {response.status} but not JSON in {latency} ms",
-                "check the URL: it does not look like the API")
+        return (
+            "WARN",
+            f"{url} answered HTTP {response.status} but not JSON in {latency} ms",
+            "check the URL: it does not look like the API",
+        )
     code = answer.get("errcode", answer.get("code")) if isinstance(answer, dict) else None
     message = _message(answer)
     if code not in (0, 1020, None) and CREDENTIAL_WORDS.search(message):
         # The seeds name no auth error code; the APIs say it in words (errmsg / msg).
-        return ("FAIL", f"{url} refused the credentials (code {code}: {message[:80]}) in {latency} ms",
-                f"set the right {what} with `appliance config set`")
+        return (
+            "FAIL",
+            f"{url} refused the credentials (code {code}: {message[:80]}) in {latency} ms",
+            f"set the right {what} with `appliance config set`",
+        )
     return "PASS", f"{url} answered (HTTP {response.status}, code {code}) in {latency} ms", ""
 
 
@@ -95,7 +111,11 @@ def _message(answer) -> str:
 def _tencent(settings: Settings):
     cfg = settings.tencent
     if not cfg.token:
-        return None, ("FAIL", "enabled but tencent.token is empty", "appliance config set tencent.token TOKEN")
+        return None, (
+            "FAIL",
+            "enabled but tencent.token is empty",
+            "appliance config set tencent.token TOKEN",
+        )
     url = cfg.base_url.rstrip("/") + "/faceLib/person/recong"
     # An empty query: the API answers with an errcode, which proves the
     # endpoint and the token without identifying anybody.
@@ -105,13 +125,22 @@ def _tencent(settings: Settings):
 def _liveness(settings: Settings):
     cfg = settings.liveness_api
     if not cfg.authorization:
-        return None, ("FAIL", "enabled but liveness_api.authorization is empty",
-                      "appliance config set liveness_api.authorization TOKEN")
+        return None, (
+            "FAIL",
+            "enabled but liveness_api.authorization is empty",
+            "appliance config set liveness_api.authorization TOKEN",
+        )
     headers = {"Content-Type": "application/json", "X-APP-ID": cfg.app_id, "Authorization": cfg.authorization}
     if cfg.device_uuid:
         headers["Device-Uuid"] = cfg.device_uuid
-    body = {"code": 1019, "data": {"taskId": "appliance-doctor", "imageList": [],
-                                   "algoTasks": [{"algoTask": 1031, "algoConfig": {"silentface": {"algoType": 1031}}}]}}
+    body = {
+        "code": 1019,
+        "data": {
+            "taskId": "appliance-doctor",
+            "imageList": [],
+            "algoTasks": [{"algoTask": 1031, "algoConfig": {"silentface": {"algoType": 1031}}}],
+        },
+    }
     return _http_probe(cfg.url, body, headers, "liveness_api.authorization"), None
 
 
@@ -125,7 +154,14 @@ def probe_all(settings: Settings) -> list[Check]:
     }
     for name, (enabled, make, section) in plan.items():
         if not enabled:
-            rows.append(row(name, "WARN", "disabled", f"appliance config set {section}.enabled true (if the site has one)"))
+            rows.append(
+                row(
+                    name,
+                    "WARN",
+                    "disabled",
+                    f"appliance config set {section}.enabled true (if the site has one)",
+                )
+            )
             continue
         coroutine, early = make()
         if early:
@@ -135,6 +171,12 @@ def probe_all(settings: Settings) -> list[Check]:
             rows.append(row(name, *asyncio.run(asyncio.wait_for(coroutine, TIMEOUT + 1))))
         except Exception as exc:  # unreachable, refused, TLS, timeout: each a FAIL with its reason
             reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-            rows.append(row(name, "FAIL", f"unreachable: {reason}",
-                         f"check the network and the URL (`appliance config get {section}`)"))
+            rows.append(
+                row(
+                    name,
+                    "FAIL",
+                    f"unreachable: {reason}",
+                    f"check the network and the URL (`appliance config get {section}`)",
+                )
+            )
     return rows

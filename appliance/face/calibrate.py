@@ -21,6 +21,7 @@ appear in several photos), and measures:
 1.0, one full-resolution pass; 0.5 = FaceSettings.detect_face_px 40, each face
 then refined at full resolution as locate.py does).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -55,11 +56,15 @@ NPM_SOURCE = ("@vladmandic/face-api@1.7.15", "package/demo/sample")
 SKIP = ("32bit.png", "test_3ddfa_result", "app_icon", "mask_")  # duplicates / not photos
 # Identities seen in several photos: file -> (identity, photo id, face index after x-sort).
 KNOWN = {
-    "obama.jpg": ("obama", "A", 0), "obama_partial_face.jpg": ("obama", "A", 0),
-    "obama_partial_face2.jpg": ("obama", "A", 0), "obama2.jpg": ("obama", "B", 0),
+    "obama.jpg": ("obama", "A", 0),
+    "obama_partial_face.jpg": ("obama", "A", 0),
+    "obama_partial_face2.jpg": ("obama", "A", 0),
+    "obama2.jpg": ("obama", "B", 0),
     "obama3.jpg": ("obama", "C", 0),
-    "ref_ori.png": ("ns_man", "A", 0), "ref_M_30.jpg": ("ns_man", "A", 0),
-    "p3.jpg": ("ns_man", "B", 1), "test2.jpg": ("ns_man", "C", 0),
+    "ref_ori.png": ("ns_man", "A", 0),
+    "ref_M_30.jpg": ("ns_man", "A", 0),
+    "p3.jpg": ("ns_man", "B", 1),
+    "test2.jpg": ("ns_man", "C", 0),
 }
 MIN_FACE = 40
 
@@ -72,9 +77,11 @@ def fetch_sources(work: Path) -> Path:
     dl = work / "downloads"
     dl.mkdir(parents=True, exist_ok=True)
     images.mkdir(parents=True, exist_ok=True)
-    for spec, opts, member in PIP_SOURCES:
-        subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "-q", *opts, spec,
-                        "-d", str(dl)], check=True)
+    for spec, opts, _member in PIP_SOURCES:
+        subprocess.run(
+            [sys.executable, "-m", "pip", "download", "--no-deps", "-q", *opts, spec, "-d", str(dl)],
+            check=True,
+        )
     subprocess.run(["npm", "pack", "-q", NPM_SOURCE[0]], cwd=dl, check=True, capture_output=True)
     for archive in dl.iterdir():
         members = [m for _, _, m in PIP_SOURCES] + [NPM_SOURCE[1]]
@@ -85,8 +92,12 @@ def fetch_sources(work: Path) -> Path:
                         zf.extract(name, images)
         elif archive.name.endswith((".tar.gz", ".tgz")):
             with tarfile.open(archive) as tf:
-                picked = [m for m in tf.getmembers() if any(m.name.startswith(p) for p in members)
-                          and m.name.lower().endswith((".jpg", ".png"))]
+                picked = [
+                    m
+                    for m in tf.getmembers()
+                    if any(m.name.startswith(p) for p in members)
+                    and m.name.lower().endswith((".jpg", ".png"))
+                ]
                 tf.extractall(images, members=picked, filter="data")
     return images
 
@@ -111,8 +122,16 @@ class Models:
             if d.short_side < min_face:
                 continue
             crop = align_face(bgr, d.landmarks)
-            out.append({"box": d.box, "emb": self.emb.embed(crop), "crop": crop,
-                        "px": d.short_side, "pose": head_pose(d.landmarks), "sharp": sharpness(crop)})
+            out.append(
+                {
+                    "box": d.box,
+                    "emb": self.emb.embed(crop),
+                    "crop": crop,
+                    "px": d.short_side,
+                    "pose": head_pose(d.landmarks),
+                    "sharp": sharpness(crop),
+                }
+            )
         return out
 
 
@@ -222,13 +241,24 @@ def threshold_at(impostor: np.ndarray, far: float) -> dict:
     empirical = float(imp[-(k + 1)]) if len(imp) else float("nan")
     mu, sd = float(imp.mean()), float(imp.std(ddof=1))
     z = normal_upper_quantile(far)
-    return {"far": far, "pairs": int(len(imp)), "empirical": round(empirical, 4),
-            "normal_fit": round(mu + z * sd, 4), "mean": round(mu, 4), "sd": round(sd, 4)}
+    return {
+        "far": far,
+        "pairs": int(len(imp)),
+        "empirical": round(empirical, 4),
+        "normal_fit": round(mu + z * sd, 4),
+        "mean": round(mu, 4),
+        "sd": round(sd, 4),
+    }
 
 
-def template_study(models: Models, faces: list[dict], q: QualitySettings,
-                   threshold: float = DEFAULT_MATCH_THRESHOLD,
-                   consistency: float = DEFAULT_MATCH_THRESHOLD, templates: dict | None = None) -> dict:
+def template_study(
+    models: Models,
+    faces: list[dict],
+    q: QualitySettings,
+    threshold: float = DEFAULT_MATCH_THRESHOLD,
+    consistency: float = DEFAULT_MATCH_THRESHOLD,
+    templates: dict | None = None,
+) -> dict:
     """Enrol each kiosk-grade identity from 3 augmented frames; probe with real photos.
 
     'mean' = one normalised mean template; 'multi' = best of the 3 templates.
@@ -246,18 +276,27 @@ def template_study(models: Models, faces: list[dict], q: QualitySettings,
                 (gen if probe["ident"] == ident else imp).append(s)
         gen_a, imp_a = np.array(gen), np.array(imp)
         d_prime = (gen_a.mean() - imp_a.mean()) / math.sqrt((gen_a.var() + imp_a.var()) / 2)
-        result[mode] = {"genuine": [round(g, 4) for g in gen], "impostor_pairs": len(imp),
-                        "impostor_max": round(float(imp_a.max()), 4),
-                        "impostor_mean": round(float(imp_a.mean()), 4),
-                        "genuine_min": round(float(gen_a.min()), 4), "d_prime": round(float(d_prime), 3),
-                        "genuine_rejected_at_threshold": int((gen_a < threshold).sum()),
-                        "impostor_accepted_at_threshold": int((imp_a >= threshold).sum())}
+        result[mode] = {
+            "genuine": [round(g, 4) for g in gen],
+            "impostor_pairs": len(imp),
+            "impostor_max": round(float(imp_a.max()), 4),
+            "impostor_mean": round(float(imp_a.mean()), 4),
+            "genuine_min": round(float(gen_a.min()), 4),
+            "d_prime": round(float(d_prime), 3),
+            "genuine_rejected_at_threshold": int((gen_a < threshold).sum()),
+            "impostor_accepted_at_threshold": int((imp_a >= threshold).sum()),
+        }
     result["enrolled_identities"] = len(templates)
     return result
 
 
-def open_set_study(templates: dict, faces: list[dict], dtype: str,
-                   threshold: float = DEFAULT_MATCH_THRESHOLD, margin: float = DEFAULT_MATCH_MARGIN) -> dict:
+def open_set_study(
+    templates: dict,
+    faces: list[dict],
+    dtype: str,
+    threshold: float = DEFAULT_MATCH_THRESHOLD,
+    margin: float = DEFAULT_MATCH_MARGIN,
+) -> dict:
     """Every face probes a gallery of every enrolment from *other* photos (as the worker searches).
 
     A probe whose identity is enrolled there is a genuine probe: rank-1 is right when the best
@@ -265,8 +304,16 @@ def open_set_study(templates: dict, faces: list[dict], dtype: str,
     open-set probe: it must be rejected.  Per-probe decisions are returned too, so the two
     template forms can be compared decision by decision.
     """
-    counts = {"genuine_probes": 0, "rank1_correct": 0, "accepted_correct": 0, "accepted_wrong": 0,
-              "genuine_rejected": 0, "open_set_probes": 0, "open_set_rejected": 0, "open_set_accepted": 0}
+    counts = {
+        "genuine_probes": 0,
+        "rank1_correct": 0,
+        "accepted_correct": 0,
+        "accepted_wrong": 0,
+        "genuine_rejected": 0,
+        "open_set_probes": 0,
+        "open_set_rejected": 0,
+        "open_set_accepted": 0,
+    }
     decisions = []
     for probe in faces:
         # One user per person (as on a kiosk): a person enrolled from several photos has all
@@ -283,8 +330,11 @@ def open_set_study(templates: dict, faces: list[dict], dtype: str,
         if probe["ident"] in rows:
             counts["genuine_probes"] += 1
             counts["rank1_correct"] += best == probe["ident"]
-            key = "genuine_rejected" if not match.accepted else (
-                "accepted_correct" if best == probe["ident"] else "accepted_wrong")
+            key = (
+                "genuine_rejected"
+                if not match.accepted
+                else ("accepted_correct" if best == probe["ident"] else "accepted_wrong")
+            )
         else:
             counts["open_set_probes"] += 1
             key = "open_set_accepted" if match.accepted else "open_set_rejected"
@@ -298,14 +348,15 @@ def compare_template_forms(templates: dict, faces: list[dict]) -> dict:
     runs = {dtype: open_set_study(templates, faces, dtype) for dtype in DTYPES}
     a, b = runs["float32"]["decisions"], runs["int8"]["decisions"]
     out = {dtype: {k: v for k, v in run.items() if k != "decisions"} for dtype, run in runs.items()}
-    out["decisions_changed"] = sum(x[0] != y[0] for x, y in zip(a, b))
-    diffs = [abs(x[1] - y[1]) for x, y in zip(a, b) if x[1] is not None and y[1] is not None]
+    out["decisions_changed"] = sum(x[0] != y[0] for x, y in zip(a, b, strict=False))
+    diffs = [abs(x[1] - y[1]) for x, y in zip(a, b, strict=False) if x[1] is not None and y[1] is not None]
     out["best_score_max_abs_diff"] = round(max(diffs), 5) if diffs else None
     return out
 
 
-def enrolled_templates(models: Models, faces: list[dict], q: QualitySettings,
-                       consistency: float = DEFAULT_MATCH_THRESHOLD) -> dict:
+def enrolled_templates(
+    models: Models, faces: list[dict], q: QualitySettings, consistency: float = DEFAULT_MATCH_THRESHOLD
+) -> dict:
     """n -> (identity, k×128 templates, photo): each kiosk-grade face enrolled from 3 frames."""
     templates = {}
     for n, enrol in enumerate(faces):
@@ -336,11 +387,13 @@ def blur_study(faces: list[dict], q: QualitySettings, models: Models) -> dict:
             crop = f["crop"] if sigma == 0 else cv2.GaussianBlur(f["crop"], (0, 0), sigma)
             sharp_vals.append(sharpness(crop))
             cos_vals.append(float(models.emb.embed(crop) @ f["emb"]))
-        out[f"sigma_{sigma}"] = {"n": len(sharp_vals),
-                                 "sharpness_min": round(min(sharp_vals), 1),
-                                 "sharpness_median": round(float(np.median(sharp_vals)), 1),
-                                 "sharpness_max": round(max(sharp_vals), 1),
-                                 "cos_to_sharp_min": round(min(cos_vals), 4)}
+        out[f"sigma_{sigma}"] = {
+            "n": len(sharp_vals),
+            "sharpness_min": round(min(sharp_vals), 1),
+            "sharpness_median": round(float(np.median(sharp_vals)), 1),
+            "sharpness_max": round(max(sharp_vals), 1),
+            "cos_to_sharp_min": round(min(cos_vals), 4),
+        }
     return out
 
 
@@ -348,8 +401,13 @@ def summarise(values: list[float]) -> dict:
     a = np.asarray(values)
     if a.size == 0:
         return {"n": 0}
-    return {"n": int(a.size), "min": round(float(a.min()), 4), "p05": round(float(np.quantile(a, 0.05)), 4),
-            "median": round(float(np.median(a)), 4), "max": round(float(a.max()), 4)}
+    return {
+        "n": int(a.size),
+        "min": round(float(a.min()), 4),
+        "p05": round(float(np.quantile(a, 0.05)), 4),
+        "median": round(float(np.median(a)), 4),
+        "max": round(float(a.max()), 4),
+    }
 
 
 def engine_detect_scale() -> float:
@@ -371,11 +429,15 @@ def run(models_dir: Path, work: Path, detect_scale: float | None = None) -> dict
     templates = enrolled_templates(models, faces, q)
     all_aug = [s for v in aug.values() for s in v]
     return {
-        "faces": len(faces), "identities": len({f["ident"] for f in faces}),
+        "faces": len(faces),
+        "identities": len({f["ident"] for f in faces}),
         "kiosk_grade_faces": len(graded),
-        "real_genuine": summarise(genuine), "real_genuine_scores": [round(g, 4) for g in genuine],
-        "impostor_all": summarise(impostor), "impostor_top5": top,
-        "impostor_kiosk_grade": summarise(g_impostor), "impostor_kiosk_grade_top5": g_top,
+        "real_genuine": summarise(genuine),
+        "real_genuine_scores": [round(g, 4) for g in genuine],
+        "impostor_all": summarise(impostor),
+        "impostor_top5": top,
+        "impostor_kiosk_grade": summarise(g_impostor),
+        "impostor_kiosk_grade_top5": g_top,
         "augmented_genuine": {k: summarise(v) for k, v in aug.items()} | {"all": summarise(all_aug)},
         "threshold_far_1e-3": threshold_at(np.array(impostor), 1e-3),
         "threshold_far_1e-4": threshold_at(np.array(impostor), 1e-4),
@@ -384,9 +446,11 @@ def run(models_dir: Path, work: Path, detect_scale: float | None = None) -> dict
         "normal_fit_far_1e-6": threshold_at(np.array(impostor), 1e-6)["normal_fit"],
         "sharpness_kiosk_grade": summarise([f["sharp"] for f in graded]),
         "threshold_in_use": DEFAULT_MATCH_THRESHOLD,
-        "at_threshold": {"real_genuine_rejected": int((np.array(genuine) < DEFAULT_MATCH_THRESHOLD).sum()),
-                         "impostor_accepted": int((np.array(impostor) >= DEFAULT_MATCH_THRESHOLD).sum()),
-                         "augmented_genuine_rejected": int((np.array(all_aug) < DEFAULT_MATCH_THRESHOLD).sum())},
+        "at_threshold": {
+            "real_genuine_rejected": int((np.array(genuine) < DEFAULT_MATCH_THRESHOLD).sum()),
+            "impostor_accepted": int((np.array(impostor) >= DEFAULT_MATCH_THRESHOLD).sum()),
+            "augmented_genuine_rejected": int((np.array(all_aug) < DEFAULT_MATCH_THRESHOLD).sum()),
+        },
         "templates": template_study(models, faces, q, templates=templates),
         "open_set": compare_template_forms(templates, faces),
         "detect_scale": detect_scale,
@@ -399,9 +463,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--models", required=True, type=Path)
     parser.add_argument("--work", default=Path("/tmp/face-calib"), type=Path)
     parser.add_argument("--out", type=Path, help="write the JSON here too")
-    parser.add_argument("--detect-scale", type=float, default=None,
-                        help="first detection pass's scale (default: the engine's, 1.0; "
-                             "0.5 = shrunk, refined)")
+    parser.add_argument(
+        "--detect-scale",
+        type=float,
+        default=None,
+        help="first detection pass's scale (default: the engine's, 1.0; 0.5 = shrunk, refined)",
+    )
     args = parser.parse_args(argv)
     report = run(args.models, args.work, args.detect_scale)
     text = json.dumps(report, indent=1, ensure_ascii=False)

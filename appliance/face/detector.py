@@ -7,6 +7,7 @@ modelfiles).  YuNet (2023mar) gives, per stride 8/16/32 and grid cell, a class
 and an objectness score, a box (centre offset, log size) and 5 landmarks.
 Decoding follows OpenCV's ``face_detect.cpp`` so detections match it.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -26,8 +27,7 @@ def make_session(model_path: Path, threads: int = 2) -> ort.InferenceSession:
     opts.inter_op_num_threads = 1
     opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     opts.log_severity_level = 3
-    return ort.InferenceSession(str(model_path), sess_options=opts,
-                                providers=["CPUExecutionProvider"])
+    return ort.InferenceSession(str(model_path), sess_options=opts, providers=["CPUExecutionProvider"])
 
 
 @dataclass
@@ -47,9 +47,11 @@ class Detection:
         return float(min(self.box[2], self.box[3]))
 
     def as_dict(self) -> dict:
-        return {"box": [round(float(v), 1) for v in self.box],
-                "landmarks": [[round(float(x), 1), round(float(y), 1)] for x, y in self.landmarks],
-                "score": round(self.score, 4)}
+        return {
+            "box": [round(float(v), 1) for v in self.box],
+            "landmarks": [[round(float(x), 1), round(float(y), 1)] for x, y in self.landmarks],
+            "score": round(self.score, 4),
+        }
 
 
 def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> list[int]:
@@ -71,8 +73,9 @@ def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> list[int
     return keep
 
 
-def decode_outputs(outputs: dict[str, np.ndarray], pad_h: int, pad_w: int,
-                   score_threshold: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def decode_outputs(
+    outputs: dict[str, np.ndarray], pad_h: int, pad_w: int, score_threshold: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """YuNet raw outputs -> (boxes N×4, landmarks N×5×2, scores N) above threshold."""
     all_boxes, all_kps, all_scores = [], [], []
     for stride in STRIDES:
@@ -94,9 +97,11 @@ def decode_outputs(outputs: dict[str, np.ndarray], pad_h: int, pad_w: int,
         all_scores.append(score[sel])
     if not all_boxes:
         return np.zeros((0, 4), np.float32), np.zeros((0, 5, 2), np.float32), np.zeros(0, np.float32)
-    return (np.concatenate(all_boxes).astype(np.float32),
-            np.concatenate(all_kps).astype(np.float32),
-            np.concatenate(all_scores).astype(np.float32))
+    return (
+        np.concatenate(all_boxes).astype(np.float32),
+        np.concatenate(all_kps).astype(np.float32),
+        np.concatenate(all_scores).astype(np.float32),
+    )
 
 
 def shrink(bgr: np.ndarray, max_side: int, max_scale: float = 1.0) -> np.ndarray:
@@ -135,14 +140,14 @@ class YuNetDetector:
         bgr = shrink(bgr, self.max_side, self.max_scale if max_scale is None else max_scale)
         h2, w2 = bgr.shape[:2]
         pad_h, pad_w = -(-h2 // 32) * 32, -(-w2 // 32) * 32
-        padded = cv2.copyMakeBorder(bgr, 0, pad_h - h2, 0, pad_w - w2,
-                                    cv2.BORDER_CONSTANT, value=(0, 0, 0))
+        padded = cv2.copyMakeBorder(bgr, 0, pad_h - h2, 0, pad_w - w2, cv2.BORDER_CONSTANT, value=(0, 0, 0))
         return padded, np.array([w / w2, h / h2], np.float32)
 
     def detect_prepared(self, padded: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Run the network on an already padded BGR image (coordinates in it)."""
         blob = padded.transpose(2, 0, 1)[None].astype(np.float32)  # BGR, 0..255, no scaling
-        raw = dict(zip(self.output_names, self.session.run(self.output_names, {self.input_name: blob})))
+        outputs = self.session.run(self.output_names, {self.input_name: blob})
+        raw = dict(zip(self.output_names, outputs, strict=True))
         boxes, kps, scores = decode_outputs(raw, padded.shape[0], padded.shape[1], self.score_threshold)
         keep = nms(boxes, scores, self.nms_threshold)[: self.top_k]
         return boxes[keep], kps[keep], scores[keep]
@@ -152,6 +157,7 @@ class YuNetDetector:
         padded, scale = self.prepare(bgr, max_scale)
         boxes, kps, scores = self.detect_prepared(padded)
         box_scale = np.tile(scale, 2)
-        return [Detection(box=b * box_scale, landmarks=k * scale, score=float(s))
-                for b, k, s in zip(boxes, kps, scores)]
-
+        return [
+            Detection(box=b * box_scale, landmarks=k * scale, score=float(s))
+            for b, k, s in zip(boxes, kps, scores, strict=False)
+        ]

@@ -7,6 +7,7 @@ Embedding: the model normalises pixels itself ((x - 127.5) / 128 inside the
 graph) and, as OpenCV feeds it, expects RGB; the output is L2-normalised so a
 dot product is the cosine similarity.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -18,8 +19,10 @@ from .detector import make_session
 
 # Landmark template of OpenCV's face_recognize.cpp (112×112 crop):
 # right eye, left eye, nose tip, right mouth corner, left mouth corner.
-SFACE_TEMPLATE = np.array([[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366],
-                           [41.5493, 92.3655], [70.7299, 92.2041]], dtype=np.float64)
+SFACE_TEMPLATE = np.array(
+    [[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366], [41.5493, 92.3655], [70.7299, 92.2041]],
+    dtype=np.float64,
+)
 CROP_SIZE = 112
 EMBEDDING_DIM = 128
 
@@ -36,7 +39,7 @@ def similarity_transform(src: np.ndarray, dst: np.ndarray = SFACE_TEMPLATE) -> n
     if np.linalg.det(u) * np.linalg.det(vt) < 0:
         d[1] = -1  # avoid a reflection
     rot = u @ np.diag(d) @ vt
-    var_src = (src_c ** 2).sum() / len(src)
+    var_src = (src_c**2).sum() / len(src)
     scale = (sing * d).sum() / var_src if var_src > 0 else 1.0
     matrix = np.zeros((2, 3))
     matrix[:, :2] = scale * rot
@@ -47,8 +50,14 @@ def similarity_transform(src: np.ndarray, dst: np.ndarray = SFACE_TEMPLATE) -> n
 def align_face(bgr: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
     """112×112 BGR crop with the 5 landmarks moved onto the SFace template."""
     matrix = similarity_transform(landmarks)
-    return cv2.warpAffine(bgr, matrix, (CROP_SIZE, CROP_SIZE), flags=cv2.INTER_LINEAR,
-                          borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
+    return cv2.warpAffine(
+        bgr,
+        matrix,
+        (CROP_SIZE, CROP_SIZE),
+        flags=cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=(0, 0, 0),
+    )
 
 
 def l2_normalise(vectors: np.ndarray) -> np.ndarray:

@@ -7,6 +7,7 @@ calls in sequence.  One frame is decoded and detected once: liveness gets
 the decoded frame and the landmarks from the analysis, and the camera's
 recogniser hands its detections to :meth:`FaceEngine.analyse_array`.
 """
+
 from __future__ import annotations
 
 import time
@@ -52,7 +53,7 @@ class FaceSettings:
     verify_checksums: bool = True
 
     @classmethod
-    def from_mapping(cls, data: dict) -> "FaceSettings":
+    def from_mapping(cls, data: dict) -> FaceSettings:
         """Build from a config table, e.g. ``{"match_threshold": 0.55,
         "quality": {"min_face_px": 100}, "limits": {"max_pixels": 20e6}}``.
         Unknown keys raise ValueError so a typo in the config is not ignored."""
@@ -65,8 +66,9 @@ class FaceSettings:
                 bad = set(value) - set(known)
                 if bad:
                     raise ValueError(f"unknown face.{key} settings: {sorted(bad)}")
-                kwargs[key] = nested[key](**{k: (tuple(v) if isinstance(v, list) else v)
-                                             for k, v in value.items()})
+                kwargs[key] = nested[key](
+                    **{k: (tuple(v) if isinstance(v, list) else v) for k, v in value.items()}
+                )
             elif key in cls.__dataclass_fields__:
                 kwargs[key] = value
             else:
@@ -101,11 +103,18 @@ class FaceAnalysis:
 
     def to_dict(self) -> dict:
         """JSON-friendly summary (no pixel arrays; embedding as a list if present)."""
-        return {"ok": self.ok, "reason": self.reason, "detail": self.detail, "box": self.box,
-                "landmarks": self.landmarks, "det_score": self.det_score,
-                "embedding": None if self.embedding is None else self.embedding.tolist(),
-                "quality": self.quality, "timings_ms": self.timings_ms,
-                "image_size": self.image_size}
+        return {
+            "ok": self.ok,
+            "reason": self.reason,
+            "detail": self.detail,
+            "box": self.box,
+            "landmarks": self.landmarks,
+            "det_score": self.det_score,
+            "embedding": None if self.embedding is None else self.embedding.tolist(),
+            "quality": self.quality,
+            "timings_ms": self.timings_ms,
+            "image_size": self.image_size,
+        }
 
 
 class _Clock:
@@ -147,9 +156,13 @@ class FaceEngine:
         """One model on one runtime."""
         s = self.settings
         if model == "detector":
-            args = dict(score_threshold=s.detect_score, nms_threshold=s.detect_nms,
-                        max_side=s.detect_max_side,
-                        threads=s.threads, max_scale=self.detect_scale)
+            args = dict(
+                score_threshold=s.detect_score,
+                nms_threshold=s.detect_nms,
+                max_side=s.detect_max_side,
+                threads=s.threads,
+                max_scale=self.detect_scale,
+            )
             if runtime == runtimes.OPENCV:
                 return runtimes.OpenCVDetector(original_paths(models_dir)["detector"], **args)
             return YuNetDetector(models_dir / CONVERTED["detector"], **args)
@@ -167,8 +180,9 @@ class FaceEngine:
             return wanted
         if not opencv_ok:  # only onnxruntime can run: nothing to measure
             return {m: runtimes.ONNXRUNTIME if v == runtimes.AUTO else v for m, v in wanted.items()}
-        key = runtimes.machine_key(models_dir, self.settings.threads, self.settings.detect_max_side,
-                                   self.detect_scale)
+        key = runtimes.machine_key(
+            models_dir, self.settings.threads, self.settings.detect_max_side, self.detect_scale
+        )
         found = runtimes.stored_choice(models_dir, key)
         if found is None:
             found = self._measure(models_dir, key)
@@ -178,8 +192,10 @@ class FaceEngine:
         """Time both runtimes of each model on the probe photo; stored for the next start."""
         from ..data import PROBE_PHOTO
 
-        pairs = {model: {r: self._make(model, r, models_dir) for r in (runtimes.ONNXRUNTIME, runtimes.OPENCV)}
-                 for model in ("detector", "recognizer")}
+        pairs = {
+            model: {r: self._make(model, r, models_dir) for r in (runtimes.ONNXRUNTIME, runtimes.OPENCV)}
+            for model in ("detector", "recognizer")
+        }
         bgr = decode_image(PROBE_PHOTO.read_bytes())
         face = max(pairs["detector"][runtimes.ONNXRUNTIME].detect(bgr), key=lambda f: f.area)
         crop = align_face(bgr, face.landmarks)
@@ -197,8 +213,7 @@ class FaceEngine:
             bgr = decode_image(image_bytes, self.settings.limits)
         except ImageError as exc:
             clock.lap("decode")
-            return FaceAnalysis(ok=False, reason=quality.BAD_IMAGE, detail=str(exc),
-                                timings_ms=clock.done())
+            return FaceAnalysis(ok=False, reason=quality.BAD_IMAGE, detail=str(exc), timings_ms=clock.done())
         clock.lap("decode")
         return self._analyse(bgr, clock)
 
@@ -208,11 +223,19 @@ class FaceEngine:
         ``faces``: what :meth:`locate` returned for this very frame, so it is not detected twice."""
         clock = _Clock()
         frame = np.asarray(bgr)
-        if frame.dtype != np.uint8 or frame.ndim not in (2, 3) or frame.size == 0 or (
-                frame.ndim == 3 and frame.shape[2] not in (1, 3, 4)):
+        if (
+            frame.dtype != np.uint8
+            or frame.ndim not in (2, 3)
+            or frame.size == 0
+            or (frame.ndim == 3 and frame.shape[2] not in (1, 3, 4))
+        ):
             clock.lap("decode")
-            return FaceAnalysis(ok=False, reason=quality.BAD_IMAGE, timings_ms=clock.done(),
-                                detail=f"decode_failed: frame {frame.dtype} {frame.shape}")
+            return FaceAnalysis(
+                ok=False,
+                reason=quality.BAD_IMAGE,
+                timings_ms=clock.done(),
+                detail=f"decode_failed: frame {frame.dtype} {frame.shape}",
+            )
         if frame.ndim == 2 or frame.shape[2] == 1:
             frame = np.repeat(frame.reshape(frame.shape[0], frame.shape[1], 1), 3, axis=2)
         elif frame.shape[2] == 4:
@@ -224,8 +247,9 @@ class FaceEngine:
         if faces is None:
             faces = self.locate(bgr)
         clock.lap("detect")
-        result = FaceAnalysis(ok=False, image=bgr, faces=faces,
-                              image_size=(int(bgr.shape[1]), int(bgr.shape[0])))
+        result = FaceAnalysis(
+            ok=False, image=bgr, faces=faces, image_size=(int(bgr.shape[1]), int(bgr.shape[0]))
+        )
         subject, reason, numbers = quality.check_geometry(faces, self.settings.quality)
         result.quality = numbers
         if subject is not None:
@@ -265,8 +289,10 @@ def _describe(reason: str, numbers: dict, settings: FaceSettings) -> str:
     if reason == quality.TOO_SMALL:
         return f"face {numbers.get('face_px')} px < {q.min_face_px} px"
     if reason == quality.NOT_FRONTAL:
-        return (f"head pose yaw={numbers.get('yaw')} roll={numbers.get('roll')} "
-                f"pitch={numbers.get('pitch')} outside limits")
+        return (
+            f"head pose yaw={numbers.get('yaw')} roll={numbers.get('roll')} "
+            f"pitch={numbers.get('pitch')} outside limits"
+        )
     if reason == quality.BLURRY:
         return f"sharpness {numbers.get('sharpness')} < {q.min_sharpness}"
     return reason

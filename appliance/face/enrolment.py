@@ -14,6 +14,7 @@ Calibration found this more robust than one normalised mean template: genuine
 minimum 0.571 vs 0.453, d' 7.45 vs 6.06, no genuine probe under the threshold
 vs 2 (docs/face-calibration.md).  ``"mean"`` gives one row per user.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -36,7 +37,7 @@ class EnrolmentSettings:
     same_person_threshold: float = DEFAULT_MATCH_THRESHOLD
     template_mode: str = "multi"  # or "mean"
     sample_max_bytes: int = 400 * 1024
-    sample_margin: float = 0.6    # crop = face box grown by this fraction on each side
+    sample_margin: float = 0.6  # crop = face box grown by this fraction on each side
     sample_max_side: int = 800
 
 
@@ -56,11 +57,11 @@ class EnrolmentStep:
 class EnrolmentResult:
     """What a successful enrolment produces."""
 
-    template: np.ndarray           # (k, 128): k=1 for 'mean', k=required for 'multi'
-    embeddings: np.ndarray         # (required, 128) the accepted samples
-    best_jpeg: bytes               # face photo for upstream registration (< 400 KB)
+    template: np.ndarray  # (k, 128): k=1 for 'mean', k=required for 'multi'
+    embeddings: np.ndarray  # (required, 128) the accepted samples
+    best_jpeg: bytes  # face photo for upstream registration (< 400 KB)
     best_quality: dict
-    consistency: float             # lowest pairwise cosine among the samples
+    consistency: float  # lowest pairwise cosine among the samples
 
 
 def _sample_rank(analysis: FaceAnalysis) -> float:
@@ -78,8 +79,9 @@ def sample_jpeg(analysis: FaceAnalysis, settings: EnrolmentSettings) -> bytes:
     mx, my = w * settings.sample_margin, h * settings.sample_margin
     x0, y0 = int(max(0, x - mx)), int(max(0, y - my))
     x1, y1 = int(min(img.shape[1], x + w + mx)), int(min(img.shape[0], y + h + my))
-    return encode_jpeg(img[y0:y1, x0:x1], max_bytes=settings.sample_max_bytes,
-                       max_side=settings.sample_max_side)
+    return encode_jpeg(
+        img[y0:y1, x0:x1], max_bytes=settings.sample_max_bytes, max_side=settings.sample_max_side
+    )
 
 
 class EnrolmentSession:
@@ -104,8 +106,14 @@ class EnrolmentSession:
         return self.result is not None
 
     def _step(self, message: str, reason: str | None, restarted=False, similarity=None) -> EnrolmentStep:
-        return EnrolmentStep(message, reason, len(self._samples), self.settings.required,
-                             restarted, None if similarity is None else round(similarity, 4))
+        return EnrolmentStep(
+            message,
+            reason,
+            len(self._samples),
+            self.settings.required,
+            restarted,
+            None if similarity is None else round(similarity, 4),
+        )
 
     def feed(self, analysis: FaceAnalysis) -> EnrolmentStep:
         """Take one analysed frame. After success, further frames change nothing."""
@@ -132,14 +140,18 @@ class EnrolmentSession:
         embs = l2_normalise(np.stack([s.embedding for s in self._samples]))
         pair = embs @ embs.T
         consistency = float(pair[np.triu_indices(len(embs), 1)].min()) if len(embs) > 1 else 1.0
-        template = (l2_normalise(embs.mean(axis=0))[None, :]
-                    if self.settings.template_mode == "mean" else embs.copy())
+        template = (
+            l2_normalise(embs.mean(axis=0))[None, :] if self.settings.template_mode == "mean" else embs.copy()
+        )
         best = max(self._samples, key=_sample_rank)
-        return EnrolmentResult(template=template, embeddings=embs,
-                               best_jpeg=sample_jpeg(best, self.settings),
-                               best_quality=dict(best.quality), consistency=round(consistency, 4))
+        return EnrolmentResult(
+            template=template,
+            embeddings=embs,
+            best_jpeg=sample_jpeg(best, self.settings),
+            best_quality=dict(best.quality),
+            consistency=round(consistency, 4),
+        )
 
     def reset(self) -> None:
         """Forget everything (e.g. the connection's user asked to start over)."""
         self._samples, self.result = [], None
-

@@ -26,6 +26,7 @@ Scores are cosine similarities in [-1, 1].  :func:`to_percent` maps them to
 0–100 for technicians, anchored so the match threshold reads 70 (Tencent's
 convention: 70 ≈ 1/1000 false accepts, see docs/face-calibration.md).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -74,8 +75,8 @@ class Gallery:
         self._scales = np.ones(capacity, np.float32)  # per row (int8); all 1 for float32
         self._owners = np.zeros(capacity, np.int64)
         self._size = 0
-        self._user_ids: list[str | None] = []   # owner index -> user id (None when freed)
-        self._owner_of: dict[str, int] = {}      # user id -> owner index
+        self._user_ids: list[str | None] = []  # owner index -> user id (None when freed)
+        self._owner_of: dict[str, int] = {}  # user id -> owner index
         self._free_owners: list[int] = []
         self._buffer = np.empty((CHUNK, dim), np.float32) if dtype == INT8 else None
 
@@ -197,8 +198,12 @@ class Gallery:
         # Runner-up identity: mask every row of the best identity.
         others = np.where(self._owners[: self._size] == best_owner, -np.inf, scores)
         second_row = int(np.argmax(others))
-        return SearchResult(best.best_id, best.best_score,
-                            self._user_ids[int(self._owners[second_row])], float(others[second_row]))
+        return SearchResult(
+            best.best_id,
+            best.best_score,
+            self._user_ids[int(self._owners[second_row])],
+            float(others[second_row]),
+        )
 
 
 def decide(best: float | None, second: float | None, threshold: float, margin: float) -> bool:
@@ -234,18 +239,24 @@ class Match:
 
     accepted: bool
     user_id: str | None
-    score: float | None          # best identity's cosine
-    second_score: float | None   # runner-up identity's cosine
-    percent: float | None        # score on the technicians' 0–100 scale
-    candidate_id: str | None     # best identity even when not accepted (for logs)
+    score: float | None  # best identity's cosine
+    second_score: float | None  # runner-up identity's cosine
+    percent: float | None  # score on the technicians' 0–100 scale
+    candidate_id: str | None  # best identity even when not accepted (for logs)
 
 
 def identify(gallery: Gallery, embedding: np.ndarray, threshold: float, margin: float) -> Match:
     """Search the gallery and apply :func:`decide`."""
     res = gallery.search(embedding)
     ok = decide(res.best_score, res.second_score, threshold, margin)
-    return Match(ok, res.best_id if ok else None, res.best_score, res.second_score,
-                 to_percent(res.best_score, threshold), res.best_id)
+    return Match(
+        ok,
+        res.best_id if ok else None,
+        res.best_score,
+        res.second_score,
+        to_percent(res.best_score, threshold),
+        res.best_id,
+    )
 
 
 def template_to_bytes(template: np.ndarray) -> bytes:

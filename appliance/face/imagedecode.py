@@ -16,6 +16,7 @@ faster than Pillow's decode plus conversion (docs/bench.md).  Anything else
 (CMYK, alpha, palette, 16-bit, WEBP/BMP, a missing end marker) and any
 OpenCV failure go through Pillow, which also names the exact fault.
 """
+
 from __future__ import annotations
 
 import io
@@ -68,14 +69,18 @@ def _open(data: bytes) -> Image.Image:
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             return Image.open(io.BytesIO(data), formats=ALLOWED_FORMATS)
     except UnidentifiedImageError as exc:
-        if data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR" and (
-                data[16:20] == b"\0\0\0\0" or data[20:24] == b"\0\0\0\0"):
+        if (
+            data[:8] == b"\x89PNG\r\n\x1a\n"
+            and data[12:16] == b"IHDR"
+            and (data[16:20] == b"\0\0\0\0" or data[20:24] == b"\0\0\0\0")
+        ):
             raise ImageError("zero_size", "PNG header declares a zero width or height") from exc
         if data[:3] == b"\xff\xd8\xff" or data[:8] == b"\x89PNG\r\n\x1a\n":
             raise ImageError("decode_failed", "damaged JPEG/PNG header") from exc
         if data[:4] in _OTHER_IMAGE_MAGIC or data[4:8] == b"ftyp":
-            raise ImageError("unsupported_format",
-                             f"image format not accepted (only {'/'.join(ALLOWED_FORMATS)})") from exc
+            raise ImageError(
+                "unsupported_format", f"image format not accepted (only {'/'.join(ALLOWED_FORMATS)})"
+            ) from exc
         raise ImageError("not_an_image", f"bytes are not a {'/'.join(ALLOWED_FORMATS)} image") from exc
     except Image.DecompressionBombError as exc:
         raise ImageError("too_many_pixels", str(exc)) from exc
@@ -89,8 +94,7 @@ def _check_size(img: Image.Image, limits: DecodeLimits) -> None:
     if width <= 0 or height <= 0:
         raise ImageError("zero_size", f"image is {width}x{height}")
     if width * height > limits.max_pixels:
-        raise ImageError("too_many_pixels",
-                         f"{width}x{height} exceeds {limits.max_pixels} pixels")
+        raise ImageError("too_many_pixels", f"{width}x{height} exceeds {limits.max_pixels} pixels")
 
 
 def _load(img: Image.Image) -> Image.Image:
@@ -206,5 +210,4 @@ def encode_jpeg(bgr: np.ndarray, max_bytes: int = 400 * 1024, max_side: int = 10
                 return buf.getvalue()
         if min(img.size) <= 32:
             return buf.getvalue()  # cannot happen for sane limits; never loop forever
-        img = img.resize((max(1, img.width * 3 // 4), max(1, img.height * 3 // 4)),
-                         Image.Resampling.LANCZOS)
+        img = img.resize((max(1, img.width * 3 // 4), max(1, img.height * 3 // 4)), Image.Resampling.LANCZOS)

@@ -13,6 +13,7 @@ embedding use) in a crop around it at full resolution: the crop is ~2× the
 face, a fraction of the frame.  Other faces keep their first-pass geometry:
 they are only counted and sized (``multiple_faces``).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -36,15 +37,16 @@ def refine(detector, bgr: np.ndarray, face: Detection) -> Detection:
     h, w = bgr.shape[:2]
     x, y, bw, bh = (float(v) for v in face.box)
     x0, y0 = int(max(0, x - CONTEXT * bw)), int(max(0, y - CONTEXT * bh))
-    x1, y1 = int(min(w, x + bw * (1 + CONTEXT))), int(min(h, y + bh * (1 + CONTEXT))) 
+    x1, y1 = int(min(w, x + bw * (1 + CONTEXT))), int(min(h, y + bh * (1 + CONTEXT)))
     if x1 - x0 < 8 or y1 - y0 < 8:
         return face
     crop = np.ascontiguousarray(bgr[y0:y1, x0:x1])
     offset = np.array([x0, y0], np.float32)
     best, best_iou = face, 0.3  # a re-detection must overlap the first one
     for found in detector.detect(crop, max_scale=1.0):
-        moved = Detection(box=found.box + np.tile(offset, 2), landmarks=found.landmarks + offset,
-                          score=found.score)
+        moved = Detection(
+            box=found.box + np.tile(offset, 2), landmarks=found.landmarks + offset, score=found.score
+        )
         overlap = _iou(moved.box, face.box)
         if overlap > best_iou:
             best, best_iou = moved, overlap

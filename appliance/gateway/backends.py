@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..config import Settings
 from ..runtime import bus, endpoints
 from ..runtime.peers import NotEnabled  # the same refusal, in the same words, as every other caller gets
-from ..config import Settings
 from ..store.sessions import new_hash  # noqa: F401  (connection ids: the same 128-bit tokens)
 
 
@@ -15,15 +15,24 @@ class Backends:
         self.settings = settings
         run = settings.runtime_dir
         timeout = settings.limits.bus_timeout
-        self.clients = {name: bus.AsyncBusClient(endpoints.worker_requests(run, name), timeout)
-                        for name in settings.supervisor.workers if name != "gateway"}
+        self.clients = {
+            name: bus.AsyncBusClient(endpoints.worker_requests(run, name), timeout)
+            for name in settings.supervisor.workers
+            if name != "gateway"
+        }
         self.supervisor = bus.AsyncBusClient(endpoints.supervisor_requests(run), timeout=2.0)
 
     def enabled(self, worker: str) -> bool:
         return worker in self.clients
 
-    async def call(self, worker: str, op: str, fields: dict[str, Any] | None = None,
-                   payloads=(), timeout: float | None = None) -> tuple[dict[str, Any], list[bytes]]:
+    async def call(
+        self,
+        worker: str,
+        op: str,
+        fields: dict[str, Any] | None = None,
+        payloads=(),
+        timeout: float | None = None,
+    ) -> tuple[dict[str, Any], list[bytes]]:
         client = self.clients.get(worker)
         if client is None:
             raise NotEnabled(worker)

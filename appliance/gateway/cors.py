@@ -28,8 +28,12 @@ MAX_AGE = "600"
 
 
 def _refusal(origin: str) -> web.Response:
-    return replies.error(None, f"pages from {origin} may not use the kiosk (ports.allow_origins)", status=403,
-                         code="forbidden_origin")
+    return replies.error(
+        None,
+        f"pages from {origin} may not use the kiosk (ports.allow_origins)",
+        status=403,
+        code="forbidden_origin",
+    )
 
 
 def _decorate(headers, origin: str) -> None:
@@ -47,9 +51,13 @@ def _vary(headers) -> None:
 
 def _preflight(request: web.Request, origin: str) -> web.Response:
     response = web.Response(status=204)
-    response.headers.update({"Access-Control-Allow-Methods": ALLOW_METHODS,
-                             "Access-Control-Allow-Headers": ALLOW_HEADERS,
-                             "Access-Control-Max-Age": MAX_AGE})
+    response.headers.update(
+        {
+            "Access-Control-Allow-Methods": ALLOW_METHODS,
+            "Access-Control-Allow-Headers": ALLOW_HEADERS,
+            "Access-Control-Max-Age": MAX_AGE,
+        }
+    )
     if request.headers.get("Access-Control-Request-Private-Network", "").lower() == "true":
         # Chromium's Private Network Access: a page on a LAN address calling the kiosk's loopback port
         response.headers["Access-Control-Allow-Private-Network"] = "true"
@@ -66,8 +74,12 @@ def cors(policy: OriginPolicy):
         if origin is None:  # not a browser, or a same-origin GET: nothing to add
             return await handler(request)
         if not policy.allows(origin, request.host):
-            log.warning("refused %s %s from a page at %r (not in ports.allow_origins)",
-                        request.method, request.path, origin[:100])
+            log.warning(
+                "refused %s %s from a page at %r (not in ports.allow_origins)",
+                request.method,
+                request.path,
+                origin[:100],
+            )
             return _refusal(origin)
         if request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
             return _preflight(request, origin)
@@ -92,8 +104,12 @@ def websocket_origin(policy: OriginPolicy, port_name: str):
     async def middleware(request: web.Request, handler):
         origin = request.headers.get("Origin")
         if origin is not None and not policy.allows(origin, request.host):
-            log.warning("refused a WebSocket on %s %s from a page at %r (not in ports.allow_origins)",
-                        port_name, request.path, origin[:100])
+            log.warning(
+                "refused a WebSocket on %s %s from a page at %r (not in ports.allow_origins)",
+                port_name,
+                request.path,
+                origin[:100],
+            )
             return _refusal(origin)
         return await handler(request)
 

@@ -91,9 +91,16 @@ def tune_socket(request: web.Request) -> None:
     if sock is None:
         return
     idle, interval, count = KEEPALIVE
-    options = [(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1), (socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)]
-    for name, value in (("TCP_KEEPIDLE", idle), ("TCP_KEEPINTVL", interval), ("TCP_KEEPCNT", count),
-                        ("TCP_USER_TIMEOUT", USER_TIMEOUT_MS)):
+    options = [
+        (socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1),
+        (socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER),
+    ]
+    for name, value in (
+        ("TCP_KEEPIDLE", idle),
+        ("TCP_KEEPINTVL", interval),
+        ("TCP_KEEPCNT", count),
+        ("TCP_USER_TIMEOUT", USER_TIMEOUT_MS),
+    ):
         if hasattr(socket, name):
             options.append((socket.IPPROTO_TCP, getattr(socket, name), value))
     for level, option, value in options:
@@ -106,7 +113,7 @@ def tune_socket(request: web.Request) -> None:
 class FeedClient:
     """One configured connection: its own queue and its own sender task."""
 
-    def __init__(self, feed: "EventFeed", ws: web.WebSocketResponse, request: web.Request, config: dict):
+    def __init__(self, feed: EventFeed, ws: web.WebSocketResponse, request: web.Request, config: dict):
         self.feed, self.ws, self.config = feed, ws, config
         self.peer = request.remote or "?"
         self.transport = request.transport
@@ -136,7 +143,7 @@ class FeedClient:
                 self.queued_bytes -= len(text)
                 try:
                     await asyncio.wait_for(self.ws.send_str(text), timeout)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     self.drop("slow", f"accepted nothing for {timeout:.0f}s")
                     return
                 except (ConnectionError, RuntimeError) as exc:  # reset, or closed under us
@@ -181,7 +188,7 @@ class EventFeed:
             self._pump = asyncio.ensure_future(self.pump())
         try:
             first = await ws.receive(timeout=CONFIG_TIMEOUT)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             await ws.close(message=b"no configuration")
             return ws
         try:
@@ -190,8 +197,9 @@ class EventFeed:
                     break
                 config = parse_config(msg.data)
                 if isinstance(config, str):
-                    await wsutil.send_json(ws, codes.annotate({"type": "error", "reason": config},
-                                                              code="bad_feed_config"))
+                    await wsutil.send_json(
+                        ws, codes.annotate({"type": "error", "reason": config}, code="bad_feed_config")
+                    )
                     break
                 client = self.clients.get(ws)
                 if client is None:

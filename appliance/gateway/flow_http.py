@@ -10,8 +10,8 @@ import logging
 
 from aiohttp import web
 
-from ..runtime import bus, logs
 from ..metrics.http import flow_operation
+from ..runtime import bus, logs
 from . import codes, replies
 from .backends import Backends, NotEnabled, describe, is_transient
 
@@ -29,10 +29,17 @@ async def protocol_errors(request: web.Request, handler):
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        reason = {413: "request body too large", 404: f"no such path {request.path}",
-                  405: f"{request.method} is not allowed here; use POST with a JSON body"}
-        return replies.error(None, reason.get(exc.status, exc.reason), status=exc.status,
-                             code=codes.BY_STATUS.get(exc.status, "bad_request"))
+        reason = {
+            413: "request body too large",
+            404: f"no such path {request.path}",
+            405: f"{request.method} is not allowed here; use POST with a JSON body",
+        }
+        return replies.error(
+            None,
+            reason.get(exc.status, exc.reason),
+            status=exc.status,
+            code=codes.BY_STATUS.get(exc.status, "bad_request"),
+        )
 
 
 def too_deep(value, depth: int = 0) -> bool:
@@ -65,14 +72,20 @@ def parse_body(raw: bytes, path_type: str | None) -> tuple[dict | None, web.Resp
     if too_deep(body):
         return None, replies.error(body, f"JSON nested deeper than {MAX_JSON_DEPTH} levels", code="bad_json")
     if not valid_unicode(body):
-        return None, replies.error(None, "the JSON carries a lone UTF-16 surrogate (such as \\ud800): "
-                                   "not valid Unicode", code="bad_json")
+        return None, replies.error(
+            None,
+            "the JSON carries a lone UTF-16 surrogate (such as \\ud800): not valid Unicode",
+            code="bad_json",
+        )
     kind = body.get("type", path_type)
     if path_type and kind != path_type:
-        return None, replies.error(body, f"type {kind!r} does not match the path /{path_type}", code="bad_request")
+        return None, replies.error(
+            body, f"type {kind!r} does not match the path /{path_type}", code="bad_request"
+        )
     if kind not in FLOW_TYPES:
-        return None, replies.error(body, f"unknown type {kind!r}; expected one of {', '.join(FLOW_TYPES)}",
-                                   code="bad_request")
+        return None, replies.error(
+            body, f"unknown type {kind!r}; expected one of {', '.join(FLOW_TYPES)}", code="bad_request"
+        )
     if not isinstance(body.get("user_id"), str) or not body["user_id"].strip():
         return None, replies.error(body, "user_id must be a non-empty string", code="bad_request")
     body["type"] = kind
@@ -110,8 +123,11 @@ class FlowHttp:
         try:
             status, _ = await self.backends.supervisor.request("status")
         except bus.BusError as exc:
-            return replies.respond({"healthy": False, "reason": f"supervisor not answering: {exc}"}, status=503,
-                                   code="unavailable")
+            return replies.respond(
+                {"healthy": False, "reason": f"supervisor not answering: {exc}"},
+                status=503,
+                code="unavailable",
+            )
         status.pop("id", None)
         status.pop("ok", None)
         status["gateway_inflight"] = self.backends.inflight()

@@ -13,9 +13,9 @@ import time
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from ..runtime import bus, logs
 from ..config import Settings
 from ..metrics import recorder as metrics
+from ..runtime import bus, logs
 from . import wsutil
 from .backends import Backends, NotEnabled, is_transient, new_hash
 
@@ -64,7 +64,7 @@ class FlowSockets:
             return ws
         try:
             first = await ws.receive(timeout=wsutil.HANDSHAKE_TIMEOUT)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             await wsutil.refuse(ws, f"no socket handshake within {wsutil.HANDSHAKE_TIMEOUT:.0f}s")
             return ws
         if first.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR):
@@ -88,7 +88,9 @@ class FlowSockets:
         try:
             await self.backends.call("face", "train.open", {"user_id": hs["user_id"], "hash": conn})
         except bus.BusError as exc:
-            await wsutil.refuse(ws, str(exc) if isinstance(exc, NotEnabled) else wsutil.bus_failure(exc, "face")["reason"])
+            await wsutil.refuse(
+                ws, str(exc) if isinstance(exc, NotEnabled) else wsutil.bus_failure(exc, "face")["reason"]
+            )
             return
         unproven = 0  # frames answered not_live: face.predict_max_frames of them end the connection
         presentation = metrics.get().presentation("face_train")
@@ -96,23 +98,35 @@ class FlowSockets:
             async for msg in ws:
                 started = time.perf_counter()
                 if msg.type == WSMsgType.TEXT:
-                    await wsutil.send_json(ws, {**base, "message": "continue", "reason": "bad_frame",
-                                                "detail": "send each image as a binary frame (JPEG or PNG)"})
+                    await wsutil.send_json(
+                        ws,
+                        {
+                            **base,
+                            "message": "continue",
+                            "reason": "bad_frame",
+                            "detail": "send each image as a binary frame (JPEG or PNG)",
+                        },
+                    )
                     continue
                 if msg.type != WSMsgType.BINARY:
                     break
                 oversize = wsutil.too_large(msg.data, self.settings.limits.max_image_bytes)
                 if oversize:
-                    await wsutil.send_json(ws, {**base, "message": "continue", "reason": "too_large", "detail": oversize})
+                    await wsutil.send_json(
+                        ws, {**base, "message": "continue", "reason": "too_large", "detail": oversize}
+                    )
                     continue
                 try:
-                    reply, _ = await self.backends.call("face", "train.frame", {"user_id": hs["user_id"], "hash": conn},
-                                                        [msg.data])
+                    reply, _ = await self.backends.call(
+                        "face", "train.frame", {"user_id": hs["user_id"], "hash": conn}, [msg.data]
+                    )
                     metrics.get().operation("face_train", "ok", started)
                 except bus.BusError as exc:
                     metrics.get().operation("face_train", metrics.bus_outcome(exc), started)
                     reason = "busy" if isinstance(exc, bus.WorkerBusy) else "unavailable"
-                    await wsutil.send_json(ws, {**base, "message": "continue", "reason": reason, "detail": str(exc)})
+                    await wsutil.send_json(
+                        ws, {**base, "message": "continue", "reason": reason, "detail": str(exc)}
+                    )
                     continue
                 extra = {k: v for k, v in reply.items() if k not in ("id", "ok", "hash", "type", "user_id")}
                 answer = {**base, "message": "continue", **extra}
@@ -186,8 +200,11 @@ class FlowSockets:
             except bus.BusError as exc:
                 metrics.get().operation("qna_answer", metrics.bus_outcome(exc), started)
                 final = isinstance(exc, bus.RemoteError)  # refused (e.g. an expired hash), not unreachable
-                await wsutil.refuse(ws, self._why(exc, "dialogue"),
-                                    code=WSCloseCode.POLICY_VIOLATION if final else WSCloseCode.TRY_AGAIN_LATER)
+                await wsutil.refuse(
+                    ws,
+                    self._why(exc, "dialogue"),
+                    code=WSCloseCode.POLICY_VIOLATION if final else WSCloseCode.TRY_AGAIN_LATER,
+                )
                 return
             seq = turn.get("seq", seq)
             if await self._say(ws, turn):
@@ -203,8 +220,9 @@ class FlowSockets:
         delay = RETRY_FIRST
         while True:
             try:
-                reply, _ = await self.backends.call(worker, op, fields, payloads,
-                                                    timeout=max(deadline - loop.time(), RETRY_FIRST))
+                reply, _ = await self.backends.call(
+                    worker, op, fields, payloads, timeout=max(deadline - loop.time(), RETRY_FIRST)
+                )
                 return reply
             except bus.BusError as exc:
                 if not is_transient(exc) or loop.time() + delay >= deadline:

@@ -27,14 +27,19 @@ from aiohttp import web
 
 from ..config import Settings
 from ..runtime import bus, endpoints
-from .backends import Backends
 from ..workers.ops import Sync
+from .backends import Backends
 
 log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).with_name("static")
-TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
-         ".css": "text/css; charset=utf-8", ".svg": "image/svg+xml", ".png": "image/png"}
+TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".svg": "image/svg+xml",
+    ".png": "image/png",
+}
 NAME = re.compile(r"^[a-z0-9_-]+\.(html|js|css|svg|png)$")
 RECENT_EVENTS = 12
 TOPIC_KIOSK = endpoints.TOPIC_RECOGNISED.decode()
@@ -46,14 +51,21 @@ def security_headers(host: str, ports: dict[str, int]) -> dict[str, str]:
     """Headers on every page and static file. `host` is the address the browser used."""
     hostname = host.split("]")[0] + "]" if host.startswith("[") else host.rsplit(":", 1)[0]
     sockets = " ".join(f"ws://{hostname}:{ports[k]}" for k in ("tool", "flow_socket") if k in ports)
-    csp = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
-           f"media-src 'self' blob: data:; connect-src 'self' {sockets}; worker-src 'self'; "
-           "base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
-    return {"Content-Security-Policy": csp, "X-Content-Type-Options": "nosniff", "X-Frame-Options": "DENY",
-            "Referrer-Policy": "no-referrer", "Cross-Origin-Opener-Policy": "same-origin",
-            "Cross-Origin-Resource-Policy": "same-origin",
-            "Permissions-Policy": "camera=(self), microphone=(self), geolocation=(), usb=(), payment=()",
-            "Cache-Control": "no-cache"}
+    csp = (
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+        f"media-src 'self' blob: data:; connect-src 'self' {sockets}; worker-src 'self'; "
+        "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    )
+    return {
+        "Content-Security-Policy": csp,
+        "X-Content-Type-Options": "nosniff",
+        "X-Frame-Options": "DENY",
+        "Referrer-Policy": "no-referrer",
+        "Cross-Origin-Opener-Policy": "same-origin",
+        "Cross-Origin-Resource-Policy": "same-origin",
+        "Permissions-Policy": "camera=(self), microphone=(self), geolocation=(), usb=(), payment=()",
+        "Cache-Control": "no-cache",
+    }
 
 
 class RecentEvents:
@@ -84,14 +96,19 @@ class RecentEvents:
 
     def add(self, topic: str, record: dict, payloads: list) -> None:
         face = bytes(payloads[0]) if payloads and payloads[0] else b""
-        self.items.appendleft({
-            "source": record.get("source", "kiosk" if topic == TOPIC_KIOSK else "sebox"),
-            "identity_id": record.get("identity_id", ""), "user_type": record.get("user_type", ""),
-            "score": record.get("score"), "timestamp_ms": record.get("timestamp", record.get("timestamp_ms")),
-            "device_id": record.get("media_device_id", record.get("device_id", "")),
-            "thumbnail": ("data:image/jpeg;base64," + base64.b64encode(face).decode())
-            if face and len(face) <= THUMBNAIL_MAX else None,
-        })
+        self.items.appendleft(
+            {
+                "source": record.get("source", "kiosk" if topic == TOPIC_KIOSK else "sebox"),
+                "identity_id": record.get("identity_id", ""),
+                "user_type": record.get("user_type", ""),
+                "score": record.get("score"),
+                "timestamp_ms": record.get("timestamp", record.get("timestamp_ms")),
+                "device_id": record.get("media_device_id", record.get("device_id", "")),
+                "thumbnail": ("data:image/jpeg;base64," + base64.b64encode(face).decode())
+                if face and len(face) <= THUMBNAIL_MAX
+                else None,
+            }
+        )
 
     async def close(self) -> None:
         if self._task is not None:
@@ -117,8 +134,10 @@ class KioskPages:
         path = STATIC / name
         if not NAME.match(name) or not path.is_file():
             raise web.HTTPNotFound()
-        return web.Response(body=path.read_bytes(), headers={
-            "Content-Type": TYPES[path.suffix], **security_headers(request.host, self._ports())})
+        return web.Response(
+            body=path.read_bytes(),
+            headers={"Content-Type": TYPES[path.suffix], **security_headers(request.host, self._ports())},
+        )
 
     async def redirect(self, request: web.Request) -> web.Response:
         raise web.HTTPFound("/kiosk/")
@@ -126,9 +145,14 @@ class KioskPages:
     async def config(self, request: web.Request) -> web.Response:
         """What the page needs to find the other ports (they are configurable)."""
         face = self.settings.face
-        return web.json_response({"ports": self._ports(), "predict_max_frames": face.predict_max_frames,
-                                  "train_samples": face.train_samples},
-                                 headers={"Cache-Control": "no-store"})
+        return web.json_response(
+            {
+                "ports": self._ports(),
+                "predict_max_frames": face.predict_max_frames,
+                "train_samples": face.train_samples,
+            },
+            headers={"Cache-Control": "no-store"},
+        )
 
     async def status(self, request: web.Request) -> web.Response:
         """The technician view's data: /health, the outbox backlog, the latest events."""

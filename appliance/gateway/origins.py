@@ -37,9 +37,12 @@ class Pattern:
     host: str
     port: int | None  # None: any port
 
-    def matches(self, origin: "Origin") -> bool:
-        return (origin.scheme == self.scheme and origin.host == self.host
-                and (self.port is None or origin.port == self.port))
+    def matches(self, origin: Origin) -> bool:
+        return (
+            origin.scheme == self.scheme
+            and origin.host == self.host
+            and (self.port is None or origin.port == self.port)
+        )
 
 
 @dataclass(frozen=True)
@@ -55,8 +58,10 @@ def pattern_problem(text: str) -> str:
         return ""
     match = _PATTERN.match(text)
     if not match:
-        return (f"{text!r} is not an origin pattern: use scheme://host[:port|:*] "
-                "(e.g. http://localhost:*), self, null or *")
+        return (
+            f"{text!r} is not an origin pattern: use scheme://host[:port|:*] "
+            "(e.g. http://localhost:*), self, null or *"
+        )
     if match.group(3) not in (None, "*") and not 0 < int(match.group(3)) < 65536:
         return f"{text!r}: port out of range"
     return ""
@@ -138,9 +143,13 @@ class OriginPolicy:
         """What a technician should know about this list (the doctor shows these)."""
         out = []
         if self.any:
-            out.append("ports.allow_origins contains '*': any web page the kiosk's browser opens can drive "
-                       "the camera and citizens' flows (cross-site WebSocket hijacking)")
+            out.append(
+                "ports.allow_origins contains '*': any web page the kiosk's browser opens can drive "
+                "the camera and citizens' flows (cross-site WebSocket hijacking)"
+            )
         if self.null:
-            out.append("ports.allow_origins contains 'null': file:// pages are allowed, but so are sandboxed "
-                       "iframes of any site")
+            out.append(
+                "ports.allow_origins contains 'null': file:// pages are allowed, but so are sandboxed "
+                "iframes of any site"
+            )
         return out

@@ -24,7 +24,9 @@ def dumps(value: Any) -> str:
     return text
 
 
-def respond(payload: Any, status: int = 200, headers: dict | None = None, code: str | None = None) -> web.Response:
+def respond(
+    payload: Any, status: int = 200, headers: dict | None = None, code: str | None = None
+) -> web.Response:
     """Every JSON answer of port 10925 goes out here."""
     if isinstance(payload, dict):
         payload = codes.annotate(payload, code=code, status=status)
@@ -50,8 +52,9 @@ def error(body: Any, reason: str, status: int = 400, code: str | None = None, **
 
 
 def busy(body: Any, reason: str, code: str | None = None) -> web.Response:
-    return respond(message(body, "busy", reason=reason), status=503, headers={"Retry-After": RETRY_AFTER},
-                   code=code)
+    return respond(
+        message(body, "busy", reason=reason), status=503, headers={"Retry-After": RETRY_AFTER}, code=code
+    )
 
 
 def processing(body: Any) -> web.Response:

@@ -21,6 +21,8 @@ from typing import Any
 from aiohttp import web
 
 from ..config import Settings
+from ..metrics import http as metrics_http
+from ..metrics import recorder as metrics_recorder
 from ..runtime import logs
 from ..runtime.worker import CannotStart, Control, ServiceWorker
 from . import replies, wsutil
@@ -32,7 +34,6 @@ from .flow_socket import FlowSockets
 from .kiosk import KioskPages
 from .origins import OriginPolicy
 from .tool import ToolSockets
-from ..metrics import http as metrics_http, recorder as metrics_recorder
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +51,12 @@ def client_filter(allow: tuple[str, ...]):
                 address = None
             if address is None or not any(address in net for net in networks):
                 log.warning("refused a client at %s (not in ports.allow_clients)", request.remote)
-                return replies.error(None, "this client is not allowed (ports.allow_clients)", status=403,
-                                     code="forbidden_client")
+                return replies.error(
+                    None,
+                    "this client is not allowed (ports.allow_clients)",
+                    status=403,
+                    code="forbidden_client",
+                )
         return await handler(request)
 
     return middleware
@@ -71,8 +76,11 @@ class GatewayWorker(ServiceWorker):
         self._request_ids = itertools.count()
 
     def status(self) -> dict[str, Any]:
-        return {"ports": self.ports, "pid": os.getpid(),
-                **({"event_feed": self.feed.status()} if self.feed else {})}
+        return {
+            "ports": self.ports,
+            "pid": os.getpid(),
+            **({"event_feed": self.feed.status()} if self.feed else {}),
+        }
 
     def serve(self, control: Control) -> None:
         asyncio.run(self._main(control))
@@ -116,13 +124,19 @@ class GatewayWorker(ServiceWorker):
             # outermost: a browser must be able to read every reply, the client filter's refusals included
             app.middlewares.insert(0, cors(policy) if key == "flow_http" else websocket_origin(policy, key))
         if not ipaddress.ip_address(self.settings.ports.bind).is_loopback:
-            log.warning("ports bound to %s: citizens' data is reachable from the network (ports.allow_remote); "
-                        "allowed clients: %s", self.settings.ports.bind, list(self.settings.ports.allow_clients) or "any")
+            log.warning(
+                "ports bound to %s: citizens' data is reachable from the network (ports.allow_remote); "
+                "allowed clients: %s",
+                self.settings.ports.bind,
+                list(self.settings.ports.allow_clients) or "any",
+            )
         runners = []
         try:
             for key, app in apps.items():
                 runners.append(await self._serve(key, app))
-            runners += [r for r in [await metrics_http.serve(backends, self.settings, self.ports, [allowed])] if r]
+            runners += [
+                r for r in [await metrics_http.serve(backends, self.settings, self.ports, [allowed])] if r
+            ]
             policy.page_port = self.ports["flow_http"]  # ports.flow_http = 0 picks one: "self" is that one
             self.report_ready(control)
             log.info("gateway listening on %s %s", self.settings.ports.bind, self.ports)
@@ -143,8 +157,10 @@ class GatewayWorker(ServiceWorker):
         except OSError as exc:
             await runner.cleanup()
             if exc.errno == errno.EACCES:
-                raise PortError(f"cannot listen on port {port} (ports.{key}): ports below 1024 need root or "
-                                "CAP_NET_BIND_SERVICE (the systemd unit grants it)") from None
+                raise PortError(
+                    f"cannot listen on port {port} (ports.{key}): ports below 1024 need root or "
+                    "CAP_NET_BIND_SERVICE (the systemd unit grants it)"
+                ) from None
             if exc.errno == errno.EADDRINUSE:
                 raise OSError(f"port {port} (ports.{key}) is already in use") from None
             raise
@@ -157,5 +173,5 @@ class GatewayWorker(ServiceWorker):
             control.beat(self.meter.heartbeat(self.status()))
             try:
                 await asyncio.wait_for(stop.wait(), interval)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass

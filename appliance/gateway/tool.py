@@ -19,9 +19,9 @@ import time
 
 from aiohttp import WSMsgType, web
 
-from ..runtime import bus
 from ..config import Settings
 from ..metrics import recorder as metrics
+from ..runtime import bus
 from . import wsutil
 from .backends import Backends, NotEnabled, new_hash
 
@@ -51,8 +51,12 @@ class ToolSockets:
                 started = time.perf_counter()
                 oversize = wsutil.too_large(msg.data, self.settings.limits.max_image_bytes)
                 if msg.type == WSMsgType.TEXT:
-                    reply = {**base, "message": "continue", "reason": "bad_frame",
-                             "detail": "send each camera image as a binary frame (JPEG or PNG)"}
+                    reply = {
+                        **base,
+                        "message": "continue",
+                        "reason": "bad_frame",
+                        "detail": "send each camera image as a binary frame (JPEG or PNG)",
+                    }
                 elif oversize:
                     reply = {**base, "message": "continue", "reason": "too_large", "detail": oversize}
                 else:
@@ -73,13 +77,19 @@ class ToolSockets:
 
     async def _predict(self, ws, base: dict, frame_no: int, image: bytes) -> dict | None:
         try:
-            reply, _ = await self.backends.call("face", "predict", {"hash": base["hash"], "frame": frame_no}, [image])
+            reply, _ = await self.backends.call(
+                "face", "predict", {"hash": base["hash"], "frame": frame_no}, [image]
+            )
         except NotEnabled as exc:
             await wsutil.refuse(ws, str(exc))
             return None
         except bus.BusError as exc:  # the client may simply send its next frame
-            return {**base, "message": "continue", "reason": "busy" if isinstance(exc, bus.WorkerBusy) else "unavailable",
-                    "detail": str(exc)}
+            return {
+                **base,
+                "message": "continue",
+                "reason": "busy" if isinstance(exc, bus.WorkerBusy) else "unavailable",
+                "detail": str(exc),
+            }
         extra = {k: v for k, v in reply.items() if k not in ("id", "ok", "hash", "type")}
         return {**base, "message": "continue", **extra}
 
@@ -90,19 +100,35 @@ class ToolSockets:
             started = time.perf_counter()
             if msg.type == WSMsgType.TEXT:
                 metrics.get().operation("stt", "bad_frame", started)
-                await wsutil.send_json(ws, {"type": "error", "reason": "send the utterance as one binary audio frame",
-                                            "code": "bad_frame"})
-            elif msg.type == WSMsgType.BINARY and wsutil.too_large(msg.data, self.settings.limits.max_audio_bytes):
+                await wsutil.send_json(
+                    ws,
+                    {
+                        "type": "error",
+                        "reason": "send the utterance as one binary audio frame",
+                        "code": "bad_frame",
+                    },
+                )
+            elif msg.type == WSMsgType.BINARY and wsutil.too_large(
+                msg.data, self.settings.limits.max_audio_bytes
+            ):
                 metrics.get().operation("stt", "too_large", started)
-                await wsutil.send_json(ws, {"type": "error", "reason": "too_large",
-                                            "detail": wsutil.too_large(msg.data, self.settings.limits.max_audio_bytes)})
+                await wsutil.send_json(
+                    ws,
+                    {
+                        "type": "error",
+                        "reason": "too_large",
+                        "detail": wsutil.too_large(msg.data, self.settings.limits.max_audio_bytes),
+                    },
+                )
             elif msg.type == WSMsgType.BINARY:
                 try:
                     reply, _ = await self.backends.call("speech", "transcribe", {}, [msg.data])
                     metrics.get().operation("stt", "ok", started)
                     metrics.get().transcription("stt", reply, started)
                     if detailed:
-                        await wsutil.send_json(ws, {"type": "transcript", **{k: reply.get(k) for k in STT_KEYS}})
+                        await wsutil.send_json(
+                            ws, {"type": "transcript", **{k: reply.get(k) for k in STT_KEYS}}
+                        )
                     else:  # the seed's plain text frame: the words only when trusted, else ""
                         await ws.send_str(reply.get("text", ""))
                 except bus.BusError as exc:
@@ -119,12 +145,26 @@ class ToolSockets:
             started = time.perf_counter()
             if msg.type == WSMsgType.BINARY:
                 metrics.get().operation("tts", "bad_frame", started)
-                await wsutil.send_json(ws, {"type": "error", "reason": "send the text to speak as a text frame",
-                                            "code": "bad_frame"})
-            elif msg.type == WSMsgType.TEXT and wsutil.too_large(msg.data.encode(), self.settings.limits.max_text_bytes):
+                await wsutil.send_json(
+                    ws,
+                    {
+                        "type": "error",
+                        "reason": "send the text to speak as a text frame",
+                        "code": "bad_frame",
+                    },
+                )
+            elif msg.type == WSMsgType.TEXT and wsutil.too_large(
+                msg.data.encode(), self.settings.limits.max_text_bytes
+            ):
                 metrics.get().operation("tts", "too_large", started)
-                await wsutil.send_json(ws, {"type": "error", "reason": "too_large",
-                                            "detail": wsutil.too_large(msg.data.encode(), self.settings.limits.max_text_bytes)})
+                await wsutil.send_json(
+                    ws,
+                    {
+                        "type": "error",
+                        "reason": "too_large",
+                        "detail": wsutil.too_large(msg.data.encode(), self.settings.limits.max_text_bytes),
+                    },
+                )
             elif msg.type == WSMsgType.TEXT:
                 try:
                     if streamed:
@@ -166,4 +206,3 @@ class ToolSockets:
         app.router.add_get("/stt", self.stt)
         app.router.add_get("/tts", self.tts)
         return app
-

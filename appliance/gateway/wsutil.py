@@ -13,7 +13,7 @@ from ..runtime import bus
 from . import codes, replies
 from .backends import describe, is_transient
 
-OPEN: "weakref.WeakSet[web.WebSocketResponse]" = weakref.WeakSet()
+OPEN: weakref.WeakSet[web.WebSocketResponse] = weakref.WeakSet()
 """Every open WebSocket, so a shutdown can say goodbye (1001) instead of waiting on them."""
 
 HANDSHAKE_TIMEOUT = 30.0
@@ -36,8 +36,9 @@ async def open_socket(request: web.Request, max_size: int) -> web.WebSocketRespo
 
 
 async def close_all(reason: bytes = b"server shutting down") -> None:
-    await asyncio.gather(*(ws.close(code=WSCloseCode.GOING_AWAY, message=reason) for ws in list(OPEN)),
-                         return_exceptions=True)
+    await asyncio.gather(
+        *(ws.close(code=WSCloseCode.GOING_AWAY, message=reason) for ws in list(OPEN)), return_exceptions=True
+    )
 
 
 async def send_json(ws: web.WebSocketResponse, payload: dict[str, Any]) -> None:
@@ -54,8 +55,12 @@ async def refuse(ws: web.WebSocketResponse, reason: str, code: int = WSCloseCode
 
 def bus_failure(exc: bus.BusError, worker: str) -> dict[str, Any]:
     """An error frame for a failed worker call; `retry` tells the client it may resend."""
-    return {"type": "busy" if is_transient(exc) else "error", "reason": describe(exc, worker),
-            "retry": is_transient(exc), "code": codes.from_bus(exc.code)}
+    return {
+        "type": "busy" if is_transient(exc) else "error",
+        "reason": describe(exc, worker),
+        "retry": is_transient(exc),
+        "code": codes.from_bus(exc.code),
+    }
 
 
 def too_large(data: bytes | str, limit: int) -> str:
@@ -65,7 +70,8 @@ def too_large(data: bytes | str, limit: int) -> str:
 
 
 def parse_json_object(text: str) -> dict[str, Any] | None:
-    """A JSON object of valid Unicode (a \\ud800 escape spells a lone surrogate no UTF-8 can carry), or None."""
+    """A JSON object of valid Unicode (a \\ud800 escape spells a lone surrogate no UTF-8 can
+    carry), or None."""
     try:
         value = json.loads(text)
         json.dumps(value, ensure_ascii=False).encode("utf-8")

@@ -44,7 +44,7 @@ def room(seed: int) -> np.ndarray:
     noise = rng.normal(0, 1, (h // 16 + 1, w // 16 + 1, 3)).astype(np.float32)
     base = cv2.resize(noise, (w, h), interpolation=cv2.INTER_CUBIC) * 18 + rng.uniform(90, 170, 3)
     x0 = int(rng.uniform(40, 140))
-    base[:, x0:x0 + 12] *= 0.6
+    base[:, x0 : x0 + 12] *= 0.6
     return np.clip(base, 0, 255).astype(np.float32)
 
 
@@ -54,7 +54,9 @@ def place(landmarks: np.ndarray, iod: float, centre: tuple[float, float]):
     eye_l, eye_r = lm[0], lm[1]
     scale = iod / float(np.linalg.norm(eye_r - eye_l))
     face_c = lm.mean(axis=0)
-    m = np.array([[scale, 0, centre[0] - scale * face_c[0]], [0, scale, centre[1] - scale * face_c[1]]], np.float32)
+    m = np.array(
+        [[scale, 0, centre[0] - scale * face_c[0]], [0, scale, centre[1] - scale * face_c[1]]], np.float32
+    )
     return m, (lm * scale + m[:, 2]).astype(np.float32)
 
 
@@ -115,7 +117,9 @@ def move_surface(base, mask, depth, centre, rot, shift, distance, texture=None):
 def camera(frame: np.ndarray, rng: np.random.Generator, quality: int = 88) -> np.ndarray:
     """Lens blur, sensor noise and the JPEG round trip a camera stream goes through."""
     frame = cv2.GaussianBlur(frame, (0, 0), 0.6) + rng.normal(0, 2.0, frame.shape)
-    ok, jpeg = cv2.imencode(".jpg", np.clip(frame, 0, 255).astype(np.uint8), [cv2.IMWRITE_JPEG_QUALITY, quality])
+    ok, jpeg = cv2.imencode(
+        ".jpg", np.clip(frame, 0, 255).astype(np.uint8), [cv2.IMWRITE_JPEG_QUALITY, quality]
+    )
     return cv2.imdecode(jpeg, cv2.IMREAD_COLOR)
 
 
@@ -128,7 +132,10 @@ def _trajectory(rng, n, yaw_amp, pitch_amp, roll_amp, shift_amp):
     roll = roll_amp * np.sin(phase * math.pi + rng.uniform(0, 6))
     sx = shift_amp * np.sin(phase * math.pi * 2 * rng.uniform(0.3, 1) + rng.uniform(0, 6))
     sy = 0.5 * shift_amp * np.sin(phase * math.pi * 2 * rng.uniform(0.3, 1) + rng.uniform(0, 6))
-    return [(float(a), float(b), float(c), (float(d), float(e))) for a, b, c, d, e in zip(yaw, pitch, roll, sx, sy)]
+    return [
+        (float(a), float(b), float(c), (float(d), float(e)))
+        for a, b, c, d, e in zip(yaw, pitch, roll, sx, sy, strict=False)
+    ]
 
 
 def _scene(photo, landmarks, rng, iod):
@@ -137,7 +144,9 @@ def _scene(photo, landmarks, rng, iod):
     centre = (w / 2 + rng.uniform(-30, 30), h / 2 + rng.uniform(-20, 10))
     m, lm = place(landmarks, iod, centre)
     bg = room(int(rng.integers(1 << 30)))
-    warped = cv2.warpAffine(photo.astype(np.float32), m, SIZE, flags=cv2.INTER_AREA if m[0, 0] < 1 else cv2.INTER_LINEAR)
+    warped = cv2.warpAffine(
+        photo.astype(np.float32), m, SIZE, flags=cv2.INTER_AREA if m[0, 0] < 1 else cv2.INTER_LINEAR
+    )
     inside = cv2.warpAffine(np.ones(photo.shape[:2], np.float32), m, SIZE) > 0.5
     base = np.where(inside[..., None], warped, bg)
     return base, lm, inside
@@ -152,8 +161,9 @@ def bona_fide(photo, landmarks, rng, n=8, yaw_amp=None, still=False):
     poses = _trajectory(rng, n, 0.5 if still else yaw_amp, 1.0 if still else 5, 2, 1.0 if still else 6)
     frames = []
     for yaw, pitch, roll, shift in poses:
-        frames.append(move_surface(base, mask, depth, centre, rotation(yaw, pitch, roll), shift,
-                                   DISTANCE_IODS * iod))
+        frames.append(
+            move_surface(base, mask, depth, centre, rotation(yaw, pitch, roll), shift, DISTANCE_IODS * iod)
+        )
     return frames
 
 
@@ -172,7 +182,7 @@ def planar(photo, landmarks, rng, n=8, bend=0.0, screen=False, content=None, kee
         h, w = photo.shape[:2]
         border = int(0.08 * max(h, w))
         framed = np.zeros((h + 2 * border, w + 2 * border, 3), np.float32)
-        framed[border:border + h, border:border + w] = _screen_look(photo, rng)
+        framed[border : border + h, border : border + w] = _screen_look(photo, rng)
         landmarks = np.asarray(landmarks) + border
         photo = framed
     else:
@@ -196,8 +206,18 @@ def planar(photo, landmarks, rng, n=8, bend=0.0, screen=False, content=None, kee
         if content is not None:  # a video on the screen: swap the displayed picture each frame
             frame_base = _replace_screen(base, inside, content[index], rng)
         texture = _screen_texture(inside, pitch_grid, glare_xy) if screen else None
-        frames.append(move_surface(frame_base, inside, depth, (cx, cy), rotation(yaw, pitch, roll), shift,
-                                   DISTANCE_IODS * iod, texture))
+        frames.append(
+            move_surface(
+                frame_base,
+                inside,
+                depth,
+                (cx, cy),
+                rotation(yaw, pitch, roll),
+                shift,
+                DISTANCE_IODS * iod,
+                texture,
+            )
+        )
     return frames
 
 
@@ -211,7 +231,7 @@ def _screen_texture(inside, pitch, glare_xy):
     """Pixel grid sampled at the camera's pixels (→ moiré) and a glare fixed in the camera frame."""
     h, w = inside.shape
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-    glare = 90 * np.exp(-(((xx - glare_xy[0]) ** 2 + (yy - glare_xy[1]) ** 2) / 60.0 ** 2))
+    glare = 90 * np.exp(-(((xx - glare_xy[0]) ** 2 + (yy - glare_xy[1]) ** 2) / 60.0**2))
 
     def apply(img, sx, sy):
         grid = 0.78 + 0.22 * np.cos(2 * np.pi * sx / pitch) * np.cos(2 * np.pi * sy / pitch)
@@ -231,10 +251,11 @@ def _replace_screen(base, inside, picture, rng):
     hh, ww = region[0].stop - region[0].start, region[1].stop - region[1].start
     ph, pw = picture.shape[:2]  # crop the picture around its centre to the screen's aspect, same scale
     top, left = max(0, (ph - hh) // 2), max(0, (pw - ww) // 2)
-    crop = picture[top:top + hh, left:left + ww].astype(np.float32)
+    crop = picture[top : top + hh, left : left + ww].astype(np.float32)
     out = base.copy()
-    out[region[0].start:region[0].start + crop.shape[0], region[1].start:region[1].start + crop.shape[1]] = \
-        _screen_look(crop, rng)
+    out[
+        region[0].start : region[0].start + crop.shape[0], region[1].start : region[1].start + crop.shape[1]
+    ] = _screen_look(crop, rng)
     return out
 
 

@@ -35,10 +35,10 @@ class EyeSample:
 
 @dataclass
 class BlinkMeasure:
-    depth: float       # the deepest close-and-reopen found (0 when none)
-    seconds: float     # its duration, open frame to open frame
-    still: float       # how far the face moved meanwhile, eye distances
-    found: bool        # a blink that meets every condition
+    depth: float  # the deepest close-and-reopen found (0 when none)
+    seconds: float  # its duration, open frame to open frame
+    still: float  # how far the face moved meanwhile, eye distances
+    found: bool  # a blink that meets every condition
 
 
 def sample(t: float, openness: float, position) -> EyeSample:
@@ -54,12 +54,14 @@ def best_blink(samples: list[EyeSample], policy) -> BlinkMeasure:
             seconds = samples[k].t - samples[i].t
             if seconds > policy.blink_max_seconds:
                 break
-            closed = min(s.openness for s in samples[i + 1:k])
+            closed = min(s.openness for s in samples[i + 1 : k])
             reopened = min(samples[i].openness, samples[k].openness)
             if reopened <= 0:
                 continue
             depth = 1.0 - closed / reopened
-            moved = max(float(np.linalg.norm(s.position - samples[i].position)) for s in samples[i + 1:k + 1])
+            moved = max(
+                float(np.linalg.norm(s.position - samples[i].position)) for s in samples[i + 1 : k + 1]
+            )
             found = depth >= policy.blink_depth and moved <= policy.blink_still
             if (found, depth) > (best.found, best.depth):
                 best = BlinkMeasure(round(depth, 3), round(seconds, 3), round(moved, 3), found)

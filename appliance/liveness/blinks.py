@@ -65,7 +65,7 @@ def paint_lids(image: np.ndarray, landmarks, closure: float) -> np.ndarray:
         return image
     full, out = out, out[y0:y1, x0:x1]
     lm = lm - np.array([x0, y0], np.float32)
-    yy, xx = np.mgrid[0:y1 - y0, 0:x1 - x0].astype(np.float32)
+    yy, xx = np.mgrid[0 : y1 - y0, 0 : x1 - x0].astype(np.float32)
     rad = float(np.radians(angle))
     for eye in lm[:2]:
         # eye-aligned coordinates: u along the eye line, v downward
@@ -83,7 +83,9 @@ def paint_lids(image: np.ndarray, landmarks, closure: float) -> np.ndarray:
         skin = colour[None, None, :] * shade
         soft = cv2.GaussianBlur(lid.astype(np.float32), (0, 0), 0.02 * iod + 0.5)[..., None]
         out = out * (1 - soft) + skin * 0.97 * soft
-        lash = np.exp(-((v - edge) / (0.012 * iod + 0.5)) ** 2) * ((u / half_w) ** 2 < 0.9) * (closure > 0.3)
+        lash = (
+            np.exp(-(((v - edge) / (0.012 * iod + 0.5)) ** 2)) * ((u / half_w) ** 2 < 0.9) * (closure > 0.3)
+        )
         out *= (1 - 0.55 * lash)[..., None]
     full[y0:y1, x0:x1] = out
     out = full

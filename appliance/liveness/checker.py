@@ -47,8 +47,13 @@ class Verdict:
     frames: int = 0
 
     def to_dict(self) -> dict:
-        return {"live": self.live, "score": round(self.score, 4), "reason": self.reason,
-                "cues": self.cues, "frames": self.frames}
+        return {
+            "live": self.live,
+            "score": round(self.score, 4),
+            "reason": self.reason,
+            "cues": self.cues,
+            "frames": self.frames,
+        }
 
 
 @dataclass
@@ -63,12 +68,12 @@ class _Presentation:
     remote: dict | None = None
     remote_frames: collections.deque = field(default_factory=collections.deque)
     final: Verdict | None = None
-    last: motion.FrameView | None = None      # the previous frame (continuity)
+    last: motion.FrameView | None = None  # the previous frame (continuity)
     last_t: float = 0.0
     last_embedding: np.ndarray | None = None
     last_openness: float | None = None
-    run_embedding: np.ndarray | None = None   # sum of the run's embeddings (identity over the window)
-    run_frames: int = 0                       # frames since the last cut
+    run_embedding: np.ndarray | None = None  # sum of the run's embeddings (identity over the window)
+    run_frames: int = 0  # frames since the last cut
     cuts: int = 0
     link: continuity.Link | None = None
     eyes: list = field(default_factory=list)  # blink.EyeSample since the last cut
@@ -83,8 +88,15 @@ def _sigmoid(x: float) -> float:
 
 
 class LivenessChecker:
-    def __init__(self, policy: Policy | None = None, model=None, remote=None,
-                 max_sessions: int = 64, idle_expiry: float = 300.0, mesh=None):
+    def __init__(
+        self,
+        policy: Policy | None = None,
+        model=None,
+        remote=None,
+        max_sessions: int = 64,
+        idle_expiry: float = 300.0,
+        mesh=None,
+    ):
         self.policy = policy or Policy()
         self.model, self.remote = model, remote
         self.mesh = mesh if self.policy.blink else None  # appliance.liveness.mesh.FaceMesh
@@ -124,8 +136,9 @@ class LivenessChecker:
             return state
 
     # -- the check ---------------------------------------------------------------
-    def observe(self, key: str, frame_bgr: np.ndarray, landmarks, box, embedding=None,
-                t: float | None = None) -> Verdict:
+    def observe(
+        self, key: str, frame_bgr: np.ndarray, landmarks, box, embedding=None, t: float | None = None
+    ) -> Verdict:
         """Add one frame (BGR uint8, the detector's 5 landmarks and box, optionally the face's
         embedding and the frame's time in seconds) and decide if possible."""
         landmarks = np.asarray(landmarks, np.float32).reshape(5, 2)
@@ -151,8 +164,9 @@ class LivenessChecker:
                 state.final = verdict
             return verdict
 
-    def _follow(self, state: _Presentation, current: motion.FrameView, embedding, now: float,
-                openness: float | None):
+    def _follow(
+        self, state: _Presentation, current: motion.FrameView, embedding, now: float, openness: float | None
+    ):
         """Link the frame to the previous one; on a cut, drop the evidence. The (previous,
         current) pair's parallax measure, to reuse, or None."""
         pair = None
@@ -163,14 +177,18 @@ class LivenessChecker:
                 pair, tracked = None, (0.0, 0.0)
             identity = continuity.identity_agreement(embedding, state.last_embedding, state.run_embedding)
             eyes = continuity.eyes_moving(self.policy, state.last_openness, openness)
-            state.link = continuity.make_link(self.policy, state.last, current, now - state.last_t,
-                                              tracked, identity, eyes)
+            state.link = continuity.make_link(
+                self.policy, state.last, current, now - state.last_t, tracked, identity, eyes
+            )
             if state.link.cut is not None:
                 self._restart(state, counted=state.link.cut != "gap")
                 pair = None
             else:  # where the face went: its tracked texture, else (no tracks) its landmarks
-                moved = state.link.shift if state.link.shift is not None else \
-                    np.median(current.landmarks - state.last.landmarks, axis=0) / max(current.iod, 1.0)
+                moved = (
+                    state.link.shift
+                    if state.link.shift is not None
+                    else np.median(current.landmarks - state.last.landmarks, axis=0) / max(current.iod, 1.0)
+                )
                 state.position = state.position + moved
         e = continuity.unit(embedding)
         state.last, state.last_t, state.last_embedding = current, now, e
@@ -240,18 +258,27 @@ class LivenessChecker:
         """(cue values for the reply, cue scores 0..1 with 0.5 at the threshold)."""
         p, values, scores = self.policy, {}, {}
         if state.best is not None:
-            values.update(turn=round(state.best.turn, 4), parallax=round(state.best.parallax, 4),
-                          nose=round(state.best.nose, 4), tracks=state.best.tracks)
+            values.update(
+                turn=round(state.best.turn, 4),
+                parallax=round(state.best.parallax, 4),
+                nose=round(state.best.nose, 4),
+                tracks=state.best.tracks,
+            )
             if state.best.turn >= p.turn_min:
                 ratio = state.best.parallax / state.best.turn
                 values["ratio"] = round(ratio, 3)
-                scores["motion"] = _sigmoid(4 * min(state.best.parallax / p.parallax_threshold - 1,
-                                                    ratio / p.parallax_ratio - 1))
+                scores["motion"] = _sigmoid(
+                    4 * min(state.best.parallax / p.parallax_threshold - 1, ratio / p.parallax_ratio - 1)
+                )
             else:  # not judged yet: below 0.5, rising as the head turns
                 scores["motion"] = 0.49 * state.best.turn / p.turn_min
         if state.blink is not None:
-            values["blink"] = {"depth": state.blink.depth, "seconds": state.blink.seconds,
-                               "still": state.blink.still, "found": state.blink.found}
+            values["blink"] = {
+                "depth": state.blink.depth,
+                "seconds": state.blink.seconds,
+                "still": state.blink.still,
+                "found": state.blink.found,
+            }
             blink_score = _sigmoid(8 * (state.blink.depth / p.blink_depth - 1))
             if state.blink.found and blink_score >= scores.get("motion", 0.0):
                 scores["motion"] = max(blink_score, 0.5)
@@ -279,8 +306,12 @@ class LivenessChecker:
     def _proof(self, state: _Presentation) -> str | None:
         """What proved life: a head turn with parallax, a blink, or nothing yet."""
         p, best = self.policy, state.best
-        if best is not None and best.turn >= p.turn_min and best.parallax >= p.parallax_threshold \
-                and best.parallax / best.turn >= p.parallax_ratio:
+        if (
+            best is not None
+            and best.turn >= p.turn_min
+            and best.parallax >= p.parallax_threshold
+            and best.parallax / best.turn >= p.parallax_ratio
+        ):
             return "turn"
         if state.blink is not None and state.blink.found:
             return "blink"
@@ -305,9 +336,11 @@ class LivenessChecker:
             if "model" in p.vetoes and "model" in values and values["model"] < p.model_threshold:
                 return self._verdict(state, False, "model_spoof")
         proof = self._proof(state)
-        local = {"motion": proof is not None,
-                 "moire": scores.get("moire", 0.0) >= 0.5,
-                 "model": scores.get("model", 0.0) >= 0.5}
+        local = {
+            "motion": proof is not None,
+            "moire": scores.get("moire", 0.0) >= 0.5,
+            "model": scores.get("model", 0.0) >= 0.5,
+        }
         if state.run_frames >= p.min_frames and all(local[name] for name in p.required if name != "remote"):
             remote_reason = self._ask_remote(state)
             if remote_reason is not None:

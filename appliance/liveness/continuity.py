@@ -38,12 +38,12 @@ class Link:
     """How frame n follows frame n-1."""
 
     dt: float
-    jump: float                  # largest landmark move, eye distances
-    fraction: float | None       # share of off-eye corners tracked (None: nothing to track)
-    ncc: float | None            # appearance agreement after alignment (reported, not judged)
-    identity: float | None       # lowest cosine to the previous frame and the run's mean
+    jump: float  # largest landmark move, eye distances
+    fraction: float | None  # share of off-eye corners tracked (None: nothing to track)
+    ncc: float | None  # appearance agreement after alignment (reported, not judged)
+    identity: float | None  # lowest cosine to the previous frame and the run's mean
     shift: np.ndarray | None = None  # median motion of the tracked face (dx, dy), eye distances
-    cut: str | None = None       # None: continuous; else gap | jump | tracking | identity
+    cut: str | None = None  # None: continuous; else gap | jump | tracking | identity
 
     def to_dict(self) -> dict:
         out = {"dt": round(self.dt, 3), "jump": round(self.jump, 3)}
@@ -96,12 +96,24 @@ def eyes_moving(policy, before: float | None, after: float | None) -> bool:
     return abs(after - before) > policy.eyes_change * max(before, after, 1e-6)
 
 
-def make_link(policy, before: motion.FrameView, after: motion.FrameView, dt: float,
-              tracked: tuple | None, identity: float | None, eyes: bool = True) -> Link:
+def make_link(
+    policy,
+    before: motion.FrameView,
+    after: motion.FrameView,
+    dt: float,
+    tracked: tuple | None,
+    identity: float | None,
+    eyes: bool = True,
+) -> Link:
     iod = max((before.iod + after.iod) / 2, 1.0)
     jump = float(np.max(np.linalg.norm(after.landmarks - before.landmarks, axis=1))) / iod
-    link = Link(dt=max(0.0, dt), jump=jump, fraction=None if tracked is None else tracked[0],
-                ncc=None if tracked is None else tracked[1], identity=identity,
-                shift=None if tracked is None else tracked[2])
+    link = Link(
+        dt=max(0.0, dt),
+        jump=jump,
+        fraction=None if tracked is None else tracked[0],
+        ncc=None if tracked is None else tracked[1],
+        identity=identity,
+        shift=None if tracked is None else tracked[2],
+    )
     link.cut = judge(policy, link, eyes)
     return link

@@ -35,10 +35,17 @@ from .policy import Policy
 ROOT = Path(__file__).resolve().parents[2]
 PHOTOS = FACES_DIR
 BONA_FIDE = ("bona_fide", "bona_fide_blink", "bona_fide_still")
-NO_CONTINUITY = dict(track_min=0.0, identity_min=-1.0, jump_min=1e9, max_gap=1e9, max_cuts=10 ** 9)
+NO_CONTINUITY = dict(track_min=0.0, identity_min=-1.0, jump_min=1e9, max_gap=1e9, max_cuts=10**9)
 """Policy overrides under which no frame is ever a cut (the checker before the continuity gate)."""
-KINDS = (*BONA_FIDE, *attacks.ATTACKS, "photo_swap", "photo_swap_blink", "spliced_frames",
-         "second_person", "video_replay_blink")
+KINDS = (
+    *BONA_FIDE,
+    *attacks.ATTACKS,
+    "photo_swap",
+    "photo_swap_blink",
+    "spliced_frames",
+    "second_person",
+    "video_replay_blink",
+)
 
 
 def load_photos(engine, folder: Path = PHOTOS) -> dict[str, tuple[np.ndarray, list]]:
@@ -68,8 +75,14 @@ def partner(kind: str, name: str, photos: dict):
     return None
 
 
-def run_presentation(engine, checker: LivenessChecker, frames: list[np.ndarray], key: str,
-                     first: int = 0, fps: float = blinks.FPS) -> dict:
+def run_presentation(
+    engine,
+    checker: LivenessChecker,
+    frames: list[np.ndarray],
+    key: str,
+    first: int = 0,
+    fps: float = blinks.FPS,
+) -> dict:
     """Feed the frames; return the outcome (accepted, reason, frames used, cues)."""
     from ..face.embedder import align_face
 
@@ -89,12 +102,25 @@ def run_presentation(engine, checker: LivenessChecker, frames: list[np.ndarray],
         return {"live": False, "reason": "no_face", "frames": 0, "cues": {}}
     live = bool(verdict.live) and decided_at > first
     reason = verdict.reason if verdict.live is not None else "undecided"
-    return {"live": live, "reason": "live_before_swap" if verdict.live and not live else reason,
-            "frames": decided_at, "cues": verdict.cues, "score": round(verdict.score, 4)}
+    return {
+        "live": live,
+        "reason": "live_before_swap" if verdict.live and not live else reason,
+        "frames": decided_at,
+        "cues": verdict.cues,
+        "score": round(verdict.score, 4),
+    }
 
 
-def evaluate(engine, seeds: int = 4, n_frames: int = 12, policy: Policy | None = None,
-             kinds=KINDS, photos: dict | None = None, first_seed: int = 0, mesh=None) -> dict:
+def evaluate(
+    engine,
+    seeds: int = 4,
+    n_frames: int = 12,
+    policy: Policy | None = None,
+    kinds=KINDS,
+    photos: dict | None = None,
+    first_seed: int = 0,
+    mesh=None,
+) -> dict:
     policy = policy or Policy(max_frames=n_frames)
     checker = LivenessChecker(policy, mesh=mesh)
     photos = photos if photos is not None else load_photos(engine)
@@ -103,8 +129,13 @@ def evaluate(engine, seeds: int = 4, n_frames: int = 12, policy: Policy | None =
         for name, (image, landmarks) in photos.items():
             for seed in range(first_seed, first_seed + seeds):
                 frames, first = splices.sequence_with_target(
-                    kind, image, landmarks, zlib.crc32(f"{kind}/{name}/{seed}".encode()), n=n_frames,
-                    partner=partner(kind, name, photos))
+                    kind,
+                    image,
+                    landmarks,
+                    zlib.crc32(f"{kind}/{name}/{seed}".encode()),
+                    n=n_frames,
+                    partner=partner(kind, name, photos),
+                )
                 outcome = run_presentation(engine, checker, frames, f"{kind}/{name}/{seed}", first)
                 outcome.update(photo=name, seed=seed)
                 results[kind].append(outcome)
@@ -117,9 +148,13 @@ def summarise(results: dict[str, list[dict]]) -> dict:
         accepted = sum(1 for r in rows if r["live"])
         reasons = collections.Counter(r["reason"] for r in rows)
         decided = [r["frames"] for r in rows if r["reason"] != "undecided"]
-        entry = {"n": len(rows), "accepted": accepted, "reasons": dict(reasons),
-                 "mean_frames": round(float(np.mean(decided)), 1) if decided else None,
-                 "median_frames": float(np.median(decided)) if decided else None}
+        entry = {
+            "n": len(rows),
+            "accepted": accepted,
+            "reasons": dict(reasons),
+            "mean_frames": round(float(np.mean(decided)), 1) if decided else None,
+            "median_frames": float(np.median(decided)) if decided else None,
+        }
         if kind.startswith("bona_fide"):
             entry["BPCER"] = round(1 - accepted / len(rows), 4)
         else:
@@ -129,15 +164,19 @@ def summarise(results: dict[str, list[dict]]) -> dict:
 
 
 def format_table(report: dict) -> str:
-    lines = [f"{'presentation':18} {'n':>4} {'accepted':>8} {'APCER':>7} {'BPCER':>7} {'frames':>6} "
-             f"{'median':>6}  reasons"]
+    lines = [
+        f"{'presentation':18} {'n':>4} {'accepted':>8} {'APCER':>7} {'BPCER':>7} {'frames':>6} "
+        f"{'median':>6}  reasons"
+    ]
     for kind, e in report["kinds"].items():
         apcer = f"{e['APCER']:.3f}" if "APCER" in e else "-"
         bpcer = f"{e['BPCER']:.3f}" if "BPCER" in e else "-"
-        lines.append(f"{kind:18} {e['n']:>4} {e['accepted']:>8} {apcer:>7} {bpcer:>7} "
-                     f"{e['mean_frames'] if e['mean_frames'] is not None else '-':>6} "
-                     f"{e['median_frames'] if e['median_frames'] is not None else '-':>6}  "
-                     + ", ".join(f"{k}={v}" for k, v in sorted(e["reasons"].items())))
+        lines.append(
+            f"{kind:18} {e['n']:>4} {e['accepted']:>8} {apcer:>7} {bpcer:>7} "
+            f"{e['mean_frames'] if e['mean_frames'] is not None else '-':>6} "
+            f"{e['median_frames'] if e['median_frames'] is not None else '-':>6}  "
+            + ", ".join(f"{k}={v}" for k, v in sorted(e["reasons"].items()))
+        )
     return "\n".join(lines)
 
 
@@ -146,14 +185,21 @@ def main(argv=None) -> None:
 
     parser = argparse.ArgumentParser(prog="appliance.liveness.evaluate", description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, default=4)
-    parser.add_argument("--first-seed", type=int, default=0,
-                        help="0..3 were used to choose the thresholds; report held-out seeds (e.g. 100)")
+    parser.add_argument(
+        "--first-seed",
+        type=int,
+        default=0,
+        help="0..3 were used to choose the thresholds; report held-out seeds (e.g. 100)",
+    )
     parser.add_argument("--frames", type=int, default=12)
     parser.add_argument("--models", default=str(ROOT / "models"))
     parser.add_argument("--kinds", default=",".join(KINDS), help="comma-separated presentation kinds")
     parser.add_argument("--no-blink", action="store_true", help="without the face mesh (no blink cue)")
-    parser.add_argument("--no-continuity", action="store_true",
-                        help="without the continuity gate (as before issue 16): nothing is a cut")
+    parser.add_argument(
+        "--no-continuity",
+        action="store_true",
+        help="without the continuity gate (as before issue 16): nothing is a cut",
+    )
     parser.add_argument("--json", help="write every presentation's outcome and cues here")
     args = parser.parse_args(argv)
     mesh = None
@@ -165,8 +211,15 @@ def main(argv=None) -> None:
     policy = Policy(max_frames=args.frames)
     if args.no_continuity:
         policy = replace(policy, **NO_CONTINUITY)
-    report = evaluate(FaceEngine(Path(args.models)), seeds=args.seeds, n_frames=args.frames, policy=policy,
-                      first_seed=args.first_seed, kinds=tuple(args.kinds.split(",")), mesh=mesh)
+    report = evaluate(
+        FaceEngine(Path(args.models)),
+        seeds=args.seeds,
+        n_frames=args.frames,
+        policy=policy,
+        first_seed=args.first_seed,
+        kinds=tuple(args.kinds.split(",")),
+        mesh=mesh,
+    )
     print(format_table(report))
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=1, default=float))

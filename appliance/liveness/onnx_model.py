@@ -36,7 +36,7 @@ def crop_face(frame_bgr: np.ndarray, box, scale: float, size: int = INPUT_SIZE) 
     left = min(max(left, 0), w - 1 - nw)
     top = min(max(top, 0), h - 1 - nh)
     x0, y0, x1, y1 = int(left), int(top), int(left + nw), int(top + nh)
-    crop = frame_bgr[y0:y1 + 1, x0:x1 + 1]
+    crop = frame_bgr[y0 : y1 + 1, x0 : x1 + 1]
     return cv2.resize(crop, (size, size), interpolation=cv2.INTER_LINEAR)
 
 
@@ -59,12 +59,16 @@ class OnnxLivenessModel:
         opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = 1
         try:
-            self.session = ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
+            self.session = ort.InferenceSession(
+                str(path), sess_options=opts, providers=["CPUExecutionProvider"]
+            )
         except Exception as exc:  # onnxruntime raises its own types for bad files
             raise ModelError(f"liveness model {path} cannot be loaded: {exc}") from None
         inputs, outputs = self.session.get_inputs(), self.session.get_outputs()
         if len(inputs) != 1 or len(outputs) < 1:
-            raise ModelError(f"{path.name}: expected one input and one output, got {len(inputs)}/{len(outputs)}")
+            raise ModelError(
+                f"{path.name}: expected one input and one output, got {len(inputs)}/{len(outputs)}"
+            )
         shape = inputs[0].shape
         if len(shape) != 4 or shape[1] != 3:
             raise ModelError(f"{path.name}: input shape {shape}, expected N×3×80×80")

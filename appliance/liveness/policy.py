@@ -79,7 +79,7 @@ class Policy:
             raise ValueError("max_cuts must be at least 1")
 
     @classmethod
-    def from_settings(cls, cfg) -> "Policy":
+    def from_settings(cls, cfg) -> Policy:
         """From the [liveness] config section (appliance.config.LivenessSettings)."""
         names = list(cls.__dataclass_fields__)
         return cls(**{n: getattr(cfg, n) for n in names if hasattr(cfg, n)})

@@ -103,7 +103,7 @@ class RemoteUnavailable(Exception):
 
 @dataclass
 class RemoteVerdict:
-    score: float        # 0..1, or −1: no live face found
+    score: float  # 0..1, or −1: no live face found
     task_id: str
     elapsed_ms: float
 
@@ -121,26 +121,47 @@ def encode_jpeg(frame_bgr: np.ndarray, quality: int = 90) -> str:
 
 def build_request(images_b64: list[str], task_id: str) -> dict:
     """The request body, field for field as the seed documents it."""
-    return {"code": REQUEST_CODE,
-            "data": {"taskId": task_id,
-                     "algoTasks": [{"algoTask": ALGO_TASK, "algoConfig": {"silentface": {"algoType": ALGO_TASK}}}],
-                     "imageList": [{"image": image} for image in images_b64]}}
+    return {
+        "code": REQUEST_CODE,
+        "data": {
+            "taskId": task_id,
+            "algoTasks": [{"algoTask": ALGO_TASK, "algoConfig": {"silentface": {"algoType": ALGO_TASK}}}],
+            "imageList": [{"image": image} for image in images_b64],
+        },
+    }
 
 
 class SilentLivenessClient:
-    def __init__(self, url: str, app_id: str, authorization: str, device_uuid: str = "",
-                 timeout: float = 3.0, verify_tls: bool = True):
+    def __init__(
+        self,
+        url: str,
+        app_id: str,
+        authorization: str,
+        device_uuid: str = "",
+        timeout: float = 3.0,
+        verify_tls: bool = True,
+    ):
         self.url, self.app_id, self._authorization = url, app_id, authorization
         self.device_uuid, self.timeout = device_uuid, timeout
         self._ssl = None if verify_tls else ssl._create_unverified_context()  # a technician's explicit choice
 
     @classmethod
-    def from_settings(cls, cfg) -> "SilentLivenessClient":
-        return cls(cfg.url, cfg.app_id, cfg.authorization, cfg.device_uuid,
-                   timeout=getattr(cfg, "timeout", 3.0), verify_tls=getattr(cfg, "verify_tls", True))
+    def from_settings(cls, cfg) -> SilentLivenessClient:
+        return cls(
+            cfg.url,
+            cfg.app_id,
+            cfg.authorization,
+            cfg.device_uuid,
+            timeout=getattr(cfg, "timeout", 3.0),
+            verify_tls=getattr(cfg, "verify_tls", True),
+        )
 
     def headers(self) -> dict[str, str]:
-        headers = {"Content-Type": "application/json", "X-APP-ID": self.app_id, "Authorization": self._authorization}
+        headers = {
+            "Content-Type": "application/json",
+            "X-APP-ID": self.app_id,
+            "Authorization": self._authorization,
+        }
         if self.device_uuid:
             headers["Device-Uuid"] = self.device_uuid
         return headers
@@ -164,12 +185,16 @@ class SilentLivenessClient:
         except urllib.error.HTTPError as exc:
             detail = exc.read()[:200].decode("utf-8", "replace")
             if exc.code in (401, 403):
-                raise RemoteError(exc.code, f"gateway refused the credentials (HTTP {exc.code}): "
-                                            f"check liveness_api.app_id and authorization; {detail}") from None
+                raise RemoteError(
+                    exc.code,
+                    f"gateway refused the credentials (HTTP {exc.code}): "
+                    f"check liveness_api.app_id and authorization; {detail}",
+                ) from None
             raise RemoteUnavailable(f"HTTP {exc.code} from the liveness API: {detail}") from None
         except (urllib.error.URLError, TimeoutError, OSError) as exc:
-            raise RemoteUnavailable(f"liveness API unreachable at {self.url}: "
-                                    f"{getattr(exc, 'reason', exc)}") from None
+            raise RemoteUnavailable(
+                f"liveness API unreachable at {self.url}: {getattr(exc, 'reason', exc)}"
+            ) from None
         elapsed = (time.monotonic() - start) * 1000
         return parse_response(raw, task_id, elapsed)
 
@@ -179,16 +204,22 @@ def parse_response(raw: bytes, task_id: str = "", elapsed_ms: float = 0.0) -> Re
         reply = json.loads(raw)
         data = reply.get("data") or {}
         code = reply.get("code")
-    except (ValueError, AttributeError):
-        raise RemoteUnavailable(f"liveness API answered something that is not the documented JSON: {raw[:120]!r}")
+    except (ValueError, AttributeError) as exc:
+        raise RemoteUnavailable(
+            f"liveness API answered something that is not the documented JSON: {raw[:120]!r}"
+        ) from exc
     task_code = data.get("task_code") if isinstance(data, dict) else None
     if task_code not in (None, 0):
         raise RemoteError(int(task_code), describe(int(task_code), str(data.get("msg", ""))))
     if code != SUCCESS_CODE:
         code_int = int(code) if isinstance(code, (int, float)) else -1
-        raise RemoteError(code_int, describe(code_int, str(data.get("msg", "") if isinstance(data, dict) else "")))
+        raise RemoteError(
+            code_int, describe(code_int, str(data.get("msg", "") if isinstance(data, dict) else ""))
+        )
     try:
         score = float(data["results"][0]["score"])
     except (KeyError, IndexError, TypeError, ValueError):
         raise RemoteUnavailable("liveness API success without data.results[0].score") from None
-    return RemoteVerdict(score=score, task_id=str(data.get("task_id", task_id)), elapsed_ms=round(elapsed_ms, 1))
+    return RemoteVerdict(
+        score=score, task_id=str(data.get("task_id", task_id)), elapsed_ms=round(elapsed_ms, 1)
+    )

@@ -28,8 +28,14 @@ import numpy as np
 
 from . import attacks, blinks
 
-KINDS = ("bona_fide_blink", "photo_swap", "photo_swap_blink", "spliced_frames", "second_person",
-         "video_replay_blink")
+KINDS = (
+    "bona_fide_blink",
+    "photo_swap",
+    "photo_swap_blink",
+    "spliced_frames",
+    "second_person",
+    "video_replay_blink",
+)
 
 
 def turned_photo(photo, landmarks, yaw: float, pitch: float, closure: float = 0.0):
@@ -87,8 +93,17 @@ def _still_rest(photo, landmarks, rng, n, closure=None, keep=None):
             frames.append(None)
             continue
         textured = blinks.paint_lids(base, lm, closure[index]) if closure is not None else base
-        frames.append(attacks.move_surface(textured, mask, depth, centre, attacks.rotation(yaw, pitch, roll),
-                                           shift, attacks.DISTANCE_IODS * iod))
+        frames.append(
+            attacks.move_surface(
+                textured,
+                mask,
+                depth,
+                centre,
+                attacks.rotation(yaw, pitch, roll),
+                shift,
+                attacks.DISTANCE_IODS * iod,
+            )
+        )
     return frames
 
 
@@ -97,8 +112,13 @@ def build(kind, photo, landmarks, rng, n, partner=None) -> tuple[list[np.ndarray
     if kind == "bona_fide_blink":
         return _still_rest(photo, landmarks, rng, n, blinks.closing_frames(rng, n)), 0
     if kind == "video_replay_blink":
-        shown = _still_rest(photo, landmarks, np.random.default_rng(int(rng.integers(1 << 30))), n,
-                            blinks.closing_frames(rng, n))
+        shown = _still_rest(
+            photo,
+            landmarks,
+            np.random.default_rng(int(rng.integers(1 << 30))),
+            n,
+            blinks.closing_frames(rng, n),
+        )
         return attacks.planar(photo, landmarks, rng, n, screen=True, content=shown), 0
     if kind in ("photo_swap", "photo_swap_blink"):
         if kind == "photo_swap_blink":
@@ -109,17 +129,23 @@ def build(kind, photo, landmarks, rng, n, partner=None) -> tuple[list[np.ndarray
             yaw = rng.choice([-1, 1]) * rng.uniform(10, 20)
             second = turned_photo(photo, landmarks, yaw, rng.uniform(-5, 5))
         order = _switches(rng, n, 2)
-        streams = [attacks.planar(photo, landmarks, rng, n, keep=_used(order, 0)),
-                   attacks.planar(*second, rng, n, keep=_used(order, 1))]
+        streams = [
+            attacks.planar(photo, landmarks, rng, n, keep=_used(order, 0)),
+            attacks.planar(*second, rng, n, keep=_used(order, 1)),
+        ]
         return _interleave(streams, order), 0
     if kind == "spliced_frames":
-        poses = [(0.0, 0.0, 1.0)] + [(rng.choice([-1, 1]) * rng.uniform(8, 20), rng.uniform(-5, 5), 0.0)
-                                     for _ in range(int(rng.integers(2, 4)))]
+        poses = [(0.0, 0.0, 1.0)] + [
+            (rng.choice([-1, 1]) * rng.uniform(8, 20), rng.uniform(-5, 5), 0.0)
+            for _ in range(int(rng.integers(2, 4)))
+        ]
         stills = [turned_photo(photo, landmarks, yaw, pitch, closure) for yaw, pitch, closure in poses]
         scene_seed = int(rng.integers(1 << 30))  # one place in one room: only the head changes
         order = _switches(rng, n, len(stills), longest=2)
-        streams = [_still_rest(img, lm, np.random.default_rng(scene_seed), n, keep=_used(order, index))
-                   for index, (img, lm) in enumerate(stills)]
+        streams = [
+            _still_rest(img, lm, np.random.default_rng(scene_seed), n, keep=_used(order, index))
+            for index, (img, lm) in enumerate(stills)
+        ]
         return _interleave(streams, order), 0
     if kind == "second_person":
         if partner is None:
@@ -131,8 +157,9 @@ def build(kind, photo, landmarks, rng, n, partner=None) -> tuple[list[np.ndarray
     raise ValueError(f"unknown presentation kind {kind!r}")
 
 
-def sequence_with_target(kind: str, photo: np.ndarray, landmarks, seed: int, n: int = 12,
-                         partner=None) -> tuple[list[np.ndarray], int]:
+def sequence_with_target(
+    kind: str, photo: np.ndarray, landmarks, seed: int, n: int = 12, partner=None
+) -> tuple[list[np.ndarray], int]:
     """Camera frames of one presentation of any kind (attacks.KINDS or KINDS) and its first judged frame.
 
     ``partner``: (photo, landmarks) of another photo of the same person (photo_swap) or of

@@ -14,10 +14,16 @@ import os
 import platform
 import shutil
 import time
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
-from prometheus_client.core import (CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily,
-                                   InfoMetricFamily, Metric)
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    InfoMetricFamily,
+    Metric,
+)
 
 from .. import __version__
 from ..config import Settings
@@ -49,20 +55,25 @@ def supervisor_families(snapshot: dict[str, Any] | None, settings: Settings) -> 
     healthy.add_metric([], float(bool(snapshot.get("healthy"))))
     window = _gauge("kiosk_supervisor_restarts_in_window", "Restarts within supervisor.restart_window")
     window.add_metric([], float(snapshot.get("restarts_in_window", 0)))
-    budget = _gauge("kiosk_supervisor_restart_budget", "supervisor.restart_budget: one more restart within "
-                    "the window and the service exits")
+    budget = _gauge(
+        "kiosk_supervisor_restart_budget",
+        "supervisor.restart_budget: one more restart within the window and the service exits",
+    )
     budget.add_metric([], float(settings.supervisor.restart_budget))
     up = _gauge("kiosk_worker_up", "1 while the worker's process runs (starting or ready)", ["worker"])
     is_ready = _gauge("kiosk_worker_ready", "1 while the worker is ready", ["worker"])
-    restarts = CounterMetricFamily("kiosk_worker_restarts", "Restarts by the supervisor, by reason",
-                                   labels=["worker", "reason"])
-    age = _gauge("kiosk_worker_heartbeat_age_seconds", "Seconds since the worker's last heartbeat",
-                 ["worker"])
+    restarts = CounterMetricFamily(
+        "kiosk_worker_restarts", "Restarts by the supervisor, by reason", labels=["worker", "reason"]
+    )
+    age = _gauge(
+        "kiosk_worker_heartbeat_age_seconds", "Seconds since the worker's last heartbeat", ["worker"]
+    )
     rss = _gauge("kiosk_worker_resident_memory_bytes", "Resident memory at the last heartbeat", ["worker"])
     inflight = _gauge("kiosk_worker_inflight", "Requests in flight at the last heartbeat", ["worker"])
     uptime = _gauge("kiosk_worker_uptime_seconds", "Seconds since the worker was (re)started", ["worker"])
-    figures = _gauge("kiosk_worker_status", "The worker's own numeric status figures (key: a code word)",
-                     ["worker", "key"])
+    figures = _gauge(
+        "kiosk_worker_status", "The worker's own numeric status figures (key: a code word)", ["worker", "key"]
+    )
     for worker in snapshot.get("workers", []):
         name = safe(worker.get("name"))
         up.add_metric([name], float(worker.get("state") in ("starting", "ready")))
@@ -77,8 +88,21 @@ def supervisor_families(snapshot: dict[str, Any] | None, settings: Settings) -> 
         uptime.add_metric([name], float(worker.get("uptime") or 0))
         for key, value in _numbers(worker.get("status") or {}):
             figures.add_metric([name, key], value)
-    families = [answered, ready, healthy, window, budget, up, is_ready, restarts, age, rss, inflight, uptime,
-                figures]
+    families = [
+        answered,
+        ready,
+        healthy,
+        window,
+        budget,
+        up,
+        is_ready,
+        restarts,
+        age,
+        rss,
+        inflight,
+        uptime,
+        figures,
+    ]
     return families + worker_specific({w.get("name"): w.get("status") or {} for w in snapshot["workers"]})
 
 
@@ -118,8 +142,11 @@ def worker_specific(status: dict[str, dict]) -> list[Metric]:
             out.append(dropped)
     cache = (status.get("speech") or {}).get("tts_cache")
     if cache:
-        lookups = CounterMetricFamily("kiosk_speech_tts_cache", "TTS sentence cache lookups since the speech "
-                                      "worker started, by result", labels=["result"])
+        lookups = CounterMetricFamily(
+            "kiosk_speech_tts_cache",
+            "TTS sentence cache lookups since the speech worker started, by result",
+            labels=["result"],
+        )
         lookups.add_metric(["hit"], float(cache.get("hits", 0)))
         lookups.add_metric(["miss"], float(cache.get("misses", 0)))
         out.append(lookups)
@@ -138,16 +165,20 @@ def upstream_families(calls: dict[str, dict]) -> list[Metric]:
     """The sync worker's upstream calls by API: outcomes and a latency histogram (metrics.upstream)."""
     if not calls:
         return []
-    requests = CounterMetricFamily("kiosk_upstream_requests", "Calls to the Tencent-style services, by API "
-                                   "and outcome (ok, refused, unreachable)", labels=["api", "outcome"])
-    latency = HistogramMetricFamily("kiosk_upstream_duration_seconds", "Time of a call to the Tencent-style "
-                                    "services", labels=["api"])
+    requests = CounterMetricFamily(
+        "kiosk_upstream_requests",
+        "Calls to the Tencent-style services, by API and outcome (ok, refused, unreachable)",
+        labels=["api", "outcome"],
+    )
+    latency = HistogramMetricFamily(
+        "kiosk_upstream_duration_seconds", "Time of a call to the Tencent-style services", labels=["api"]
+    )
     for api, entry in calls.items():
         api = safe(api, tuple(upstream.APIS.values()) + ("other",))
         for outcome in upstream.OUTCOMES:
             requests.add_metric([api, outcome], float(entry.get(outcome, 0)))
         running, buckets = 0, []
-        for bound, count in zip(upstream.BUCKETS, entry.get("buckets") or []):
+        for bound, count in zip(upstream.BUCKETS, entry.get("buckets") or [], strict=False):
             running += count
             buckets.append((repr(float(bound)), float(running)))
         buckets.append(("+Inf", float(entry.get("count", 0))))
@@ -162,7 +193,7 @@ def outbox_families(summary: dict[str, Any] | None, now: dt.datetime | None = No
     items = _gauge("kiosk_sync_outbox_items", "Outbox items by state", ["state"])
     for state, count in (summary.get("counts") or {}).items():
         items.add_metric([safe(state)], float(count))
-    now = now or dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)  # the store's naive UTC
+    now = now or dt.datetime.now(dt.UTC).replace(tzinfo=None)  # the store's naive UTC
     oldest = 0.0
     for item in summary.get("items") or []:
         if item.get("state") in OPEN_STATES:
@@ -182,12 +213,17 @@ def model_families(settings: Settings) -> list[Metric]:
         sums = json.loads((settings.models_dir / FACE_CHECKSUMS).read_text())
     except (OSError, ValueError):
         return []
-    models = InfoMetricFamily("kiosk_model", "Model files in use and their sha256 (a fleet spots a kiosk "
-                              "with other models)", labels=["model"])
+    models = InfoMetricFamily(
+        "kiosk_model",
+        "Model files in use and their sha256 (a fleet spots a kiosk with other models)",
+        labels=["model"],
+    )
     for name, entry in sums.items():
         if isinstance(entry, dict):
-            models.add_metric([safe(name)], {"file": str(entry.get("file", ""))[:100],
-                                             "sha256": str(entry.get("sha256", ""))[:64]})
+            models.add_metric(
+                [safe(name)],
+                {"file": str(entry.get("file", ""))[:100], "sha256": str(entry.get("sha256", ""))[:64]},
+            )
     return [models]
 
 
@@ -205,8 +241,9 @@ def host_families(settings: Settings, inflight: dict[str, int]) -> list[Metric]:
         pass
     database = _gauge("kiosk_database_bytes", "Size of the SQLite database (with its WAL)")
     path = endpoints.database_path(settings.data_dir)
-    database.add_metric([], float(sum(os.path.getsize(p) for p in (str(path), f"{path}-wal")
-                                      if os.path.exists(p))))
+    database.add_metric(
+        [], float(sum(os.path.getsize(p) for p in (str(path), f"{path}-wal") if os.path.exists(p)))
+    )
     calls = _gauge("kiosk_gateway_calls_inflight", "The gateway's bus calls waiting for a worker", ["worker"])
     for worker, count in inflight.items():
         calls.add_metric([safe(worker)], float(count))

@@ -75,8 +75,9 @@ class MetricsPage:
         return app
 
 
-async def start(page: MetricsPage, bind: str, port: int,
-                middlewares: list) -> tuple[web.AppRunner | None, int]:
+async def start(
+    page: MetricsPage, bind: str, port: int, middlewares: list
+) -> tuple[web.AppRunner | None, int]:
     """Serve the page; (None, 0) and an error in the log when the port cannot be opened."""
     app = page.app()
     app.middlewares.extend(middlewares)
@@ -87,8 +88,9 @@ async def start(page: MetricsPage, bind: str, port: int,
         await site.start()
     except OSError as exc:
         await runner.cleanup()
-        log.error("no metrics: cannot listen on %s:%d (ports.metrics): %s; the kiosk serves on",
-                  bind, port, exc)
+        log.error(
+            "no metrics: cannot listen on %s:%d (ports.metrics): %s; the kiosk serves on", bind, port, exc
+        )
         return None, 0
     return runner, site._server.sockets[0].getsockname()[1]
 
@@ -157,8 +159,9 @@ def services_of(settings: Settings) -> frozenset[str]:
         return frozenset()
 
 
-async def serve(backends, settings: Settings, ports: dict[str, int],
-                middlewares: list) -> web.AppRunner | None:
+async def serve(
+    backends, settings: Settings, ports: dict[str, int], middlewares: list
+) -> web.AppRunner | None:
     """The gateway's one call: the recorder (with the catalogue's names) and the metrics port."""
     rec = recorder.get()
     rec.services = services_of(settings)

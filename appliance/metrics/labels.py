@@ -27,8 +27,12 @@ def safe(value: object, allowed: tuple[str, ...] | frozenset[str] | None = None)
 
 def restart_reason(why: str) -> str:
     """The supervisor's sentence for a restart as one of RESTART_REASONS."""
-    for prefix, reason in (("died", "died"), ("not ready", "not_ready"), ("no heartbeat", "no_heartbeat"),
-                           ("a request stuck", "stuck")):
+    for prefix, reason in (
+        ("died", "died"),
+        ("not ready", "not_ready"),
+        ("no heartbeat", "no_heartbeat"),
+        ("a request stuck", "stuck"),
+    ):
         if why.startswith(prefix):
             return reason
     return OTHER

@@ -15,13 +15,43 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, disable_cre
 from ..dialogue.record import RECORD_FIELDS
 from .labels import OTHER, safe, service
 
-OPERATIONS = ("face_predict", "face_train", "stt", "tts", "handshake_text", "handshake_audio", "storage",
-              "summary", "qna_answer", "flow")
+OPERATIONS = (
+    "face_predict",
+    "face_train",
+    "stt",
+    "tts",
+    "handshake_text",
+    "handshake_audio",
+    "storage",
+    "summary",
+    "qna_answer",
+    "flow",
+)
 """`flow`: a POST to port 10925 refused before its type was known (bad JSON, unknown type)."""
-OUTCOMES = ("ok", "busy", "unavailable", "timeout", "error", "processing", "too_large", "bad_frame",
-            "not_enabled", "forbidden")
-FACE_OUTCOMES = ("success", "fail", "unknown", "not_live", "no_face", "quality", "busy", "unavailable",
-                 "too_large", "bad_frame")
+OUTCOMES = (
+    "ok",
+    "busy",
+    "unavailable",
+    "timeout",
+    "error",
+    "processing",
+    "too_large",
+    "bad_frame",
+    "not_enabled",
+    "forbidden",
+)
+FACE_OUTCOMES = (
+    "success",
+    "fail",
+    "unknown",
+    "not_live",
+    "no_face",
+    "quality",
+    "busy",
+    "unavailable",
+    "too_large",
+    "bad_frame",
+)
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 SCORE_BUCKETS = tuple(float(x) for x in range(10, 101, 10))
 RTF_BUCKETS = (0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 4.0)
@@ -34,34 +64,78 @@ class Recorder:
     def __init__(self, services: frozenset[str] = frozenset()):
         self.services = services
         self.registry = r = CollectorRegistry(auto_describe=True)
-        self.requests = Counter("kiosk_operation_requests", "Requests answered, by operation and outcome",
-                                ["operation", "outcome"], registry=r)
-        self.latency = Histogram("kiosk_operation_duration_seconds", "Time from request to reply",
-                                 ["operation"], buckets=LATENCY_BUCKETS, registry=r)
-        self.recognitions = Counter("kiosk_face_recognitions", "/face_predict frames by outcome",
-                                    ["outcome"], registry=r)
-        self.scores = Histogram("kiosk_face_score", "Match score (percent, threshold-relative) of successes "
-                                "and of best unknowns: the site's threshold margin", ["outcome"],
-                                buckets=SCORE_BUCKETS, registry=r)
-        self.liveness = Counter("kiosk_liveness_frames", "Frames refused by liveness, by verdict "
-                                "(pending, refused) and the cue that decided", ["verdict", "cue"], registry=r)
-        self.presentations = Counter("kiosk_liveness_presentations", "Face connections by result: passed, "
-                                     "refused, never_passed (left without a verdict)", ["flow", "result"],
-                                     registry=r)
-        self.frames_to_pass = Histogram("kiosk_liveness_frames_to_pass", "Frames a connection needed until "
-                                        "its face was live", ["flow"], buckets=FRAME_BUCKETS, registry=r)
-        self.transcriptions = Counter("kiosk_speech_transcriptions", "Utterances transcribed, by result "
-                                      "(trusted, untrusted, silence)", ["source", "result"], registry=r)
-        self.rtf = Histogram("kiosk_speech_real_time_factor", "Transcription time over audio duration",
-                             buckets=RTF_BUCKETS, registry=r)
-        self.asked_again = Counter("kiosk_speech_asked_again", "Spoken qna answers not heard: the same "
-                                   "question asked again", registry=r)
-        self.handshakes = Counter("kiosk_dialogue_handshakes", "Handshakes answered, by classified service",
-                                  ["service", "input"], registry=r)
-        self.reasked = Counter("kiosk_dialogue_reasked", "Answers refused and asked again, by field",
-                               ["field"], registry=r)
-        self.qna_flows = Counter("kiosk_dialogue_qna_flows", "qna sockets by end: completed or abandoned",
-                                 ["result"], registry=r)
+        self.requests = Counter(
+            "kiosk_operation_requests",
+            "Requests answered, by operation and outcome",
+            ["operation", "outcome"],
+            registry=r,
+        )
+        self.latency = Histogram(
+            "kiosk_operation_duration_seconds",
+            "Time from request to reply",
+            ["operation"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.recognitions = Counter(
+            "kiosk_face_recognitions", "/face_predict frames by outcome", ["outcome"], registry=r
+        )
+        self.scores = Histogram(
+            "kiosk_face_score",
+            "Match score (percent, threshold-relative) of successes "
+            "and of best unknowns: the site's threshold margin",
+            ["outcome"],
+            buckets=SCORE_BUCKETS,
+            registry=r,
+        )
+        self.liveness = Counter(
+            "kiosk_liveness_frames",
+            "Frames refused by liveness, by verdict (pending, refused) and the cue that decided",
+            ["verdict", "cue"],
+            registry=r,
+        )
+        self.presentations = Counter(
+            "kiosk_liveness_presentations",
+            "Face connections by result: passed, refused, never_passed (left without a verdict)",
+            ["flow", "result"],
+            registry=r,
+        )
+        self.frames_to_pass = Histogram(
+            "kiosk_liveness_frames_to_pass",
+            "Frames a connection needed until its face was live",
+            ["flow"],
+            buckets=FRAME_BUCKETS,
+            registry=r,
+        )
+        self.transcriptions = Counter(
+            "kiosk_speech_transcriptions",
+            "Utterances transcribed, by result (trusted, untrusted, silence)",
+            ["source", "result"],
+            registry=r,
+        )
+        self.rtf = Histogram(
+            "kiosk_speech_real_time_factor",
+            "Transcription time over audio duration",
+            buckets=RTF_BUCKETS,
+            registry=r,
+        )
+        self.asked_again = Counter(
+            "kiosk_speech_asked_again",
+            "Spoken qna answers not heard: the same question asked again",
+            registry=r,
+        )
+        self.handshakes = Counter(
+            "kiosk_dialogue_handshakes",
+            "Handshakes answered, by classified service",
+            ["service", "input"],
+            registry=r,
+        )
+        self.reasked = Counter(
+            "kiosk_dialogue_reasked", "Answers refused and asked again, by field", ["field"], registry=r
+        )
+        self.qna_flows = Counter(
+            "kiosk_dialogue_qna_flows", "qna sockets by end: completed or abandoned", ["result"], registry=r
+        )
 
     # -- every operation --------------------------------------------------------------
     def operation(self, name: str, outcome: str, started: float) -> None:
@@ -70,7 +144,7 @@ class Recorder:
         self.latency.labels(name).observe(time.perf_counter() - started)
 
     # -- face -------------------------------------------------------------------------
-    def presentation(self, flow: str) -> "Presentation":
+    def presentation(self, flow: str) -> Presentation:
         return Presentation(self, flow)
 
     def face_reply(self, reply: dict[str, Any], started: float) -> None:

@@ -11,8 +11,12 @@ import bisect
 import threading
 from typing import Any
 
-APIS = {"faceLib/person/reg": "reg", "faceLib/person/recong": "recong", "faceAdv": "face_adv",
-        "faceAdvResult": "face_adv_result"}
+APIS = {
+    "faceLib/person/reg": "reg",
+    "faceLib/person/recong": "recong",
+    "faceAdv": "face_adv",
+    "faceAdvResult": "face_adv_result",
+}
 OUTCOMES = ("ok", "refused", "unreachable")
 BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
@@ -23,8 +27,9 @@ _stats: dict[str, dict[str, Any]] = {}
 def record(path: str, outcome: str, seconds: float) -> None:
     api = APIS.get(path, "other")
     with _lock:
-        entry = _stats.setdefault(api, {**{o: 0 for o in OUTCOMES}, "buckets": [0] * len(BUCKETS),
-                                        "sum": 0.0, "count": 0})
+        entry = _stats.setdefault(
+            api, {**{o: 0 for o in OUTCOMES}, "buckets": [0] * len(BUCKETS), "sum": 0.0, "count": 0}
+        )
         entry[outcome if outcome in OUTCOMES else "unreachable"] += 1
         index = bisect.bisect_left(BUCKETS, seconds)
         if index < len(BUCKETS):

@@ -15,7 +15,8 @@ import json
 import logging
 import os
 import time
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import zmq
 import zmq.asyncio
@@ -109,8 +110,13 @@ class BusClient:
         self._ctx = ctx or zmq.Context.instance()
         self._sock = _dealer(self._ctx, endpoint)
 
-    def request(self, op: str, fields: dict[str, Any] | None = None, payloads: Payloads = (),
-                timeout: float | None = None) -> tuple[dict[str, Any], list[bytes]]:
+    def request(
+        self,
+        op: str,
+        fields: dict[str, Any] | None = None,
+        payloads: Payloads = (),
+        timeout: float | None = None,
+    ) -> tuple[dict[str, Any], list[bytes]]:
         timeout = self.timeout if timeout is None else timeout
         req_id = f"{os.getpid()}-{next(_ids)}"
         header = {**logs.bus_fields(), **(fields or {}), "id": req_id, "op": op}  # cid: the journey
@@ -159,8 +165,13 @@ class AsyncBusClient:
     def inflight(self) -> int:
         return len(self._pending)
 
-    async def request(self, op: str, fields: dict[str, Any] | None = None, payloads: Payloads = (),
-                      timeout: float | None = None) -> tuple[dict[str, Any], list]:
+    async def request(
+        self,
+        op: str,
+        fields: dict[str, Any] | None = None,
+        payloads: Payloads = (),
+        timeout: float | None = None,
+    ) -> tuple[dict[str, Any], list]:
         timeout = self.timeout if timeout is None else timeout
         req_id = f"{os.getpid()}-{next(_ids)}"
         header = {**logs.bus_fields(), **(fields or {}), "id": req_id, "op": op}  # cid: the journey
@@ -170,7 +181,7 @@ class AsyncBusClient:
             await self._send(encode(header, payloads), min(timeout, CONNECT_GRACE))
             try:
                 reply, frames = await asyncio.wait_for(future, timeout)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 raise BusTimeout(f"{op}: no answer from {self.endpoint} within {timeout:.1f}s") from None
             return check_reply(reply), frames
         finally:
@@ -245,8 +256,13 @@ class Publisher:
         self._sock.close()
 
 
-def subscriber(runtime_dir, topics: Sequence[bytes], ctx: zmq.Context | None = None,
-               hwm: int = EVENT_HWM, endpoint: str | None = None) -> zmq.Socket:
+def subscriber(
+    runtime_dir,
+    topics: Sequence[bytes],
+    ctx: zmq.Context | None = None,
+    hwm: int = EVENT_HWM,
+    endpoint: str | None = None,
+) -> zmq.Socket:
     """A SUB on the event proxy (or on `endpoint`); receive with ``decode(frames[1:])``."""
     sock = (ctx or zmq.Context.instance()).socket(zmq.SUB)
     sock.setsockopt(zmq.RCVHWM, hwm)

@@ -20,7 +20,9 @@ DATABASE_FILE = "appliance.sqlite3"
 def _ipc(runtime_dir: Path, name: str) -> str:
     path = Path(runtime_dir) / name
     if len(str(path)) > _IPC_LIMIT:
-        raise ValueError(f"runtime dir {runtime_dir} is too long for a unix socket path; choose a shorter one")
+        raise ValueError(
+            f"runtime dir {runtime_dir} is too long for a unix socket path; choose a shorter one"
+        )
     return f"ipc://{path}"
 
 

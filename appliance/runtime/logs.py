@@ -85,10 +85,12 @@ class JsonFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
-            "time": dt.datetime.fromtimestamp(record.created, dt.timezone.utc).isoformat(
-                timespec="milliseconds"),
-            "level": record.levelname, "worker": getattr(record, "worker", None), "pid": record.process,
-            "logger": record.name, "event": record.getMessage(),
+            "time": dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "worker": getattr(record, "worker", None),
+            "pid": record.process,
+            "logger": record.name,
+            "event": record.getMessage(),
             "correlation_id": getattr(record, "correlation_id", "") or None,
         }
         if record.exc_info:
@@ -126,8 +128,9 @@ def make_handler(fmt: str, role: str, stream=None) -> logging.Handler:
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
     else:
-        handler.setFormatter(logging.Formatter(
-            f"%(asctime)s {role}[%(process)d] %(levelname)s %(name)s: %(message)s"))
+        handler.setFormatter(
+            logging.Formatter(f"%(asctime)s {role}[%(process)d] %(levelname)s %(name)s: %(message)s")
+        )
     return handler
 
 
@@ -140,8 +143,10 @@ def setup(settings: Settings, role: str, stream=None) -> logging.Handler:
     root.handlers[:] = [handler]
     root.setLevel(settings.logging.level)
     if fmt == "journal" and isinstance(handler, logging.StreamHandler):
-        logging.getLogger(__name__).warning("logging.format = journal but systemd-python is not installed: "
-                                            "JSON lines on stderr instead (pip install systemd-python)")
+        logging.getLogger(__name__).warning(
+            "logging.format = journal but systemd-python is not installed: "
+            "JSON lines on stderr instead (pip install systemd-python)"
+        )
     return handler
 
 

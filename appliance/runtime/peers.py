@@ -11,10 +11,11 @@ thread-safe) and is reused from a pool; ``close()`` closes them all when the cal
 from __future__ import annotations
 
 import threading
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
-from . import bus, endpoints
 from ..config import Settings
+from . import bus, endpoints
 
 TIMEOUTS: dict[str, Callable[[Settings], float]] = {
     # a transcription of speech.max_seconds of audio on a loaded two-core CPU
@@ -69,8 +70,9 @@ class Peers:
     def enabled(self, worker: str) -> bool:
         return worker in self.settings.supervisor.workers
 
-    def call(self, worker: str, op: str, fields: dict[str, Any] | None = None,
-             payloads: bus.Payloads = ()) -> tuple[dict[str, Any], list]:
+    def call(
+        self, worker: str, op: str, fields: dict[str, Any] | None = None, payloads: bus.Payloads = ()
+    ) -> tuple[dict[str, Any], list]:
         """The worker's reply; raises NotEnabled, or a bus.BusError (unavailable, timeout, busy,
         RemoteError with the worker's error code)."""
         if not self.enabled(worker):
@@ -87,8 +89,10 @@ class Peers:
             idle = self._idle.get(worker)
             if idle:
                 return idle.pop()
-        client = bus.BusClient(endpoints.worker_requests(self.settings.runtime_dir, worker),
-                               timeout=timeout_for(self.settings, worker))
+        client = bus.BusClient(
+            endpoints.worker_requests(self.settings.runtime_dir, worker),
+            timeout=timeout_for(self.settings, worker),
+        )
         with self._lock:
             self._open.append(client)
         return client

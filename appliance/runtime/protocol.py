@@ -70,12 +70,18 @@ class Heartbeat:
         return asdict(self)
 
     @classmethod
-    def of(cls, message: dict[str, Any]) -> "Heartbeat":
+    def of(cls, message: dict[str, Any]) -> Heartbeat:
         """From a control message; missing or malformed figures read as zero."""
+
         def number(key: str, kind: type) -> Any:
             value = message.get(key, 0)
             return kind(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else kind(0)
 
         status = message.get("status")
-        return cls(inflight=number("inflight", int), handled=number("handled", int), rss=number("rss", int),
-                   oldest=number("oldest", float), status=status if isinstance(status, dict) else {})
+        return cls(
+            inflight=number("inflight", int),
+            handled=number("handled", int),
+            rss=number("rss", int),
+            oldest=number("oldest", float),
+            status=status if isinstance(status, dict) else {},
+        )

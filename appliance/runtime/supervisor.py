@@ -31,14 +31,14 @@ from typing import Any
 import peewee
 import zmq
 
-from . import bus, endpoints
 from .. import store
-from ..store.keys import DatabaseKeyError
 from ..config import Settings
+from ..metrics.labels import restart_reason
+from ..store.keys import DatabaseKeyError
+from . import bus, endpoints
 from .protocol import ExitCode, Heartbeat, Kind, WorkerState
 from .sdnotify import Notifier
 from .worker import PROMOTE
-from ..metrics.labels import restart_reason
 
 log = logging.getLogger(__name__)
 
@@ -76,12 +76,18 @@ class Worker:
 
     def describe(self, now: float) -> dict[str, Any]:
         return {
-            "name": self.name, "state": self.state, "pid": self.proc.pid if self.proc else None,
+            "name": self.name,
+            "state": self.state,
+            "pid": self.proc.pid if self.proc else None,
             "uptime": round(now - self.started, 1) if self.proc else 0.0,
             "ready_for": round(now - self.ready_at, 1) if self.ready_at else 0.0,  # the healthy spell so far
             "heartbeat_age": round(now - self.last_beat, 2) if self.last_beat else None,
-            "restarts": self.restarts, "restart_reasons": dict(self.reasons), "last_exit": self.last_exit,
-            "inflight": self.beat.inflight, "handled": self.beat.handled, "rss": self.beat.rss,
+            "restarts": self.restarts,
+            "restart_reasons": dict(self.reasons),
+            "last_exit": self.last_exit,
+            "inflight": self.beat.inflight,
+            "handled": self.beat.handled,
+            "rss": self.beat.rss,
             "status": self.beat.status,
             "spare": None if self.spare is None else ("warm" if self.spare_warm else "loading"),
             "spare_pid": self.spare.pid if self.spare else None,
@@ -171,7 +177,9 @@ class Supervisor:
                 self._drain_control(control)
             if requests in events:
                 self._answer(requests)
-            if self._stop.is_set():  # a terminal's Ctrl-C reaches the workers too: they exit, nothing to restart
+            if (
+                self._stop.is_set()
+            ):  # a terminal's Ctrl-C reaches the workers too: they exit, nothing to restart
                 return
             now = time.monotonic()
             for worker in self.workers.values():
@@ -230,9 +238,14 @@ class Supervisor:
     def snapshot(self) -> dict[str, Any]:
         now = time.monotonic()
         workers = [w.describe(now) for w in self.workers.values()]
-        return {"pid": os.getpid(), "uptime": round(now - self._started, 1), "ready": self._ready_sent,
-                "healthy": self._all_healthy(now), "workers": workers,
-                "restarts_in_window": len(self._restart_times)}
+        return {
+            "pid": os.getpid(),
+            "uptime": round(now - self._started, 1),
+            "ready": self._ready_sent,
+            "healthy": self._all_healthy(now),
+            "workers": workers,
+            "restarts_in_window": len(self._restart_times),
+        }
 
     # -- workers -----------------------------------------------------------
     def _command(self, worker: Worker, *extra: str) -> list[str]:
@@ -257,8 +270,12 @@ class Supervisor:
             return self._spawn(worker)
         if worker.spare_warm:
             spare.send_signal(PROMOTE)
-        log.info("%s: promoted the %s spare (pid %d)", worker.name,
-                 "warm" if worker.spare_warm else "loading", spare.pid)
+        log.info(
+            "%s: promoted the %s spare (pid %d)",
+            worker.name,
+            "warm" if worker.spare_warm else "loading",
+            spare.pid,
+        )
         worker.proc, worker.spare, worker.spare_warm = spare, None, False
         self._starting(worker)
 
@@ -292,9 +309,14 @@ class Supervisor:
             return
         worker.spare, worker.spare_warm = None, False
         worker.spare_failures += 1
-        worker.spare_at = now + min(SPARE_RETRY_MAX, 2.0 ** worker.spare_failures)
-        log.warning("%s: the spare (pid %d) exited with %s; another in %.0fs", worker.name, spare.pid,
-                    spare.returncode, worker.spare_at - now)
+        worker.spare_at = now + min(SPARE_RETRY_MAX, 2.0**worker.spare_failures)
+        log.warning(
+            "%s: the spare (pid %d) exited with %s; another in %.0fs",
+            worker.name,
+            spare.pid,
+            spare.returncode,
+            worker.spare_at - now,
+        )
 
     def _start_spares(self, now: float) -> None:
         """One spare loads at a time, in supervisor.spares order, once the service is serving and the
@@ -326,8 +348,11 @@ class Supervisor:
         while self._restart_times and now - self._restart_times[0] > self.sup.restart_window:
             self._restart_times.popleft()
         if len(self._restart_times) > self.sup.restart_budget:
-            return self._give_up(ExitCode.BUDGET, f"restart budget exhausted ({len(self._restart_times)} restarts "
-                                                  f"in {self.sup.restart_window:.0f}s; last: {worker.name} {why})")
+            return self._give_up(
+                ExitCode.BUDGET,
+                f"restart budget exhausted ({len(self._restart_times)} restarts "
+                f"in {self.sup.restart_window:.0f}s; last: {worker.name} {why})",
+            )
         delay = self._backoff(worker, now)
         log.warning("%s %s; restarting in %.1fs", worker.name, why, delay)
         worker.restarts += 1
@@ -342,7 +367,7 @@ class Supervisor:
         healthy_after are a crash loop: 0.5 s, 1 s, 2 s … up to backoff_max."""
         if worker.ready_at and now - worker.ready_at >= self.sup.healthy_after:
             worker.failures = 0
-        delay = min(self.sup.backoff_max, 0.25 * (2 ** worker.failures)) if worker.failures else 0.0
+        delay = min(self.sup.backoff_max, 0.25 * (2**worker.failures)) if worker.failures else 0.0
         worker.failures += 1
         return delay
 

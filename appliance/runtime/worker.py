@@ -24,12 +24,13 @@ import resource
 import signal
 import threading
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import zmq
 
-from . import bus, endpoints, logs
 from ..config import Settings
+from . import bus, endpoints, logs
 from .peers import Peers
 from .protocol import ExitCode, Heartbeat, Kind
 
@@ -127,8 +128,13 @@ class Meter:
         with self._lock:
             oldest = min(self._started.values(), default=None)
             inflight = len(self._started)
-        return Heartbeat(inflight=inflight, handled=self.handled, rss=rss_bytes(),
-                         oldest=0.0 if oldest is None else time.monotonic() - oldest, status=status)
+        return Heartbeat(
+            inflight=inflight,
+            handled=self.handled,
+            rss=rss_bytes(),
+            oldest=0.0 if oldest is None else time.monotonic() - oldest,
+            status=status,
+        )
 
 
 class ServiceWorker:
@@ -266,18 +272,33 @@ class ServiceWorker:
         try:
             header, payloads = bus.decode(frames[1:])
         except (ValueError, IndexError):
-            router.send_multipart([identity, *bus.encode({"ok": False, "error": "bad_request",
-                                                          "reason": "undecodable bus message"})])
+            router.send_multipart(
+                [
+                    identity,
+                    *bus.encode({"ok": False, "error": "bad_request", "reason": "undecodable bus message"}),
+                ]
+            )
             return
         req_id = header.get("id")
         handler = handlers.get(header.get("op"))
         if handler is None:
-            reply = {"id": req_id, "ok": False, "error": "unknown_op", "reason": f"{self.name} has no op {header.get('op')!r}"}
+            reply = {
+                "id": req_id,
+                "ok": False,
+                "error": "unknown_op",
+                "reason": f"{self.name} has no op {header.get('op')!r}",
+            }
             router.send_multipart([identity, *bus.encode(reply)])
             return
         if len(self.meter) >= self.settings.limits.max_inflight:
-            router.send_multipart([identity, *bus.encode({"id": req_id, "ok": False, "error": "busy",
-                                                          "reason": f"{self.name} queue full"})])
+            router.send_multipart(
+                [
+                    identity,
+                    *bus.encode(
+                        {"id": req_id, "ok": False, "error": "busy", "reason": f"{self.name} queue full"}
+                    ),
+                ]
+            )
             return
         key = f"{identity.hex()}:{req_id}"
         self.meter.begin(key)

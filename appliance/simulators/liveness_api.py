@@ -65,8 +65,13 @@ class TaskError(Exception):
 class LivenessApiSimulator:
     def __init__(self, app_id: str, authorization: str, score: float = 0.98):
         self.app_id, self.authorization = app_id, authorization
-        self.behaviour: dict[str, Any] = {"score": score, "error": None, "delay": 0.0,
-                                          "http_status": None, "count": None}
+        self.behaviour: dict[str, Any] = {
+            "score": score,
+            "error": None,
+            "delay": 0.0,
+            "http_status": None,
+            "count": None,
+        }
         self.requests: list[dict] = []
 
     def app(self) -> web.Application:
@@ -102,8 +107,12 @@ class LivenessApiSimulator:
     # -- the API -------------------------------------------------------------
     async def detect(self, request: web.Request) -> web.Response:
         headers = dict(request.headers)
-        record = {"t": time.time(), "headers": {k.lower(): ("********" if k.lower() == "authorization" else v)
-                                                 for k, v in headers.items()}}  # names are case-insensitive
+        record = {
+            "t": time.time(),
+            "headers": {
+                k.lower(): ("********" if k.lower() == "authorization" else v) for k, v in headers.items()
+            },
+        }  # names are case-insensitive
         self.requests.append(record)
         del self.requests[:-200]
         if self.behaviour["delay"]:
@@ -111,7 +120,10 @@ class LivenessApiSimulator:
         status = self._injected("http_status")
         if status:
             return _json({"code": status, "msg": "injected HTTP failure"}, status=int(status))
-        if request.headers.get("X-APP-ID") != self.app_id or request.headers.get("Authorization") != self.authorization:
+        if (
+            request.headers.get("X-APP-ID") != self.app_id
+            or request.headers.get("Authorization") != self.authorization
+        ):
             record["result"] = "auth"
             return _json({"code": 401, "msg": "gateway authentication failed"}, status=401)
         task_id = ""
@@ -129,16 +141,34 @@ class LivenessApiSimulator:
                 raise TaskError(int(error), ERRORS.get(int(error), ("", "injected error"))[1])
         except TaskError as exc:
             record["result"] = exc.task_code
-            return _json({"code": exc.task_code, "data": {"task_id": task_id, "task_code": exc.task_code,
-                                                                      "msg": exc.msg}})
+            return _json(
+                {
+                    "code": exc.task_code,
+                    "data": {"task_id": task_id, "task_code": exc.task_code, "msg": exc.msg},
+                }
+            )
         width, height = images[0]
         score = float(self.behaviour["score"])
         record["result"] = score
-        return _json({"code": SUCCESS_CODE, "data": {
-            "task_id": task_id, "frame_id": 0, "src_width": width, "src_height": height,
-            "frame_width": width, "frame_height": height, "frame_pts": 0,
-            "timestamp": int(time.time() * 1000), "frame_image": "", "algo_task": str(ALGO_TASK),
-            "results": [{"algo_type": str(ALGO_TASK), "score": score}], "detect_objects": []}})
+        return _json(
+            {
+                "code": SUCCESS_CODE,
+                "data": {
+                    "task_id": task_id,
+                    "frame_id": 0,
+                    "src_width": width,
+                    "src_height": height,
+                    "frame_width": width,
+                    "frame_height": height,
+                    "frame_pts": 0,
+                    "timestamp": int(time.time() * 1000),
+                    "frame_image": "",
+                    "algo_task": str(ALGO_TASK),
+                    "results": [{"algo_type": str(ALGO_TASK), "score": score}],
+                    "detect_objects": [],
+                },
+            }
+        )
 
 
 def validate(body: Any) -> tuple[str, list[tuple[int, int]]]:
@@ -183,7 +213,9 @@ def serve(host: str, port: int, app_id: str, authorization: str, score: float = 
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="appliance.simulators.liveness_api", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="appliance.simulators.liveness_api", description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=7010)
     parser.add_argument("--app-id", default="sim-app", help="the X-APP-ID accepted")

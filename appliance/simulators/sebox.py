@@ -51,8 +51,12 @@ from ..data import FACES_DIR
 log = logging.getLogger("sebox-sim")
 
 DEFAULT_DEVICES = ("04f98265-1fad-47e5-9dda-66e191272055", "f9f0768f-497c-45f3-9307-ae80a9d89390")
-PEOPLE = (("100000", "小王", "employee", 1), ("666666", "小明", "visitor", 2), ("", "", "stranger", 4),
-          ("200001", "张三", "vip", 5))
+PEOPLE = (
+    ("100000", "小王", "employee", 1),
+    ("666666", "小明", "visitor", 2),
+    ("", "", "stranger", 4),
+    ("200001", "张三", "vip", 5),
+)
 
 
 def default_images_dir() -> Path:
@@ -94,7 +98,9 @@ class Client:
 
     def configure(self, config: dict) -> None:
         self.config = config
-        self.dialect = "sophon" if any(k in config for k in ("need_face", "need_register", "event_list")) else "seed"
+        self.dialect = (
+            "sophon" if any(k in config for k in ("need_face", "need_register", "event_list")) else "seed"
+        )
 
     @property
     def devices(self) -> list:
@@ -112,8 +118,11 @@ class Client:
         cfg = self.config or {}
         want_face = cfg.get("need_face" if self.dialect == "sophon" else "with_face_image", False)
         want_reg = cfg.get("need_register" if self.dialect == "sophon" else "with_register_image", False)
-        face_key, reg_key = ("spot_pic", "reg_pic") if self.dialect == "sophon" else (
-            "recognize_face_image", "register_image")
+        face_key, reg_key = (
+            ("spot_pic", "reg_pic")
+            if self.dialect == "sophon"
+            else ("recognize_face_image", "register_image")
+        )
         if want_face and face is not None:
             out[face_key] = data_uri(face)
         if want_reg and register is not None:
@@ -173,18 +182,41 @@ class SeboxSimulator:
         device = device_id or self.devices[n % len(self.devices)]
         timestamp = int(time.time() * 1000) + n  # distinct even when generated within one millisecond
         if variant == "example":  # the seed's own example record
-            return {"reg_pic": "", "media_device_ip": "192.168.1.243", "media_device_type": "rtsp",
-                    "identity_id": identity_id, "media_device_id": device, "score": round(random.uniform(0.5, 0.99), 4),
-                    "timestamp": timestamp, "identity_name": name}
+            return {
+                "reg_pic": "",
+                "media_device_ip": "192.168.1.243",
+                "media_device_type": "rtsp",
+                "identity_id": identity_id,
+                "media_device_id": device,
+                "score": round(random.uniform(0.5, 0.99), 4),
+                "timestamp": timestamp,
+                "identity_name": name,
+            }
         if variant == "sophon":
-            return {"event_id": uuid.uuid4().hex, "timestamp": timestamp, "identity_id": identity_id,
-                    "identity_name": name, "person_type": person_type, "group_name": "默认分组",
-                    "score": round(random.uniform(60, 99), 2), "media_device_ip": "192.168.1.101",
-                    "media_device_id": device, "media_device_type": "rtsp"}
-        return {"event_id": str(uuid.uuid4()), "timestamp": timestamp, "identity_id": identity_id,
-                "identity_name": name, "user_type": user_type, "score": round(random.uniform(60, 99), 2),
-                "media_device_ip": "192.168.1.101", "media_device_id": device, "media_device_type": "rtsp",
-                "recognize_face_attr": {"gender": "male", "age": 30, "glasses": False}}
+            return {
+                "event_id": uuid.uuid4().hex,
+                "timestamp": timestamp,
+                "identity_id": identity_id,
+                "identity_name": name,
+                "person_type": person_type,
+                "group_name": "默认分组",
+                "score": round(random.uniform(60, 99), 2),
+                "media_device_ip": "192.168.1.101",
+                "media_device_id": device,
+                "media_device_type": "rtsp",
+            }
+        return {
+            "event_id": str(uuid.uuid4()),
+            "timestamp": timestamp,
+            "identity_id": identity_id,
+            "identity_name": name,
+            "user_type": user_type,
+            "score": round(random.uniform(60, 99), 2),
+            "media_device_ip": "192.168.1.101",
+            "media_device_id": device,
+            "media_device_type": "rtsp",
+            "recognize_face_attr": {"gender": "male", "age": 30, "glasses": False},
+        }
 
     async def send(self, record: dict, with_images: bool = True) -> dict[int, str]:
         """Send one record to every configured client that wants it."""
@@ -208,8 +240,10 @@ class SeboxSimulator:
         body = await request.json() if request.can_read_body else {}
         records = body.get("records")
         if records is None:
-            records = [self.generate(body.get("variant", "seed"), body.get("device_id"))
-                       for _ in range(int(body.get("count", 1)))]
+            records = [
+                self.generate(body.get("variant", "seed"), body.get("device_id"))
+                for _ in range(int(body.get("count", 1)))
+            ]
         sent: dict[int, list] = {}
         for record in records:
             for client_id, key in (await self.send(record, bool(body.get("images", True)))).items():
@@ -229,9 +263,12 @@ class SeboxSimulator:
         return web.json_response({"dropped": dropped})
 
     async def malformed(self, _request: web.Request) -> web.Response:
-        frames = ["this is not JSON {", json.dumps([1, 2, 3]),
-                  json.dumps({"event_id": "no-ts", "identity_id": "1", "score": 80}),
-                  json.dumps({"event_id": "bad-score", "timestamp": int(time.time() * 1000), "score": "high"})]
+        frames = [
+            "this is not JSON {",
+            json.dumps([1, 2, 3]),
+            json.dumps({"event_id": "no-ts", "identity_id": "1", "score": 80}),
+            json.dumps({"event_id": "bad-score", "timestamp": int(time.time() * 1000), "score": "high"}),
+        ]
         count = 0
         for client in list(self.clients.values()):
             if client.config is None:
@@ -242,11 +279,23 @@ class SeboxSimulator:
         return web.json_response({"sent": count})
 
     async def state(self, _request: web.Request) -> web.Response:
-        return web.json_response({
-            "connections": self.connections, "sent": self.sent, "configs": self.configs,
-            "clients": [{"id": c.id, "configured": c.config is not None, "dialect": c.dialect,
-                         "sent": len(c.sent)} for c in self.clients.values()]},
-            dumps=lambda o: json.dumps(o, ensure_ascii=False))
+        return web.json_response(
+            {
+                "connections": self.connections,
+                "sent": self.sent,
+                "configs": self.configs,
+                "clients": [
+                    {
+                        "id": c.id,
+                        "configured": c.config is not None,
+                        "dialect": c.dialect,
+                        "sent": len(c.sent),
+                    }
+                    for c in self.clients.values()
+                ],
+            },
+            dumps=lambda o: json.dumps(o, ensure_ascii=False),
+        )
 
     async def feed(self, rate: float, variant: str) -> None:
         while True:
@@ -254,13 +303,17 @@ class SeboxSimulator:
             await self.send(self.generate(variant))
 
 
-def serve(host: str, port: int, devices: tuple[str, ...], images: str | None, rate: float, variant: str) -> None:
+def serve(
+    host: str, port: int, devices: tuple[str, ...], images: str | None, rate: float, variant: str
+) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s sebox-sim %(levelname)s %(message)s")
     simulator = SeboxSimulator(devices, load_images(Path(images) if images else default_images_dir()))
     app = simulator.app()
     if rate > 0:
+
         async def start_feed(app):
             app["feed"] = asyncio.create_task(simulator.feed(rate, variant))
+
         app.on_startup.append(start_feed)
     log.info("SE box simulator on ws://%s:%d (cameras %s)", host, port, ", ".join(devices))
     web.run_app(app, host=host, port=port, print=None, access_log=None)
@@ -271,12 +324,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=5679)
     parser.add_argument("--devices", default=",".join(DEFAULT_DEVICES), help="camera ids (comma-separated)")
-    parser.add_argument("--images", help="folder of JPEG faces to send (default: the photos shipped in appliance/data/faces)")
+    parser.add_argument(
+        "--images", help="folder of JPEG faces to send (default: the photos shipped in appliance/data/faces)"
+    )
     parser.add_argument("--rate", type=float, default=0.0, help="push a generated record every RATE seconds")
     parser.add_argument("--variant", default="seed", choices=("seed", "example", "sophon"))
     args = parser.parse_args(argv)
-    serve(args.host, args.port, tuple(d for d in args.devices.split(",") if d), args.images, args.rate,
-          args.variant)
+    serve(
+        args.host,
+        args.port,
+        tuple(d for d in args.devices.split(",") if d),
+        args.images,
+        args.rate,
+        args.variant,
+    )
 
 
 if __name__ == "__main__":

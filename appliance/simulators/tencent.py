@@ -149,8 +149,14 @@ class Library:
         return to_percent(float(np.dot(a, b)), self.threshold) or 0.0  # never None for a float
 
     def register(self, id_num: str, name: str, person_type: str, customer_id: str, emb: np.ndarray) -> None:
-        entry = {"idNum": id_num, "name": name, "personType": person_type, "customerID": customer_id,
-                 "embedding": [round(float(x), 6) for x in emb], "at": time.time()}
+        entry = {
+            "idNum": id_num,
+            "name": name,
+            "personType": person_type,
+            "customerID": customer_id,
+            "embedding": [round(float(x), 6) for x in emb],
+            "at": time.time(),
+        }
         with self.lock:
             self._put(entry)
             if self.journal is not None:
@@ -190,8 +196,12 @@ class Simulator:
 
     def app(self) -> web.Application:
         app = web.Application(client_max_size=8 * 1024 * 1024)
-        routes = {"faceLib/person/reg": self.reg, "faceLib/person/recong": self.recong,
-                  "faceAdv": self.face_adv, "faceAdvResult": self.face_adv_result}
+        routes = {
+            "faceLib/person/reg": self.reg,
+            "faceLib/person/recong": self.recong,
+            "faceAdv": self.face_adv,
+            "faceAdvResult": self.face_adv_result,
+        }
         for path, handler in routes.items():
             app.router.add_post(PREFIX + path, self._wrap(path, handler))
         app.router.add_get("/_sim/state", self.state)
@@ -217,8 +227,13 @@ class Simulator:
             if fault["mode"] == "error":
                 return _json({"message": "simulated server error"}, status=500)
             if fault["mode"] == "errcode":
-                return _json({"errcode": int(fault.get("errcode", self.default_errcode)),
-                              "errmsg": "simulated error", "data": {}})
+                return _json(
+                    {
+                        "errcode": int(fault.get("errcode", self.default_errcode)),
+                        "errmsg": "simulated error",
+                        "data": {},
+                    }
+                )
             if request.headers.get("Authorization", "") != self.token or not self.token:
                 return _json({"errcode": 1001, "errmsg": "Authorization token missing or wrong"})
             try:
@@ -238,6 +253,7 @@ class Simulator:
             if fault["mode"] in ("no_ok", "string_result"):
                 response = _reshape(response, fault["mode"])
             return response
+
         return serve
 
     # -- the four endpoints (run in the executor: the engine is CPU work) -------------
@@ -258,8 +274,16 @@ class Simulator:
         best, score = self.library.search(emb)
         if best is None or score is None or score < 70:
             return ok({"isMatch": "false", "score": "" if score is None else f"{score:.0f}"})
-        return ok({"idNum": best["idNum"], "customerID": best.get("customerID", ""), "name": best["name"],
-                   "personType": best["personType"], "isMatch": "true", "score": f"{score:.0f}"})
+        return ok(
+            {
+                "idNum": best["idNum"],
+                "customerID": best.get("customerID", ""),
+                "name": best["name"],
+                "personType": best["personType"],
+                "isMatch": "true",
+                "score": f"{score:.0f}",
+            }
+        )
 
     def face_adv(self, body: dict) -> web.Response:
         user_id = _require(body, "userId", str)
@@ -287,9 +311,17 @@ class Simulator:
             live = self.library.embed({"origin": "self", "data": ext["livePhoto"]}, "extData.livePhoto")
         order_no = f"sim{int(time.time() * 1000)}{secrets.token_hex(3)}"
         self.orders[order_no] = {"type": kind, "reference": reference, "live": live, "at": time.time()}
-        return ok({"status": "SUCCESS", "traceNo": secrets.token_hex(8),
-                   "result": {"bizSeqNo": secrets.token_hex(8), "orderNo": order_no,
-                              "faceId": secrets.token_hex(16)}})
+        return ok(
+            {
+                "status": "SUCCESS",
+                "traceNo": secrets.token_hex(8),
+                "result": {
+                    "bizSeqNo": secrets.token_hex(8),
+                    "orderNo": order_no,
+                    "faceId": secrets.token_hex(16),
+                },
+            }
+        )
 
     def face_adv_result(self, body: dict) -> web.Response:
         order_no = _require(body, "orderNo", str)
@@ -297,24 +329,40 @@ class Simulator:
         order = self.orders.get(order_no)
         if order is None:
             raise ApiError(1009, f"unknown orderNo {order_no}")
-        result = {"orderNo": order_no, "bizSeqNo": secrets.token_hex(8),
-                  "transactionTime": time.strftime("%Y%m%d%H%M%S"),
-                  "occurredTime": time.strftime("%Y%m%d%H%M%S", time.localtime(order["at"]))}
+        result = {
+            "orderNo": order_no,
+            "bizSeqNo": secrets.token_hex(8),
+            "transactionTime": time.strftime("%Y%m%d%H%M%S"),
+            "occurredTime": time.strftime("%Y%m%d%H%M%S", time.localtime(order["at"])),
+        }
         if order["live"] is None:
-            result.update(tencentCode="66660004", tencentMsg="no face scan for this order", similarity="",
-                          liveRate="")
+            result.update(
+                tencentCode="66660004", tencentMsg="no face scan for this order", similarity="", liveRate=""
+            )
         elif order["reference"] is None:
-            result.update(tencentCode="66660015", tencentMsg="name and ID number do not match a source photo",
-                          similarity="0", liveRate="99")
+            result.update(
+                tencentCode="66660015",
+                tencentMsg="name and ID number do not match a source photo",
+                similarity="0",
+                liveRate="99",
+            )
         else:
             similarity = self.library.score(order["live"], order["reference"])
-            result.update(tencentCode="0", tencentMsg="请求成功", similarity=f"{similarity:.1f}", liveRate="99")
+            result.update(
+                tencentCode="0", tencentMsg="请求成功", similarity=f"{similarity:.1f}", liveRate="99"
+            )
         return ok({"status": "SUCCESS", "traceNo": secrets.token_hex(8), "result": result})
 
     # -- control ---------------------------------------------------------------------
     async def state(self, _request: web.Request) -> web.Response:
-        return _json({"registrations": self.library.registrations,
-                      "people": sorted(self.library.people), "requests": self.requests, "fault": self.fault})
+        return _json(
+            {
+                "registrations": self.library.registrations,
+                "people": sorted(self.library.people),
+                "requests": self.requests,
+                "fault": self.fault,
+            }
+        )
 
     async def set_fault(self, request: web.Request) -> web.Response:
         fault = await request.json()
@@ -329,17 +377,26 @@ def default_models_dir() -> Path:
     return Path(__file__).resolve().parents[2] / "models"
 
 
-def serve(host: str, port: int, token: str, journal: str | None, models: str | None, errcode: int = 9999) -> None:
+def serve(
+    host: str, port: int, token: str, journal: str | None, models: str | None, errcode: int = 9999
+) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s tencent-sim %(levelname)s %(message)s")
     library = Library(Path(models) if models else default_models_dir(), Path(journal) if journal else None)
     simulator = Simulator(library, token, errcode)
-    log.info("Tencent-style API simulator on http://%s:%d%s (%d people in the library)",
-             host, port, PREFIX, len(library.people))
+    log.info(
+        "Tencent-style API simulator on http://%s:%d%s (%d people in the library)",
+        host,
+        port,
+        PREFIX,
+        len(library.people),
+    )
     web.run_app(simulator.app(), host=host, port=port, print=None, access_log=None)
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="appliance.simulators.tencent", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="appliance.simulators.tencent", description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=7007)
     parser.add_argument("--token", default="sim-token", help="the Authorization value accepted")

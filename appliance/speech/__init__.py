@@ -10,14 +10,27 @@ Pure library (no bus, no network at run time). The speech worker wraps it:
 
 Heavy imports (faster-whisper, onnxruntime, misaki) happen inside the engine constructors.
 """
+
 from .audio import AudioError, decode_audio, encode_wav, read_wav, resample
 from .modelfiles import ModelError, ensure_models, model_paths, model_problems, verify_models
 from .stt import SpeechToText, STTError, Transcript, build_prompt
 from .tts import TextToSpeech, TTSError
 
 __all__ = [
-    "AudioError", "decode_audio", "encode_wav", "read_wav", "resample",
-    "ModelError", "ensure_models", "model_paths", "model_problems", "verify_models",
-    "SpeechToText", "STTError", "Transcript", "build_prompt",
-    "TextToSpeech", "TTSError",
+    "AudioError",
+    "decode_audio",
+    "encode_wav",
+    "read_wav",
+    "resample",
+    "ModelError",
+    "ensure_models",
+    "model_paths",
+    "model_problems",
+    "verify_models",
+    "SpeechToText",
+    "STTError",
+    "Transcript",
+    "build_prompt",
+    "TextToSpeech",
+    "TTSError",
 ]

@@ -6,6 +6,7 @@ The WAV reader is our own RIFF parser rather than the stdlib ``wave`` module bec
 browsers and sound tools write, and because we must validate a header that may lie
 (a client's upload is untrusted) and refuse over-long audio before decoding any of it.
 """
+
 from __future__ import annotations
 
 import io
@@ -95,7 +96,7 @@ def read_wav(data: bytes, max_seconds: float = DEFAULT_MAX_SECONDS) -> tuple[np.
     fmt = None
     for cid, start, size in _chunks(data):
         if cid == b"fmt ":
-            fmt = _parse_fmt(data[start:start + size])
+            fmt = _parse_fmt(data[start : start + size])
         elif cid == b"data":
             if fmt is None:
                 raise AudioError("WAV data chunk comes before its fmt chunk")
@@ -110,7 +111,7 @@ def read_wav(data: bytes, max_seconds: float = DEFAULT_MAX_SECONDS) -> tuple[np.
                 raise AudioError(f"audio too long: {frames / rate:.1f} s (limit {max_seconds:g} s)")
             if frames == 0:
                 raise AudioError("WAV file holds no samples")
-            x = _to_float(data[start:start + frames * align], tag, bits)
+            x = _to_float(data[start : start + frames * align], tag, bits)
             return x.reshape(frames, channels).mean(axis=1, dtype=np.float32), rate
     raise AudioError("WAV file has no fmt chunk" if fmt is None else "WAV file has no data chunk")
 
@@ -126,7 +127,9 @@ def _read_other(data: bytes, max_seconds: float) -> tuple[np.ndarray, int]:
             if not box.streams.audio:
                 raise AudioError("no audio stream in the file")
             if box.duration and box.duration / av.time_base > max_seconds:
-                raise AudioError(f"audio too long: {box.duration / av.time_base:.1f} s (limit {max_seconds:g} s)")
+                raise AudioError(
+                    f"audio too long: {box.duration / av.time_base:.1f} s (limit {max_seconds:g} s)"
+                )
             rs = av.AudioResampler(format="flt", layout="mono", rate=TARGET_RATE)
             out, total = [], 0
             for frame in box.decode(audio=0):
@@ -145,8 +148,9 @@ def _read_other(data: bytes, max_seconds: float) -> tuple[np.ndarray, int]:
     return np.concatenate(out).astype(np.float32), TARGET_RATE
 
 
-def decode_audio(data: bytes, max_seconds: float = DEFAULT_MAX_SECONDS,
-                 rate: int = TARGET_RATE) -> np.ndarray:
+def decode_audio(
+    data: bytes, max_seconds: float = DEFAULT_MAX_SECONDS, rate: int = TARGET_RATE
+) -> np.ndarray:
     """Any common audio file bytes -> mono float32 samples at ``rate`` (16 kHz for Whisper).
 
     Raises AudioError for empty input, non-audio bytes, a header that lies, or audio

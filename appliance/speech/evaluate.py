@@ -11,15 +11,17 @@ Outcomes (what the kiosk would do with the recording):
     appliance speech-eval [--quick] [--verbose] [--json FILE]
     python -m appliance.speech.evaluate [MODELS_DIR] [--quick]
 """
+
 from __future__ import annotations
 
 import json
 import sys
 import time
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Iterable, Optional
+from typing import Optional
 
 from .hardset import Item, build
 
@@ -39,9 +41,16 @@ class Judged:
 
     def row(self) -> dict:
         i = self.item
-        return {"group": i.group, "condition": i.condition, "said": i.said, "heard": self.heard,
-                "trusted": self.trusted, "reasons": list(self.reasons), "result": self.result,
-                "outcome": self.outcome}
+        return {
+            "group": i.group,
+            "condition": i.condition,
+            "said": i.said,
+            "heard": self.heard,
+            "trusted": self.trusted,
+            "reasons": list(self.reasons),
+            "result": self.result,
+            "outcome": self.outcome,
+        }
 
 
 class Judge:
@@ -74,8 +83,9 @@ class Judge:
         return done("right" if found.services == [item.service] else "FALSE ACCEPT", found.classify)
 
 
-def run(stt, tts, catalogue, quick: bool = False, espeak=None,
-        progress: Optional[callable] = None) -> list[Judged]:
+def run(
+    stt, tts, catalogue, quick: bool = False, espeak=None, progress: Optional[callable] = None
+) -> list[Judged]:
     """Judge every item of the set; ``progress(judged)`` is called after each one.
 
     Recordings with no speech go through twice: as the kiosk hears them (the VAD drops most of
@@ -113,25 +123,35 @@ def summary(judged: Iterable[Judged]) -> dict:
         "items": len(judged),
         "false_accepts": false,
         "false_accept_rate": round(false / max(1, len(judged)), 4),
-        "good_speech_asked_again_rate": round(sum(j.outcome == "asked again" for j in good)
-                                              / max(1, len(good)), 4),
+        "good_speech_asked_again_rate": round(
+            sum(j.outcome == "asked again" for j in good) / max(1, len(good)), 4
+        ),
         "good_speech_right_rate": round(sum(j.outcome == "right" for j in good) / max(1, len(good)), 4),
-        "rows": [{"group": g, "condition": c, "n": sum(n.values()), **{o: n.get(o, 0) for o in OUTCOMES}}
-                 for (g, c), n in rows.items()],
+        "rows": [
+            {"group": g, "condition": c, "n": sum(n.values()), **{o: n.get(o, 0) for o in OUTCOMES}}
+            for (g, c), n in rows.items()
+        ],
     }
 
 
 def table(s: dict) -> str:
     """The Markdown table README's Speech section shows."""
-    lines = ["| group | condition | n | " + " | ".join(OUTCOMES) + " |",
-             "|---|---|---:|" + "---:|" * len(OUTCOMES)]
+    lines = [
+        "| group | condition | n | " + " | ".join(OUTCOMES) + " |",
+        "|---|---|---:|" + "---:|" * len(OUTCOMES),
+    ]
     for r in s["rows"]:
-        lines.append(f"| {r['group']} | {r['condition']} | {r['n']} | "
-                     + " | ".join(str(r[o]) for o in OUTCOMES) + " |")
+        lines.append(
+            f"| {r['group']} | {r['condition']} | {r['n']} | "
+            + " | ".join(str(r[o]) for o in OUTCOMES)
+            + " |"
+        )
     lines.append("")
-    lines.append(f"false accepts: {s['false_accepts']} of {s['items']} "
-                 f"(rate {s['false_accept_rate']:.1%}, target 0); good speech asked again: "
-                 f"{s['good_speech_asked_again_rate']:.1%}, right: {s['good_speech_right_rate']:.1%}")
+    lines.append(
+        f"false accepts: {s['false_accepts']} of {s['items']} "
+        f"(rate {s['false_accept_rate']:.1%}, target 0); good speech asked again: "
+        f"{s['good_speech_asked_again_rate']:.1%}, right: {s['good_speech_right_rate']:.1%}"
+    )
     return "\n".join(lines)
 
 

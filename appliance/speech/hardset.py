@@ -11,10 +11,12 @@ guess):
   service or a wrong field value is not.
 Randomness is seeded, so the set is the same on every run of one machine.
 """
+
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator, Optional
+from typing import Optional
 
 import numpy as np
 
@@ -44,12 +46,12 @@ HARD = ("snr 5 dB", "snr 0 dB", "snr -5 dB", "espeak-ng", "quiet -50 dB")
 class Item:
     """One recording of the set: 16 kHz mono float32 ``audio`` and the truth about it."""
 
-    group: str       # "no speech" | "good speech" | "hard speech"
-    condition: str   # "white noise -20 dBFS", "snr 10 dB", "espeak-ng", ...
-    said: str        # the sentence, "" for no speech
-    service: str     # the service the sentence names, ""
-    field: str       # the qna field it answers, ""
-    value: str       # that field's value, ""
+    group: str  # "no speech" | "good speech" | "hard speech"
+    condition: str  # "white noise -20 dBFS", "snr 10 dB", "espeak-ng", ...
+    said: str  # the sentence, "" for no speech
+    service: str  # the service the sentence names, ""
+    field: str  # the qna field it answers, ""
+    value: str  # that field's value, ""
     audio: np.ndarray
 
 
@@ -84,7 +86,7 @@ def no_speech(rng: np.random.Generator, quick: bool = False) -> list[tuple[str, 
     items.append(("mains hum 50 Hz", 0.1 * _tone(50, 4.0, 8)))
     clicks = np.zeros(n)
     for at in np.sort(rng.integers(0, n - 40, 14)):  # a keyboard or a tapped microphone
-        clicks[at:at + 40] += rng.uniform(0.3, 0.9) * np.hanning(40) * np.sign(rng.standard_normal())
+        clicks[at : at + 40] += rng.uniform(0.3, 0.9) * np.hanning(40) * np.sign(rng.standard_normal())
     items.append(("silence with clicks", clicks))
     items.append(("clicks on faint noise", clicks + rng.standard_normal(n) * 0.003))
     if quick:
@@ -100,7 +102,7 @@ def _padded(x: np.ndarray) -> np.ndarray:
 def _at_snr(speech: np.ndarray, snr_db: float, rng: np.random.Generator) -> np.ndarray:
     """White noise over the whole padded recording, ``snr_db`` below the speech's power."""
     voiced = speech[np.abs(speech) > 0.01]
-    power = float(np.mean(voiced ** 2)) if voiced.size else 1e-4
+    power = float(np.mean(voiced**2)) if voiced.size else 1e-4
     noise = rng.standard_normal(speech.size) * np.sqrt(power / 10 ** (snr_db / 10))
     return speech + noise
 

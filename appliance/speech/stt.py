@@ -14,13 +14,15 @@ Why the extra steps around Whisper:
 A second backend, ``whispercpp``, loads a technician-installed ggml file with pywhispercpp.
 No ggml model ships in any registry, so it is never the default.
 """
+
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Optional
+from typing import Optional
 
 import numpy as np
 
@@ -30,16 +32,28 @@ from .trust import PromptEcho, SegmentStats, Verdict, assess, low_variety, units
 
 log = logging.getLogger(__name__)
 
-DEFAULT_TERMS = ("身份证", "户口本", "居住证", "社保卡", "医保", "公积金", "护照", "港澳通行证",
-                 "营业执照", "驾驶证", "结婚登记", "不动产登记")
+DEFAULT_TERMS = (
+    "身份证",
+    "户口本",
+    "居住证",
+    "社保卡",
+    "医保",
+    "公积金",
+    "护照",
+    "港澳通行证",
+    "营业执照",
+    "驾驶证",
+    "结婚登记",
+    "不动产登记",
+)
 # Verbs citizens use with the service names; biasing toward them fixes 补办 -> 不办 etc.
 _VERBS = "补办、换领、挂失、查询、预约、报销"
 PREAMBLE = "以下是普通话的政务服务咨询，使用简体中文。"
 GGML_MAGIC = (0x67676D6C).to_bytes(4, "little")  # whisper.cpp model file header
-MIN_RMS = 1e-4           # below this the input is digital silence: skip even the VAD
-NO_SPEECH_DROP = 0.6     # segment dropped if no_speech_prob above this ...
-LOGPROB_DROP = -1.0      # ... and its avg log-prob below this (Whisper's own heuristic)
-BEAM_SIZE = 3            # chosen by `appliance bench --only stt`: beam 5's CER at 0.75x its cost
+MIN_RMS = 1e-4  # below this the input is digital silence: skip even the VAD
+NO_SPEECH_DROP = 0.6  # segment dropped if no_speech_prob above this ...
+LOGPROB_DROP = -1.0  # ... and its avg log-prob below this (Whisper's own heuristic)
+BEAM_SIZE = 3  # chosen by `appliance bench --only stt`: beam 5's CER at 0.75x its cost
 
 
 class STTError(RuntimeError):
@@ -129,13 +143,19 @@ class _FasterWhisper:
 
     def __init__(self, models_dir: Path, cpu_threads: int, model: str = "base"):
         folder = STT_MODEL_DIRS[model]
-        require(models_dir, [f"{folder}/{name}" for name in ("model.bin", "config.json", "tokenizer.json",
-                                                             "vocabulary.txt")])
+        require(
+            models_dir,
+            [f"{folder}/{name}" for name in ("model.bin", "config.json", "tokenizer.json", "vocabulary.txt")],
+        )
         from faster_whisper import WhisperModel
 
-        self.model = WhisperModel(str(Path(models_dir) / folder), device="cpu",
-                                  compute_type="int8", cpu_threads=cpu_threads,
-                                  local_files_only=True)
+        self.model = WhisperModel(
+            str(Path(models_dir) / folder),
+            device="cpu",
+            compute_type="int8",
+            cpu_threads=cpu_threads,
+            local_files_only=True,
+        )
 
     def run(self, x: np.ndarray, language: Optional[str], prompt: str) -> tuple[list, str, float]:
         """-> (kept segments' statistics, language, its probability)."""
@@ -143,19 +163,33 @@ class _FasterWhisper:
         # seek to the last word's end). Its per-word probabilities were tried as a check on service
         # names and dropped: they flagged names said right and never alone caught a wrong one.
         segments, info = self.model.transcribe(
-            x, language=language, initial_prompt=prompt, beam_size=BEAM_SIZE,
+            x,
+            language=language,
+            initial_prompt=prompt,
+            beam_size=BEAM_SIZE,
             # No temperature fallback: a re-sampled decode is never trusted anyway (trust.py), and
             # the fallback cost 5-10 s per noisy utterance before the citizen heard "没听清".
             temperature=0.0,
-            condition_on_previous_text=False,   # no error carry-over between segments
-            no_speech_threshold=NO_SPEECH_DROP, log_prob_threshold=LOGPROB_DROP,
-            compression_ratio_threshold=2.4, vad_filter=False, word_timestamps=True)
-        kept = [SegmentStats(s.text, s.avg_logprob, s.no_speech_prob, s.compression_ratio,
-                             float(getattr(s, "temperature", 0.0) or 0.0),
-                             tuple((to_simplified(w.word), float(w.probability)) for w in s.words or ()))
-                for s in segments
-                if not (s.no_speech_prob > NO_SPEECH_DROP and s.avg_logprob < LOGPROB_DROP)
-                and s.compression_ratio <= 2.4]
+            condition_on_previous_text=False,  # no error carry-over between segments
+            no_speech_threshold=NO_SPEECH_DROP,
+            log_prob_threshold=LOGPROB_DROP,
+            compression_ratio_threshold=2.4,
+            vad_filter=False,
+            word_timestamps=True,
+        )
+        kept = [
+            SegmentStats(
+                s.text,
+                s.avg_logprob,
+                s.no_speech_prob,
+                s.compression_ratio,
+                float(getattr(s, "temperature", 0.0) or 0.0),
+                tuple((to_simplified(w.word), float(w.probability)) for w in s.words or ()),
+            )
+            for s in segments
+            if not (s.no_speech_prob > NO_SPEECH_DROP and s.avg_logprob < LOGPROB_DROP)
+            and s.compression_ratio <= 2.4
+        ]
         return kept, info.language, float(info.language_probability)
 
 
@@ -177,13 +211,11 @@ class _WhisperCpp:
             from pywhispercpp.model import Model
         except ImportError as e:
             raise ModelError("backend 'whispercpp' needs the pywhispercpp package") from e
-        self.model = Model(str(ggml_path), n_threads=cpu_threads,
-                           redirect_whispercpp_logs_to=None)
+        self.model = Model(str(ggml_path), n_threads=cpu_threads, redirect_whispercpp_logs_to=None)
 
     def run(self, x: np.ndarray, language: Optional[str], prompt: str) -> tuple[list, str, float]:
         """-> ([the text as one segment, no statistics: see ``stats``], language, 0.0)."""
-        segs = self.model.transcribe(x, language=language or "auto", initial_prompt=prompt,
-                                     no_context=True)
+        segs = self.model.transcribe(x, language=language or "auto", initial_prompt=prompt, no_context=True)
         text = "".join(s.text for s in segs)
         return [SegmentStats(text, 0.0, 0.0)] if text else [], language or "", 0.0
 
@@ -196,10 +228,18 @@ class SpeechToText:
     Raises ModelError at construction if the model files are missing.
     """
 
-    def __init__(self, models_dir: Path, prompt_terms: Iterable[str] = DEFAULT_TERMS,
-                 language: Optional[str] = "zh", backend: str = "faster-whisper",
-                 cpu_threads: int = 2, ggml_path: Optional[Path] = None, use_vad: bool = True,
-                 warmup: bool = True, model: str = "base"):
+    def __init__(
+        self,
+        models_dir: Path,
+        prompt_terms: Iterable[str] = DEFAULT_TERMS,
+        language: Optional[str] = "zh",
+        backend: str = "faster-whisper",
+        cpu_threads: int = 2,
+        ggml_path: Optional[Path] = None,
+        use_vad: bool = True,
+        warmup: bool = True,
+        model: str = "base",
+    ):
         t0 = time.perf_counter()
         self.language = language or "auto"
         terms = list(prompt_terms)
@@ -208,7 +248,7 @@ class SpeechToText:
         self.use_vad = use_vad
         if backend == "faster-whisper":
             if model == "tiny.en" and language not in ("en", "auto", None):
-                raise ValueError("the tiny.en model understands English only: set speech.language = \"en\"")
+                raise ValueError('the tiny.en model understands English only: set speech.language = "en"')
             self._backend = _FasterWhisper(Path(models_dir), cpu_threads, model)
         elif backend == "whispercpp":
             self._backend = _WhisperCpp(Path(ggml_path) if ggml_path else None, cpu_threads)
@@ -244,7 +284,7 @@ class SpeechToText:
             timings["vad"] = time.perf_counter() - t0
             if not spans:
                 return self._done(lang, duration, timings, t0)
-            x = np.concatenate([x[s["start"]:s["end"]] for s in spans])
+            x = np.concatenate([x[s["start"] : s["end"]] for s in spans])
         t1 = time.perf_counter()
         try:
             segments, detected, prob = self._backend.run(x, lang, self.prompt)
@@ -260,17 +300,31 @@ class SpeechToText:
             log.info("transcript not trusted (%s): %r", ",".join(verdict.reasons), heard)
         return out
 
-    def transcribe_bytes(self, data: bytes, max_seconds: float = 60.0,
-                         language: Optional[str] = None) -> Transcript:
+    def transcribe_bytes(
+        self, data: bytes, max_seconds: float = 60.0, language: Optional[str] = None
+    ) -> Transcript:
         """Audio file bytes (WAV etc.) -> Transcript. Raises audio.AudioError for bad audio."""
         return self.transcribe(decode_audio(data, max_seconds=max_seconds), language)
 
     @staticmethod
-    def _done(lang: Optional[str], duration: float, timings: dict, t0: float, heard: str = "",
-              verdict: Optional[Verdict] = None) -> Transcript:
+    def _done(
+        lang: Optional[str],
+        duration: float,
+        timings: dict,
+        t0: float,
+        heard: str = "",
+        verdict: Optional[Verdict] = None,
+    ) -> Transcript:
         """The Transcript; without a verdict nothing was decoded (silence, too short)."""
         timings["total"] = time.perf_counter() - t0
         v = verdict or Verdict(False, 0.0, ("empty",))
-        return Transcript(text=heard if v.trusted else "", language=lang or "", duration=duration,
-                          timings=timings, heard=heard, trusted=v.trusted, confidence=v.confidence,
-                          reasons=v.reasons)
+        return Transcript(
+            text=heard if v.trusted else "",
+            language=lang or "",
+            duration=duration,
+            timings=timings,
+            heard=heard,
+            trusted=v.trusted,
+            confidence=v.confidence,
+            reasons=v.reasons,
+        )

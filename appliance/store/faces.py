@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -15,9 +15,15 @@ def save_template(user_id: str, model: str, template: np.ndarray, sample_jpeg: b
     template = np.ascontiguousarray(template, dtype=np.float32)
     with database.atomic("IMMEDIATE"):
         FaceTemplate.delete().where(FaceTemplate.user_id == user_id).execute()
-        FaceTemplate.create(user_id=user_id, model=model, dims=int(template.shape[1]),
-                            count=int(template.shape[0]), embeddings=template.tobytes(),
-                            sample_jpeg=sample_jpeg, created_at=now())
+        FaceTemplate.create(
+            user_id=user_id,
+            model=model,
+            dims=int(template.shape[1]),
+            count=int(template.shape[0]),
+            embeddings=template.tobytes(),
+            sample_jpeg=sample_jpeg,
+            created_at=now(),
+        )
 
 
 def load_templates(model: str) -> Iterator[tuple[str, np.ndarray]]:

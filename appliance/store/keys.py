@@ -7,8 +7,8 @@ import os
 import stat
 from pathlib import Path
 
-from ..runtime import endpoints
 from ..config import Settings
+from ..runtime import endpoints
 from .db import open_database
 
 
@@ -22,7 +22,9 @@ def read_key(spec: str) -> str | None:
     if spec.startswith("credential:"):
         folder = os.environ.get("CREDENTIALS_DIRECTORY")
         if not folder:
-            raise DatabaseKeyError(f"database.key_file = {spec!r} but systemd passed no credentials ($CREDENTIALS_DIRECTORY)")
+            raise DatabaseKeyError(
+                f"database.key_file = {spec!r} but systemd passed no credentials ($CREDENTIALS_DIRECTORY)"
+            )
         path = Path(folder) / spec.split(":", 1)[1]
     else:
         path = Path(spec)
@@ -31,8 +33,10 @@ def read_key(spec: str) -> str | None:
         except OSError as exc:
             raise DatabaseKeyError(f"database key file {path}: {exc.strerror}") from None
         if mode & (stat.S_IRWXG | stat.S_IRWXO):
-            raise DatabaseKeyError(f"database key file {path} is readable by others (mode {stat.S_IMODE(mode):o}); "
-                            f"chmod 600 {path}")
+            raise DatabaseKeyError(
+                f"database key file {path} is readable by others (mode {stat.S_IMODE(mode):o}); "
+                f"chmod 600 {path}"
+            )
     try:
         key = path.read_text().strip()
     except OSError as exc:

@@ -24,7 +24,9 @@ def _v2_pending_finished_at(db: peewee.SqliteDatabase) -> None:
     """When a pending request's answer was ready: a replay is deduplicated only shortly after."""
     table = models.PendingRequest._meta.table_name
     if "finished_at" not in {c.name for c in db.get_columns(table)}:  # v1 on a new database has it
-        migrate_columns(SqliteMigrator(db).add_column(table, "finished_at", models.PendingRequest.finished_at))
+        migrate_columns(
+            SqliteMigrator(db).add_column(table, "finished_at", models.PendingRequest.finished_at)
+        )
 
 
 MIGRATIONS = [(1, _v1_initial), (2, _v2_pending_finished_at)]

@@ -21,8 +21,9 @@ def new_hash() -> str:
 
 def create(user_id: str, ttl: float, **fields) -> FlowSession:
     with database.atomic("IMMEDIATE"):
-        return FlowSession.create(hash=new_hash(), user_id=user_id, expires_at=now() + dt.timedelta(seconds=ttl),
-                                  **fields)
+        return FlowSession.create(
+            hash=new_hash(), user_id=user_id, expires_at=now() + dt.timedelta(seconds=ttl), **fields
+        )
 
 
 def fetch(hash_: object, user_id: str) -> FlowSession:
@@ -50,15 +51,23 @@ def take_clarification(user_id: str, text: str | None = None) -> dict | None:
     dialogue/clarify.py), taken off it: only the user's next handshake answers it. ``text`` equal
     to the answer that session was opened with, shortly after, is a resend: the same question."""
     with database.atomic("IMMEDIATE"):
-        session = (FlowSession.select().where(FlowSession.user_id == user_id, FlowSession.expires_at >= now())
-                   .order_by(FlowSession.created_at.desc()).first())
+        session = (
+            FlowSession.select()
+            .where(FlowSession.user_id == user_id, FlowSession.expires_at >= now())
+            .order_by(FlowSession.created_at.desc())
+            .first()
+        )
         state = session.qna_state if session is not None else None
         if not isinstance(state, dict):
             return None
         answered = state.get("answered")
-        if (not state.get("clarify") and isinstance(answered, dict) and text is not None
-                and answered.get("answer") == text
-                and now() - session.created_at <= dt.timedelta(seconds=RESEND_GRACE)):
+        if (
+            not state.get("clarify")
+            and isinstance(answered, dict)
+            and text is not None
+            and answered.get("answer") == text
+            and now() - session.created_at <= dt.timedelta(seconds=RESEND_GRACE)
+        ):
             return answered.get("question")
         if not state.get("clarify"):
             return None

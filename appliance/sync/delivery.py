@@ -14,12 +14,11 @@ keys people by idNum, so the worst case is the same person registered anew.)
 
 from __future__ import annotations
 
-from typing import Any
-
 import asyncio
 import base64
 import logging
 import time
+from typing import Any
 
 from ..store.models import Citizen
 from . import outbox
@@ -34,8 +33,14 @@ class Deliverer:
         self.tencent = tencent
         self.sync = sync
         self.wake = asyncio.Event()
-        self.stats: dict[str, Any] = {"delivered": 0, "refused": 0, "unreachable": 0, "last_error": "", "last_success_at": None,
-                      "reconciled": 0}
+        self.stats: dict[str, Any] = {
+            "delivered": 0,
+            "refused": 0,
+            "unreachable": 0,
+            "last_error": "",
+            "last_success_at": None,
+            "reconciled": 0,
+        }
         self._last_reconcile = 0.0
 
     async def run(self) -> None:
@@ -52,7 +57,7 @@ class Deliverer:
             self.wake.clear()
             try:
                 await asyncio.wait_for(self.wake.wait(), timeout=max(0.05, timeout))
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
 
     def _until_reconcile(self) -> float:
@@ -72,9 +77,16 @@ class Deliverer:
         sync = self.sync
         citizen = Citizen.get_or_none(Citizen.user_id == item.key)
         if citizen is None or not citizen.name or not citizen.id_card:
-            missing = "record" if citizen is None else " and ".join(
-                k for k, v in (("name", citizen.name), ("ID number", citizen.id_card)) if not v)
-            outbox.mark_waiting(item, f"waiting for the citizen's {missing} (written by storage)", sync.record_wait)
+            missing = (
+                "record"
+                if citizen is None
+                else " and ".join(
+                    k for k, v in (("name", citizen.name), ("ID number", citizen.id_card)) if not v
+                )
+            )
+            outbox.mark_waiting(
+                item, f"waiting for the citizen's {missing} (written by storage)", sync.record_wait
+            )
             return
         jpeg = base64.b64decode(item.payload["image"])
         try:

@@ -28,8 +28,9 @@ import datetime as dt
 import hashlib
 import logging
 import random
+from collections.abc import Iterable
 from enum import StrEnum
-from typing import Any, Iterable
+from typing import Any
 
 import peewee
 
@@ -38,7 +39,6 @@ from ..store.models import FaceTemplate, OutboxItem, now
 from .tencent_client import REG, fit_image
 
 log = logging.getLogger(__name__)
-
 
 
 class State(StrEnum):
@@ -66,11 +66,17 @@ def queue_registration(user_id: str, jpeg: bytes, source: str = "event") -> bool
     key = dedup_key(user_id, jpeg)
     if OutboxItem.select().where(OutboxItem.dedup_key == key).exists():
         return False
-    payload = {"user_id": user_id, "image": fit_image(jpeg), "failures": 0, "uncertain": False,
-               "source": source}
+    payload = {
+        "user_id": user_id,
+        "image": fit_image(jpeg),
+        "failures": 0,
+        "uncertain": False,
+        "source": source,
+    }
     with database.atomic("IMMEDIATE"):
-        OutboxItem.insert(kind=REG, key=user_id, dedup_key=key, payload=payload, state=State.PENDING,
-                          next_attempt_at=now()).on_conflict_ignore().execute()
+        OutboxItem.insert(
+            kind=REG, key=user_id, dedup_key=key, payload=payload, state=State.PENDING, next_attempt_at=now()
+        ).on_conflict_ignore().execute()
         new = database.execute_sql("SELECT changes()").fetchone()[0] > 0
     if new:
         log.info("outbox: registration of %s queued (%s)", user_id, source)
@@ -82,7 +88,9 @@ def reconcile() -> int:
     event is fire-and-forget: one published while this worker was down is lost)."""
     known = {row.dedup_key for row in OutboxItem.select(OutboxItem.dedup_key).where(OutboxItem.kind == REG)}
     queued = 0
-    query = FaceTemplate.select(FaceTemplate.user_id, FaceTemplate.sample_jpeg).order_by(FaceTemplate.created_at)
+    query = FaceTemplate.select(FaceTemplate.user_id, FaceTemplate.sample_jpeg).order_by(
+        FaceTemplate.created_at
+    )
     for row in query.iterator():
         if not row.sample_jpeg:
             continue
@@ -107,8 +115,11 @@ def due(limit: int = 50) -> list[OutboxItem]:
 
 def next_due_in(default: float) -> float:
     """Seconds until the earliest open item is due (at most ``default``)."""
-    earliest = (OutboxItem.select(peewee.fn.MIN(OutboxItem.next_attempt_at))
-                .where(OutboxItem.state.in_(OPEN_STATES)).scalar())
+    earliest = (
+        OutboxItem.select(peewee.fn.MIN(OutboxItem.next_attempt_at))
+        .where(OutboxItem.state.in_(OPEN_STATES))
+        .scalar()
+    )
     if earliest is None:
         return default
     if isinstance(earliest, str):
@@ -137,8 +148,14 @@ def mark_sending(item: OutboxItem) -> None:
 
 
 def mark_delivered(item: OutboxItem, note: str = "") -> None:
-    _save(item, state=State.DELIVERED, delivered_at=now(), last_error=note, attempts=item.attempts + 1,
-          payload={**item.payload, "uncertain": False, "sending": False})
+    _save(
+        item,
+        state=State.DELIVERED,
+        delivered_at=now(),
+        last_error=note,
+        attempts=item.attempts + 1,
+        payload={**item.payload, "uncertain": False, "sending": False},
+    )
     log.info("outbox: %s of %s delivered%s", item.kind, item.key, f" ({note})" if note else "")
 
 
@@ -151,12 +168,23 @@ def mark_refused(item: OutboxItem, reason: str, max_failures: int, base: float, 
     failures = int(item.payload.get("failures", 0)) + 1
     payload = {**item.payload, "failures": failures, "uncertain": False, "sending": False}
     if failures >= max_failures:
-        _save(item, state=State.DEAD, attempts=item.attempts + 1, payload=payload,
-              last_error=f"dead after {failures} refusals: {reason}")
+        _save(
+            item,
+            state=State.DEAD,
+            attempts=item.attempts + 1,
+            payload=payload,
+            last_error=f"dead after {failures} refusals: {reason}",
+        )
         log.error("outbox: %s of %s dead-lettered: %s", item.kind, item.key, reason)
         return
-    _save(item, state=State.PENDING, attempts=item.attempts + 1, payload=payload, last_error=f"refused: {reason}",
-          next_attempt_at=now() + dt.timedelta(seconds=backoff(failures, base, cap)))
+    _save(
+        item,
+        state=State.PENDING,
+        attempts=item.attempts + 1,
+        payload=payload,
+        last_error=f"refused: {reason}",
+        next_attempt_at=now() + dt.timedelta(seconds=backoff(failures, base, cap)),
+    )
     log.warning("outbox: %s of %s refused (%d/%d): %s", item.kind, item.key, failures, max_failures, reason)
 
 
@@ -165,36 +193,56 @@ def mark_unreachable(item: OutboxItem, reason: str, ambiguous: bool, base: float
     the next attempt first checks whether it did (``uncertain``)."""
     attempts = item.attempts + 1
     uncertain = bool(item.payload.get("uncertain")) or ambiguous
-    _save(item, state=State.PENDING, attempts=attempts, last_error=f"unreachable: {reason}",
-          payload={**item.payload, "uncertain": uncertain, "sending": False},
-          next_attempt_at=now() + dt.timedelta(seconds=backoff(attempts, base, cap)))
+    _save(
+        item,
+        state=State.PENDING,
+        attempts=attempts,
+        last_error=f"unreachable: {reason}",
+        payload={**item.payload, "uncertain": uncertain, "sending": False},
+        next_attempt_at=now() + dt.timedelta(seconds=backoff(attempts, base, cap)),
+    )
     log.warning("outbox: %s of %s not delivered (attempt %d): %s", item.kind, item.key, attempts, reason)
 
 
 def wake_all() -> int:
     """The upstream answered again: bring every pending item forward."""
     with database.atomic("IMMEDIATE"):
-        return (OutboxItem.update(next_attempt_at=now())
-                .where(OutboxItem.state == State.PENDING, OutboxItem.next_attempt_at > now()).execute())
+        return (
+            OutboxItem.update(next_attempt_at=now())
+            .where(OutboxItem.state == State.PENDING, OutboxItem.next_attempt_at > now())
+            .execute()
+        )
 
 
 # -- the technician's view (appliance sync status|retry|purge) -----------------------
 def summary(limit: int = 20) -> dict[str, Any]:
     counts = {state: 0 for state in STATES}
-    for row in (OutboxItem.select(OutboxItem.state, peewee.fn.COUNT(OutboxItem.id).alias("n"))
-                .group_by(OutboxItem.state)):
+    for row in OutboxItem.select(OutboxItem.state, peewee.fn.COUNT(OutboxItem.id).alias("n")).group_by(
+        OutboxItem.state
+    ):
         counts[row.state] = row.n
-    open_or_dead = (OutboxItem.select().where(OutboxItem.state.in_(OPEN_STATES + (State.DEAD,)))
-                    .order_by(OutboxItem.id).limit(limit))
+    open_or_dead = (
+        OutboxItem.select()
+        .where(OutboxItem.state.in_(OPEN_STATES + (State.DEAD,)))
+        .order_by(OutboxItem.id)
+        .limit(limit)
+    )
     return {"counts": counts, "items": [describe(item) for item in open_or_dead]}
 
 
 def describe(item: OutboxItem) -> dict[str, Any]:
-    return {"id": item.id, "kind": item.kind, "user_id": item.key, "state": item.state,
-            "attempts": item.attempts, "failures": int(item.payload.get("failures", 0)),
-            "next_attempt_at": str(item.next_attempt_at), "last_error": item.last_error,
-            "created_at": str(item.created_at),
-            "delivered_at": None if item.delivered_at is None else str(item.delivered_at)}
+    return {
+        "id": item.id,
+        "kind": item.kind,
+        "user_id": item.key,
+        "state": item.state,
+        "attempts": item.attempts,
+        "failures": int(item.payload.get("failures", 0)),
+        "next_attempt_at": str(item.next_attempt_at),
+        "last_error": item.last_error,
+        "created_at": str(item.created_at),
+        "delivered_at": None if item.delivered_at is None else str(item.delivered_at),
+    }
 
 
 def retry(ids: Iterable[int] = (), states: Iterable[str] = (State.DEAD,)) -> int:
@@ -205,8 +253,13 @@ def retry(ids: Iterable[int] = (), states: Iterable[str] = (State.DEAD,)) -> int
     for item in query:
         if item.state in (State.DELIVERED, State.PURGED):
             continue  # delivered is final: sending it again is what the outbox exists to prevent
-        _save(item, state=State.PENDING, next_attempt_at=now(), payload={**item.payload, "failures": 0},
-              last_error=f"retry requested ({item.last_error})"[:2000])
+        _save(
+            item,
+            state=State.PENDING,
+            next_attempt_at=now(),
+            payload={**item.payload, "failures": 0},
+            last_error=f"retry requested ({item.last_error})"[:2000],
+        )
         count += 1
     return count
 

@@ -60,14 +60,26 @@ class BoxRecord:
 
     def event_header(self) -> dict[str, Any]:
         """What is published on the bus (endpoints.TOPIC_SEBOX)."""
-        return {"source": "sebox", "event_id": self.event_id, "identity_id": self.identity_id,
-                "identity_name": self.identity_name, "user_type": self.user_type, "score": self.score,
-                "device_id": self.device_id, "device_ip": self.device_ip, "timestamp_ms": self.timestamp_ms,
-                "group_name": self.payload.get("group_name", "")}
+        return {
+            "source": "sebox",
+            "event_id": self.event_id,
+            "identity_id": self.identity_id,
+            "identity_name": self.identity_name,
+            "user_type": self.user_type,
+            "score": self.score,
+            "device_id": self.device_id,
+            "device_ip": self.device_ip,
+            "timestamp_ms": self.timestamp_ms,
+            "group_name": self.payload.get("group_name", ""),
+        }
 
 
-def config_message(dialect: str, with_face_image: bool, with_register_image: bool,
-                   media_device_ids: tuple[str, ...] | list[str]) -> dict[str, Any]:
+def config_message(
+    dialect: str,
+    with_face_image: bool,
+    with_register_image: bool,
+    media_device_ids: tuple[str, ...] | list[str],
+) -> dict[str, Any]:
     """The configuration the client sends after every (re)connect.
 
     ``seed``: the seed's three keys.  ``sophon``: ``need_face``,
@@ -75,9 +87,16 @@ def config_message(dialect: str, with_face_image: bool, with_register_image: boo
     the same list as media_device_ids)."""
     ids = list(media_device_ids)
     if dialect == "sophon":
-        return {"need_face": bool(with_face_image), "need_register": bool(with_register_image), "event_list": ids}
-    return {"with_face_image": bool(with_face_image), "with_register_image": bool(with_register_image),
-            "media_device_ids": ids}
+        return {
+            "need_face": bool(with_face_image),
+            "need_register": bool(with_register_image),
+            "event_list": ids,
+        }
+    return {
+        "with_face_image": bool(with_face_image),
+        "with_register_image": bool(with_register_image),
+        "media_device_ids": ids,
+    }
 
 
 def parse_frame(data: str | bytes) -> dict[str, Any]:
@@ -118,7 +137,7 @@ def _text(obj: dict, *keys: str) -> str:
             continue
         if isinstance(value, (dict, list)):
             raise RecordError(f"{key} is not a scalar")
-        return str(value)[:MAX_ID * 2]
+        return str(value)[: MAX_ID * 2]
     return ""
 
 
@@ -192,10 +211,19 @@ def normalise(obj: dict[str, Any]) -> BoxRecord:
         if obj.get(key):
             payload[f"{key}_bytes"] = len(obj[key]) * 3 // 4
     return BoxRecord(
-        event_id=event_id, timestamp_ms=timestamp_ms, identity_id=identity_id, identity_name=identity_name,
-        user_type=_user_type(obj), score=normalise_score(obj.get("score")), device_id=device_id,
-        device_ip=_text(obj, "media_device_ip", "device_ip"), device_type=_text(obj, "media_device_type"),
-        face_image=face, register_image=register, payload=payload)
+        event_id=event_id,
+        timestamp_ms=timestamp_ms,
+        identity_id=identity_id,
+        identity_name=identity_name,
+        user_type=_user_type(obj),
+        score=normalise_score(obj.get("score")),
+        device_id=device_id,
+        device_ip=_text(obj, "media_device_ip", "device_ip"),
+        device_type=_text(obj, "media_device_type"),
+        face_image=face,
+        register_image=register,
+        payload=payload,
+    )
 
 
 def store(record: BoxRecord, keep_images: bool) -> bool:
@@ -204,12 +232,23 @@ def store(record: BoxRecord, keep_images: bool) -> bool:
     from ..store.models import RecognitionEvent
 
     with database.atomic("IMMEDIATE"):
-        (RecognitionEvent.insert(
-            event_id=record.event_id, source="sebox", identity_id=record.identity_id,
-            identity_name=record.identity_name, user_type=record.user_type, score=record.score,
-            device_id=record.device_id, device_ip=record.device_ip, device_type=record.device_type,
-            timestamp_ms=record.timestamp_ms, payload=record.payload,
-            image=record.face_image if keep_images else None)
-            .on_conflict_ignore().execute())
+        (
+            RecognitionEvent.insert(
+                event_id=record.event_id,
+                source="sebox",
+                identity_id=record.identity_id,
+                identity_name=record.identity_name,
+                user_type=record.user_type,
+                score=record.score,
+                device_id=record.device_id,
+                device_ip=record.device_ip,
+                device_type=record.device_type,
+                timestamp_ms=record.timestamp_ms,
+                payload=record.payload,
+                image=record.face_image if keep_images else None,
+            )
+            .on_conflict_ignore()
+            .execute()
+        )
         # INSERT OR IGNORE leaves lastrowid unchanged when it ignores: ask SQLite what changed
         return database.execute_sql("SELECT changes()").fetchone()[0] > 0

@@ -44,11 +44,17 @@ def remote_identify(peers: Peers, image: bytes) -> dict[str, Any] | None:
     citizen = Citizen.get_or_none(Citizen.id_card == found["idNum"])
     if citizen is None:
         return None
-    return {"user_id": citizen.user_id, "score": found.get("score"), "idNum": found["idNum"], "source": "remote"}
+    return {
+        "user_id": citizen.user_id,
+        "score": found.get("score"),
+        "idNum": found["idNum"],
+        "source": "remote",
+    }
 
 
-def verify_citizen(peers: Peers, user_id: str, name: str, id_no: str,
-                   photo: bytes | None = None) -> dict[str, Any] | None:
+def verify_citizen(
+    peers: Peers, user_id: str, name: str, id_no: str, photo: bytes | None = None
+) -> dict[str, Any] | None:
     """faceAdv authmatch of this person's face against name + ID number.
 
     None when the policy is off. Otherwise a dict for the session's
@@ -66,8 +72,12 @@ def verify_citizen(peers: Peers, user_id: str, name: str, id_no: str,
     if not photo:
         return unverified("no_photo", "no enrolment photo for this user_id")
     try:
-        return peers.call("sync", Sync.VERIFY, {"type": "authmatch", "name": name, "id_no": id_no,
-                                                 "user_id": user_id}, [photo])[0]
+        return peers.call(
+            "sync",
+            Sync.VERIFY,
+            {"type": "authmatch", "name": name, "id_no": id_no, "user_id": user_id},
+            [photo],
+        )[0]
     except bus.BusError as exc:
         log.warning("identity check of %s could not be made: %s", user_id, getattr(exc, "reason", exc))
         return unverified(getattr(exc, "code", "unavailable"), getattr(exc, "reason", str(exc)))

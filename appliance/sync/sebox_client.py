@@ -17,8 +17,8 @@ import json
 import logging
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import aiohttp
 
@@ -54,10 +54,18 @@ class FeedStats:
     connected_since: float | None = None
 
     def as_dict(self) -> dict:
-        return {"connected": self.connected, "connects": self.connects, "records": self.records,
-                "stored": self.stored, "duplicates": self.duplicates, "malformed": self.malformed,
-                "last_error": self.last_error, "last_record_age": None if self.last_record_at is None
-                else round(time.time() - self.last_record_at, 1)}
+        return {
+            "connected": self.connected,
+            "connects": self.connects,
+            "records": self.records,
+            "stored": self.stored,
+            "duplicates": self.duplicates,
+            "malformed": self.malformed,
+            "last_error": self.last_error,
+            "last_record_age": None
+            if self.last_record_at is None
+            else round(time.time() - self.last_record_at, 1),
+        }
 
 
 class SeboxClient:
@@ -68,8 +76,14 @@ class SeboxClient:
     SQLite insert is).
     """
 
-    def __init__(self, url: str, config: dict, on_record: Callable[[BoxRecord], bool],
-                 ping_interval: float = 10.0, backoff_max: float = 30.0):
+    def __init__(
+        self,
+        url: str,
+        config: dict,
+        on_record: Callable[[BoxRecord], bool],
+        ping_interval: float = 10.0,
+        backoff_max: float = 30.0,
+    ):
         self.url = url
         self.config = config
         self.on_record = on_record
@@ -79,9 +93,10 @@ class SeboxClient:
         self._stopping = False
 
     @classmethod
-    def from_settings(cls, sebox, on_record) -> "SeboxClient":
-        config = config_message(sebox.dialect, sebox.with_face_image, sebox.with_register_image,
-                                sebox.media_device_ids)
+    def from_settings(cls, sebox, on_record) -> SeboxClient:
+        config = config_message(
+            sebox.dialect, sebox.with_face_image, sebox.with_register_image, sebox.media_device_ids
+        )
         return cls(sebox.url, config, on_record, sebox.ping_interval, sebox.backoff_max)
 
     async def run(self) -> None:
@@ -94,7 +109,7 @@ class SeboxClient:
                     lasted = await self._session(session)
                 except asyncio.CancelledError:
                     raise
-                except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
+                except (TimeoutError, aiohttp.ClientError, OSError) as exc:
                     self.stats.last_error = f"{type(exc).__name__}: {exc}"
                     log.warning("SE box %s: %s", self.url, self.stats.last_error)
                 except Exception as exc:  # never let a surprise end the feed
@@ -115,9 +130,10 @@ class SeboxClient:
     async def _session(self, session: aiohttp.ClientSession) -> float:
         """One connection: configure, then read until it ends. Returns how long it lasted."""
         # a box that accepts TCP but never answers the upgrade must not hang us: bound the handshake
-        ws = await asyncio.wait_for(session.ws_connect(self.url, heartbeat=self.ping_interval,
-                                                       max_msg_size=MAX_FRAME, autoping=True),
-                                    timeout=HANDSHAKE_TIMEOUT)
+        ws = await asyncio.wait_for(
+            session.ws_connect(self.url, heartbeat=self.ping_interval, max_msg_size=MAX_FRAME, autoping=True),
+            timeout=HANDSHAKE_TIMEOUT,
+        )
         try:
             await ws.send_str(json.dumps(self.config, ensure_ascii=False))
             self.stats.connected, self.stats.connected_since = True, time.time()
@@ -133,7 +149,9 @@ class SeboxClient:
             self.stats.connected = False
             await ws.close()
         reason = f"closed by the box (code {ws.close_code})" if ws.close_code else "connection lost"
-        if ws.close_code == aiohttp.WSCloseCode.ABNORMAL_CLOSURE or isinstance(ws.exception(), asyncio.TimeoutError):
+        if ws.close_code == aiohttp.WSCloseCode.ABNORMAL_CLOSURE or isinstance(
+            ws.exception(), asyncio.TimeoutError
+        ):
             reason = "connection lost (no answer to ping, or the link died)"
         self.stats.last_error = reason
         log.warning("SE box %s: %s", self.url, reason)

@@ -54,7 +54,9 @@ def is_this_machine(host: str, bind: str = "", resolve: bool = False) -> bool:
         if not resolve:
             return False
         try:
-            addresses = [ipaddress.ip_address(info[4][0].split("%")[0]) for info in socket.getaddrinfo(host, None)]
+            addresses = [
+                ipaddress.ip_address(info[4][0].split("%")[0]) for info in socket.getaddrinfo(host, None)
+            ]
         except (OSError, ValueError):
             return False
     return any(a.is_loopback or a.is_unspecified or str(a) == bind or _assigned_here(a) for a in addresses)
@@ -75,9 +77,11 @@ def self_feed_problem(settings, resolve: bool = False) -> str:
     host, port = target
     if port != settings.ports.event_feed or not is_this_machine(host, settings.ports.bind, resolve):
         return ""
-    return (f"sebox.url = {url!r} is this kiosk's own event feed (ports.event_feed = {port}, served while the "
-            "camera worker runs): the kiosk would read its own recognitions and store them as the SE box's. "
-            "Set sebox.url to the box's address, ws://<box-ip>:5679")
+    return (
+        f"sebox.url = {url!r} is this kiosk's own event feed (ports.event_feed = {port}, served while the "
+        "camera worker runs): the kiosk would read its own recognitions and store them as the SE box's. "
+        "Set sebox.url to the box's address, ws://<box-ip>:5679"
+    )
 
 
 def config_problem(settings) -> str:

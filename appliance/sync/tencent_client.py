@@ -20,7 +20,6 @@ Images travel as base64 JPEG under 400 KB of base64 text (the seeds:
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import logging
@@ -88,7 +87,8 @@ class TencentClient:
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(
                 timeout=aiohttp.ClientTimeout(total=self.timeout),
-                headers={"Authorization": self._token, "Content-Type": "application/json"})
+                headers={"Authorization": self._token, "Content-Type": "application/json"},
+            )
         return self._session
 
     async def close(self) -> None:
@@ -113,13 +113,19 @@ class TencentClient:
         sent = False
         try:
             limit = aiohttp.ClientTimeout(total=timeout) if timeout is not None else None
-            post = self._http().post(url, json=body, timeout=limit) if limit else self._http().post(url, json=body)
+            post = (
+                self._http().post(url, json=body, timeout=limit)
+                if limit
+                else self._http().post(url, json=body)
+            )
             async with post as response:
                 sent = True
                 text = await response.text()
                 status = response.status
-        except asyncio.TimeoutError:
-            raise Unreachable(f"{path}: no answer within {timeout or self.timeout:.1f}s", ambiguous=True) from None
+        except TimeoutError:
+            raise Unreachable(
+                f"{path}: no answer within {timeout or self.timeout:.1f}s", ambiguous=True
+            ) from None
         except aiohttp.ServerDisconnectedError as exc:
             raise Unreachable(f"{path}: server disconnected ({exc})", ambiguous=True) from None
         except (aiohttp.ClientConnectorError, ConnectionRefusedError) as exc:
@@ -144,15 +150,25 @@ class TencentClient:
         return data if isinstance(data, dict) else {}
 
     # -- the four calls, bodies exactly as the seeds ---------------------------------
-    async def register(self, id_num: str, name: str, person_type: str, jpeg: bytes,
-                       customer_id: str = "") -> dict[str, Any]:
+    async def register(
+        self, id_num: str, name: str, person_type: str, jpeg: bytes, customer_id: str = ""
+    ) -> dict[str, Any]:
         """faceLib/person/reg; returns data ({"ok": "true"}).
 
         The seed says ``data.ok`` is always returned. An answer without it is not
         a success: the outcome is uncertain (Unreachable, ambiguous), so the outbox
         asks recong whether the person arrived before it sends again."""
-        data = await self.call(REG, {"personType": person_type, "idNum": id_num, "name": name,
-                                     "customerID": customer_id, "faceImage": self_image(jpeg), "async": False})
+        data = await self.call(
+            REG,
+            {
+                "personType": person_type,
+                "idNum": id_num,
+                "name": name,
+                "customerID": customer_id,
+                "faceImage": self_image(jpeg),
+                "async": False,
+            },
+        )
         ok = data.get("ok")
         if ok is None or ok == "":
             raise Unreachable(f"{REG}: errcode 0 but no data.ok; outcome uncertain", ambiguous=True)
@@ -171,8 +187,16 @@ class TencentClient:
             out["score"] = None
         return out
 
-    async def face_adv(self, user_id: str, kind: str, *, name: str = "", id_no: str = "",
-                       source_jpeg: bytes | None = None, ext_data: dict | None = None) -> dict[str, Any]:
+    async def face_adv(
+        self,
+        user_id: str,
+        kind: str,
+        *,
+        name: str = "",
+        id_no: str = "",
+        source_jpeg: bytes | None = None,
+        ext_data: dict | None = None,
+    ) -> dict[str, Any]:
         """faceAdv: type "authmatch" (name + idNo) or "match" (a source photo)."""
         body: dict[str, Any] = {"async": False, "userId": user_id, "type": kind}
         if kind == "match" and source_jpeg is not None:

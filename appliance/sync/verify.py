@@ -47,27 +47,41 @@ def order_of(adv: dict[str, Any]) -> tuple[str, dict[str, Any] | None]:
     """faceAdv's orderNo, or '' and the unverified verdict that explains why there is none."""
     status = adv.get("status")
     if status != "SUCCESS":
-        return "", unverified("adv_status", f"faceAdv answered status {status!r}, not SUCCESS",
-                              traceNo=adv.get("traceNo"))
+        return "", unverified(
+            "adv_status", f"faceAdv answered status {status!r}, not SUCCESS", traceNo=adv.get("traceNo")
+        )
     order_no = result_of(adv).get("orderNo") or ""
     if not order_no:
         return "", unverified("no_order", "faceAdv answered without an orderNo", traceNo=adv.get("traceNo"))
     return str(order_no), None
 
 
-def judge(final: dict[str, Any], order_no: str, kind: str, threshold: float,
-          live_threshold: float) -> dict[str, Any]:
+def judge(
+    final: dict[str, Any], order_no: str, kind: str, threshold: float, live_threshold: float
+) -> dict[str, Any]:
     """The verdict of a faceAdvResult answer."""
     detail = result_of(final)
     similarity, live_rate = number(detail.get("similarity")), number(detail.get("liveRate"))
-    facts = {"type": kind, "similarity": similarity, "liveRate": live_rate, "orderNo": order_no,
-             "traceNo": final.get("traceNo"), "tencentCode": detail.get("tencentCode"),
-             "tencentMsg": detail.get("tencentMsg"), "threshold": threshold, "live_threshold": live_threshold}
+    facts = {
+        "type": kind,
+        "similarity": similarity,
+        "liveRate": live_rate,
+        "orderNo": order_no,
+        "traceNo": final.get("traceNo"),
+        "tencentCode": detail.get("tencentCode"),
+        "tencentMsg": detail.get("tencentMsg"),
+        "threshold": threshold,
+        "live_threshold": live_threshold,
+    }
     if final.get("status") != "SUCCESS":
         return unverified("result_status", f"faceAdvResult answered status {final.get('status')!r}", **facts)
     if similarity is None:
-        return unverified("no_similarity", f"faceAdvResult gave no similarity (tencentCode "
-                          f"{detail.get('tencentCode')}: {detail.get('tencentMsg')})", **facts)
+        return unverified(
+            "no_similarity",
+            f"faceAdvResult gave no similarity (tencentCode "
+            f"{detail.get('tencentCode')}: {detail.get('tencentMsg')})",
+            **facts,
+        )
     if similarity < threshold:
         return {"passed": False, "reason": f"similarity {similarity:g} below {threshold:g}", **facts}
     if live_rate is not None and live_rate < live_threshold:
@@ -79,9 +93,12 @@ def summary_note(verification: Any) -> dict[str, Any] | None:
     """For ``summary``: a note when the check was asked for but could not be made, else None."""
     if not isinstance(verification, dict) or verification.get("passed") is not None:
         return None
-    return {"done": False, "code": verification.get("error") or "unverified",
-            "reason": verification.get("reason") or "the identity check could not be made",
-            "message_zh": UNVERIFIED_ZH}
+    return {
+        "done": False,
+        "code": verification.get("error") or "unverified",
+        "reason": verification.get("reason") or "the identity check could not be made",
+        "message_zh": UNVERIFIED_ZH,
+    }
 
 
 def summary_table(note: dict[str, Any]) -> dict[str, str]:

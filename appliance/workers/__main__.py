@@ -17,8 +17,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="appliance.workers")
     parser.add_argument("name", choices=sorted(REGISTRY))
     parser.add_argument("--config")
-    parser.add_argument("--spare", action="store_true",
-                        help="load, then wait for SIGUSR1 before serving (supervisor.spares)")
+    parser.add_argument(
+        "--spare", action="store_true", help="load, then wait for SIGUSR1 before serving (supervisor.spares)"
+    )
     args = parser.parse_args(argv)
     try:
         settings = config.load(args.config)

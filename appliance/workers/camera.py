@@ -17,8 +17,8 @@ from typing import Any
 import cv2
 import zmq
 
-from ..runtime import bus, endpoints
 from ..camera.sources import SourceError, make_source, transform
+from ..runtime import bus, endpoints
 from ..runtime.worker import HandlerError, ServiceWorker
 from .ops import Camera
 
@@ -45,8 +45,14 @@ class CameraWorker(ServiceWorker):
         super().__init__(settings)
         self.cfg = self.settings.camera
         self.device_id = device_uuid(self.cfg.device_id)
-        self.state: dict[str, Any] = {"state": "starting", "source": self.cfg.source, "frames": 0,
-                                      "fps": 0.0, "error": "", "device_id": self.device_id}
+        self.state: dict[str, Any] = {
+            "state": "starting",
+            "source": self.cfg.source,
+            "frames": 0,
+            "fps": 0.0,
+            "error": "",
+            "device_id": self.device_id,
+        }
         self.latest = None
         self._thread = threading.Thread(target=self._capture, name="capture", daemon=True)
 
@@ -62,7 +68,9 @@ class CameraWorker(ServiceWorker):
     def snapshot(self, header: dict, _payloads) -> tuple[dict, list[bytes]]:
         frame = self.latest
         if frame is None:
-            raise HandlerError("no_frame", f"no frame yet (camera {self.state['state']}: {self.state['error']})")
+            raise HandlerError(
+                "no_frame", f"no frame yet (camera {self.state['state']}: {self.state['error']})"
+            )
         ok, jpeg = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 90])
         return {"width": frame.shape[1], "height": frame.shape[0]}, [jpeg.tobytes()]
 
@@ -75,7 +83,9 @@ class CameraWorker(ServiceWorker):
         backoff = 1.0
         while not self._stop.is_set():
             try:
-                source = make_source(self.cfg.source, self.cfg.width, self.cfg.height, self.cfg.fps, self.cfg.loop)
+                source = make_source(
+                    self.cfg.source, self.cfg.width, self.cfg.height, self.cfg.fps, self.cfg.loop
+                )
             except SourceError as exc:
                 self._set("misconfigured", str(exc))
                 return
@@ -111,11 +121,17 @@ class CameraWorker(ServiceWorker):
             frame = transform(frame, self.cfg.width, self.cfg.height, self.cfg.rotate, self.cfg.mirror)
             self.latest = frame
             self.state["frames"] += 1
-            header = {"frame_id": self.state["frames"], "ts": time.time(), "shape": list(frame.shape),
-                      "source": source.kind, "device_id": self.device_id}
+            header = {
+                "frame_id": self.state["frames"],
+                "ts": time.time(),
+                "shape": list(frame.shape),
+                "source": source.kind,
+                "device_id": self.device_id,
+            }
             try:
-                sock.send_multipart([endpoints.TOPIC_FRAME, *bus.encode(header, [frame.data])],
-                                    flags=zmq.NOBLOCK, copy=False)
+                sock.send_multipart(
+                    [endpoints.TOPIC_FRAME, *bus.encode(header, [frame.data])], flags=zmq.NOBLOCK, copy=False
+                )
             except zmq.Again:  # nobody keeping up: drop this frame
                 pass
             window_frames += 1

@@ -19,18 +19,18 @@ from typing import Any
 
 import peewee
 
-from ..runtime import bus
-from ..runtime.peers import not_enabled
 from .. import store
 from ..dialogue.catalogue import load_catalogue
 from ..dialogue.engine import DialogueEngine
 from ..dialogue.media import MediaError, decode_media
 from ..dialogue.qna import state_is_valid
+from ..runtime import bus
+from ..runtime.peers import not_enabled
+from ..runtime.worker import HandlerError, ServiceWorker
 from ..store import citizens, retention, sessions
 from ..store.models import PendingRequest, now
 from ..sync.remote import verify_citizen
 from ..sync.verify import summary_note, summary_table
-from ..runtime.worker import HandlerError, ServiceWorker
 from .ops import Dialogue, Speech
 
 log = logging.getLogger(__name__)
@@ -60,8 +60,11 @@ def fault_point(name: str) -> None:
 
 def response(status: int, body: dict, kind: str, **fields) -> dict:
     """A flow answer: HTTP status plus a body that always has user_id, type, hash."""
-    base = {"user_id": body.get("user_id", ""), "type": kind, "hash": body.get("hash", "")
-            if isinstance(body.get("hash"), str) else ""}
+    base = {
+        "user_id": body.get("user_id", ""),
+        "type": kind,
+        "hash": body.get("hash", "") if isinstance(body.get("hash"), str) else "",
+    }
     return {"status": status, "body": {**base, **fields}}
 
 
@@ -71,11 +74,13 @@ def error(body: dict, reason: str, status: int = 400, **extra) -> dict:
 
 def storage_errors(handler):
     """A database failure becomes a clear answer (`storage` error), not an internal one."""
+
     def wrapped(header: dict, payloads):
         try:
             return handler(header, payloads)
         except peewee.PeeweeException as exc:
             raise HandlerError("storage", store.db.describe_failure(exc)) from None
+
     return wrapped
 
 
@@ -85,8 +90,9 @@ class DialogueWorker(ServiceWorker):
 
     def setup(self) -> None:
         store.open_settings(self.settings)
-        self.engine = DialogueEngine(load_catalogue(self.settings.path("services")),
-                                     max_tries=self.settings.dialogue.max_tries)
+        self.engine = DialogueEngine(
+            load_catalogue(self.settings.path("services")), max_tries=self.settings.dialogue.max_tries
+        )
         self.ttl = self.settings.dialogue.session_ttl
         self._transcribing: set[str] = set()
         self._lock = threading.Lock()
@@ -104,9 +110,12 @@ class DialogueWorker(ServiceWorker):
             self._stop.wait(RETENTION_INTERVAL)
 
     def ops(self):
-        return {Dialogue.FLOW: self.flow, Dialogue.QNA_OPEN: storage_errors(self.qna_open),
-                Dialogue.QNA_ANSWER: storage_errors(self.qna_answer),
-                Dialogue.USER_DELETE: storage_errors(self.delete_citizen)}
+        return {
+            Dialogue.FLOW: self.flow,
+            Dialogue.QNA_OPEN: storage_errors(self.qna_open),
+            Dialogue.QNA_ANSWER: storage_errors(self.qna_answer),
+            Dialogue.USER_DELETE: storage_errors(self.delete_citizen),
+        }
 
     def status(self) -> dict[str, Any]:
         return {"services": len(self.engine.catalogue.services)} if hasattr(self, "engine") else {}
@@ -116,7 +125,9 @@ class DialogueWorker(ServiceWorker):
         try:
             return self._flow(header["body"], header.get("digest", ""))
         except peewee.PeeweeException as exc:  # disk full, failing storage: say so, stay up
-            log.error("database failure on %s: %s", header["body"].get("type"), store.db.describe_failure(exc))
+            log.error(
+                "database failure on %s: %s", header["body"].get("type"), store.db.describe_failure(exc)
+            )
             return error(header["body"], store.db.describe_failure(exc), status=507)
 
     def _flow(self, body: dict, digest: str) -> dict:
@@ -139,7 +150,9 @@ class DialogueWorker(ServiceWorker):
         # wrong values (a bad check digit…) are left out of the record and asked again
         given = body.get("input")
         if not isinstance(given, dict) or given.get("type") not in ("text", "audio"):
-            return error(body, 'input must be {"type": "text", "text": ...} or {"type": "audio", "media": <base64>}')
+            return error(
+                body, 'input must be {"type": "text", "text": ...} or {"type": "audio", "media": <base64>}'
+            )
         if given["type"] == "text":
             if not isinstance(given.get("text"), str) or not given["text"].strip():
                 return error(body, "input.text must be a non-empty string")
@@ -151,15 +164,27 @@ class DialogueWorker(ServiceWorker):
         # it, once; taking the question and opening the session are one transaction.
         with store.database.atomic("IMMEDIATE"):
             hs = self.engine.handshake(check, text, sessions.take_clarification(body["user_id"], text))
-            session = sessions.create(body["user_id"], self.ttl, classify=hs.classify, flow=hs.flow,
-                                      transcript=transcript or text, info=hs.record, qna_state=hs.qna_state)
-        log.info("handshake %s: %s%s", body["user_id"], hs.classify,
-                 f" (asks: {hs.candidates})" if hs.candidates else "")
+            session = sessions.create(
+                body["user_id"],
+                self.ttl,
+                classify=hs.classify,
+                flow=hs.flow,
+                transcript=transcript or text,
+                info=hs.record,
+                qna_state=hs.qna_state,
+            )
+        log.info(
+            "handshake %s: %s%s",
+            body["user_id"],
+            hs.classify,
+            f" (asks: {hs.candidates})" if hs.candidates else "",
+        )
         extra = {"invalid_info": hs.info_errors} if hs.info_errors else {}  # what will be asked again
         if hs.candidates:  # not sure which service: `flow` asks, the next handshake answers
             extra["candidates"] = hs.candidates
-        return response(200, {**body, "hash": session.hash}, "handshake", classify=hs.classify, flow=hs.flow,
-                        **extra)
+        return response(
+            200, {**body, "hash": session.hash}, "handshake", classify=hs.classify, flow=hs.flow, **extra
+        )
 
     def storage(self, body: dict, session) -> dict:
         if session.state == "handshake":
@@ -171,8 +196,12 @@ class DialogueWorker(ServiceWorker):
             verification = verify_citizen(self.peers, session.user_id, record["name"], record["id_card"])
             if verification and verification.get("passed") is False:
                 sessions.save(session, self.ttl, verification=verification)
-                return error(body, "the identity check failed: the face does not match the name and ID number",
-                             status=403, verification=verification)
+                return error(
+                    body,
+                    "the identity check failed: the face does not match the name and ID number",
+                    status=403,
+                    verification=verification,
+                )
         with store.database.atomic("IMMEDIATE"):  # the record and the session's step: both or neither
             citizen = citizens.upsert(session.user_id, record)
             sessions.save(session, self.ttl, state="stored", verification=verification)
@@ -203,8 +232,9 @@ class DialogueWorker(ServiceWorker):
             if self._replayable(pending):
                 return pending.response
             with store.database.atomic("IMMEDIATE"):  # the same body later is a new request: start over
-                PendingRequest.delete().where(PendingRequest.key == digest,
-                                              PendingRequest.state != "running").execute()
+                PendingRequest.delete().where(
+                    PendingRequest.key == digest, PendingRequest.state != "running"
+                ).execute()
             pending = None
         with self._lock:
             if digest in self._transcribing:
@@ -213,7 +243,9 @@ class DialogueWorker(ServiceWorker):
         if pending is None:
             with store.database.atomic("IMMEDIATE"):
                 PendingRequest.get_or_create(key=digest, defaults={"user_id": body["user_id"]})
-        threading.Thread(target=self._transcribe_then_open, args=(body, check, audio, digest), daemon=True).start()
+        threading.Thread(
+            target=self._transcribe_then_open, args=(body, check, audio, digest), daemon=True
+        ).start()
         return response(202, body, "processing")
 
     @staticmethod
@@ -235,11 +267,20 @@ class DialogueWorker(ServiceWorker):
         try:
             reply, _ = self.peers.call("speech", Speech.TRANSCRIBE, {}, [audio])
             text = reply.get("text", "").strip()
-            result = (self._open_session(body, check, text, text) if text else
-                      error(body, "no speech was heard in the audio; please speak again") if not reply.get("heard")
-                      # words heard but not trustworthy (speech/trust.py): never classified, asked again
-                      else error(body, "the speech was not understood clearly enough; please speak again",
-                                 code="not_understood", reasons=reply.get("reasons", []), retry=True))
+            result = (
+                self._open_session(body, check, text, text)
+                if text
+                else error(body, "no speech was heard in the audio; please speak again")
+                if not reply.get("heard")
+                # words heard but not trustworthy (speech/trust.py): never classified, asked again
+                else error(
+                    body,
+                    "the speech was not understood clearly enough; please speak again",
+                    code="not_understood",
+                    reasons=reply.get("reasons", []),
+                    retry=True,
+                )
+            )
         except bus.RemoteError as exc:
             result = error(body, f"the audio could not be transcribed: {exc.reason}")
         except bus.BusError as exc:
@@ -249,7 +290,8 @@ class DialogueWorker(ServiceWorker):
                 PendingRequest.delete().where(PendingRequest.key == digest).execute()
             else:
                 PendingRequest.update(state="done", response=result, finished_at=now()).where(
-                    PendingRequest.key == digest).execute()
+                    PendingRequest.key == digest
+                ).execute()
         with self._lock:
             self._transcribing.discard(digest)
 
@@ -294,7 +336,12 @@ class DialogueWorker(ServiceWorker):
                 raise HandlerError("out_of_order", "open the qna socket with its handshake first")
             reply = self.engine.answer(state, seq, text, from_audio=bool(header.get("from_audio")))
             if reply["applied"]:
-                sessions.save(session, self.ttl, qna_state=state, answers=dict(state["answers"]),
-                              state="answered" if reply["done"] else "qna")
+                sessions.save(
+                    session,
+                    self.ttl,
+                    qna_state=state,
+                    answers=dict(state["answers"]),
+                    state="answered" if reply["done"] else "qna",
+                )
         fault_point("qna.answer.after_store")
         return reply

@@ -15,15 +15,15 @@ from typing import Any
 
 import numpy as np
 
-from ..runtime import bus, endpoints
 from .. import store
 from ..face.engine import FaceAnalysis, FaceEngine
 from ..face.engine import FaceSettings as EngineSettings
 from ..face.enrolment import EnrolmentSession, EnrolmentSettings
 from ..face.gallery import Gallery, decide, to_percent
+from ..runtime import bus, endpoints
+from ..runtime.worker import HandlerError, ServiceWorker
 from ..store import faces as face_store
 from ..sync.remote import remote_identify
-from ..runtime.worker import HandlerError, ServiceWorker
 from .ops import Face, Liveness
 from .recognition import Recogniser
 
@@ -52,8 +52,10 @@ class FaceWorker(ServiceWorker):
 
     def prepare(self) -> None:
         cfg = self.settings.face
-        self.engine = FaceEngine(self.settings.models_dir, EngineSettings(
-            threads=2, match_threshold=cfg.match_threshold, match_margin=cfg.match_margin))
+        self.engine = FaceEngine(
+            self.settings.models_dir,
+            EngineSettings(threads=2, match_threshold=cfg.match_threshold, match_margin=cfg.match_margin),
+        )
 
     def setup(self) -> None:
         store.open_settings(self.settings)  # the gallery is read now, not in a spare: enrolments since count
@@ -73,15 +75,25 @@ class FaceWorker(ServiceWorker):
         return face_store.sample_of(user_id)
 
     def ops(self):
-        return {Face.PREDICT: self.predict, Face.PREDICT_CLOSE: self.predict_close,
-                Face.TRAIN_OPEN: self.train_open, Face.TRAIN_FRAME: self.train_frame,
-                Face.TRAIN_CLOSE: self.train_close, Face.IDENTIFY: self.identify, Face.ENROLL: self.enroll,
-                Face.USER_DELETE: self.delete_user}
+        return {
+            Face.PREDICT: self.predict,
+            Face.PREDICT_CLOSE: self.predict_close,
+            Face.TRAIN_OPEN: self.train_open,
+            Face.TRAIN_FRAME: self.train_frame,
+            Face.TRAIN_CLOSE: self.train_close,
+            Face.IDENTIFY: self.identify,
+            Face.ENROLL: self.enroll,
+            Face.USER_DELETE: self.delete_user,
+        }
 
     def status(self) -> dict[str, Any]:
-        return {"users": self.gallery.user_count, "templates": len(self.gallery),
-                "training": len(self._training), "predicting": len(self._predicting),
-                **({"camera": dict(self.recogniser.stats)} if self.recogniser else {})}
+        return {
+            "users": self.gallery.user_count,
+            "templates": len(self.gallery),
+            "training": len(self._training),
+            "predicting": len(self._predicting),
+            **({"camera": dict(self.recogniser.stats)} if self.recogniser else {}),
+        }
 
     # -- helpers ---------------------------------------------------------------
     def _image(self, payloads: list[bytes]) -> bytes:
@@ -114,21 +126,37 @@ class FaceWorker(ServiceWorker):
             return None
         frame = np.ascontiguousarray(analysis.image)
         try:
-            header = {"hash": hash_, "box": analysis.box, "landmarks": analysis.landmarks,
-                      "image_size": list(analysis.image_size), "shape": list(frame.shape)}
+            header = {
+                "hash": hash_,
+                "box": analysis.box,
+                "landmarks": analysis.landmarks,
+                "image_size": list(analysis.image_size),
+                "shape": list(frame.shape),
+            }
             if analysis.embedding is not None:  # the identity check: one person across the frames
                 header["embedding"] = [round(float(v), 6) for v in analysis.embedding]
             verdict, _ = self.peers.call("liveness", Liveness.OBSERVE, header, [frame.data])
         except bus.BusError as exc:  # fail closed: no success without a liveness verdict
-            return {"message": "continue", "reason": "not_live", "detail": f"liveness check unavailable: {exc}"}
+            return {
+                "message": "continue",
+                "reason": "not_live",
+                "detail": f"liveness check unavailable: {exc}",
+            }
         if verdict.get("live") is True:
             return None
-        hint = {"turn_head": "please turn your head slowly left and right",
-                "blink_or_turn": "look at the camera: a blink or a small turn of the head",
-                "face_changed": "one face, kept in view: starting again",
-                "collecting": "keep looking at the camera"}.get(verdict.get("reason"), "")
-        return {"message": "continue", "reason": "not_live", "liveness": verdict.get("reason"),
-                "live": verdict.get("live"), "detail": hint or f"presentation refused ({verdict.get('reason')})"}
+        hint = {
+            "turn_head": "please turn your head slowly left and right",
+            "blink_or_turn": "look at the camera: a blink or a small turn of the head",
+            "face_changed": "one face, kept in view: starting again",
+            "collecting": "keep looking at the camera",
+        }.get(verdict.get("reason"), "")
+        return {
+            "message": "continue",
+            "reason": "not_live",
+            "liveness": verdict.get("reason"),
+            "live": verdict.get("live"),
+            "detail": hint or f"presentation refused ({verdict.get('reason')})",
+        }
 
     def _forget_liveness(self, hash_: str) -> None:
         if self.check_liveness:
@@ -155,8 +183,12 @@ class FaceWorker(ServiceWorker):
         if verdict["message"] != "success" and self.settings.tencent.recong_fallback:
             remote = remote_identify(self.peers, image)  # None when the upstream is off or down
             if remote is not None:
-                return {"message": "success", "user_id": remote["user_id"], "score": remote["score"],
-                        "source": "remote"}
+                return {
+                    "message": "success",
+                    "user_id": remote["user_id"],
+                    "score": remote["score"],
+                    "source": "remote",
+                }
         return verdict
 
     def predict_close(self, header: dict, _payloads) -> dict:
@@ -171,8 +203,12 @@ class FaceWorker(ServiceWorker):
         user_id = header.get("user_id")
         if not isinstance(user_id, str) or not user_id.strip() or len(user_id) > 128:
             raise HandlerError("bad_data", "user_id must be a non-empty string of at most 128 characters")
-        session = EnrolmentSession(EnrolmentSettings(required=self.settings.face.train_samples,
-                                                     same_person_threshold=self.settings.face.match_threshold))
+        session = EnrolmentSession(
+            EnrolmentSettings(
+                required=self.settings.face.train_samples,
+                same_person_threshold=self.settings.face.match_threshold,
+            )
+        )
         with self._lock:
             self._sweep()
             self._training[header["hash"]] = (user_id, session, time.monotonic())
@@ -200,8 +236,12 @@ class FaceWorker(ServiceWorker):
             if other is not None:
                 extra["enrolled_as"] = other
                 if not self.settings.face.allow_duplicate_enrolment:
-                    return {"message": "continue", "reason": "enrolled_as_other", **extra,
-                            "detail": f"this face is already enrolled as {other}"}
+                    return {
+                        "message": "continue",
+                        "reason": "enrolled_as_other",
+                        **extra,
+                        "detail": f"this face is already enrolled as {other}",
+                    }
         step = session.feed(analysis)
         with self._lock:
             self._training[header["hash"]] = (user_id, session, time.monotonic())
@@ -226,8 +266,11 @@ class FaceWorker(ServiceWorker):
         face_store.save_template(user_id, MODEL_NAME, template, sample_jpeg)
         with self._lock:
             self.gallery.set_user(user_id, template)
-        self.publisher.publish(endpoints.TOPIC_ENROLLED, {"user_id": user_id, "model": MODEL_NAME,
-                                                          "templates": int(template.shape[0])}, [sample_jpeg])
+        self.publisher.publish(
+            endpoints.TOPIC_ENROLLED,
+            {"user_id": user_id, "model": MODEL_NAME, "templates": int(template.shape[0])},
+            [sample_jpeg],
+        )
         log.info("enrolled %s (%d templates)", user_id, template.shape[0])
 
     # -- technician's tools (CLI) ------------------------------------------------------
@@ -239,8 +282,15 @@ class FaceWorker(ServiceWorker):
             scores = self.gallery.scores(analysis.embedding)
             best = top_identities(self.gallery, scores, int(header.get("top", 5)))
         threshold = self.settings.face.match_threshold
-        return {"found": True, **self._match(analysis), "box": analysis.box, "timings_ms": analysis.timings_ms,
-                "top": [{"user_id": u, "cosine": round(s, 4), "score": to_percent(s, threshold)} for u, s in best]}
+        return {
+            "found": True,
+            **self._match(analysis),
+            "box": analysis.box,
+            "timings_ms": analysis.timings_ms,
+            "top": [
+                {"user_id": u, "cosine": round(s, 4), "score": to_percent(s, threshold)} for u, s in best
+            ],
+        }
 
     def enroll(self, header: dict, payloads: list[bytes]) -> dict:
         """Enrol from still images (all of the same person), as face_train would."""

@@ -38,16 +38,25 @@ def build_checker(settings) -> LivenessChecker:
     if cfg.model_file:
         from ..liveness.onnx_model import OnnxLivenessModel
 
-        model = OnnxLivenessModel(settings.models_dir / cfg.model_file, crop_scale=cfg.model_crop_scale,
-                                  input_scale=cfg.model_input_scale)
+        model = OnnxLivenessModel(
+            settings.models_dir / cfg.model_file,
+            crop_scale=cfg.model_crop_scale,
+            input_scale=cfg.model_input_scale,
+        )
     remote = None
     if settings.liveness_api.enabled:
         from ..liveness.remote import SilentLivenessClient
 
         remote = SilentLivenessClient.from_settings(settings.liveness_api)
     policy = Policy.from_settings(cfg)
-    return LivenessChecker(policy, model=model, remote=remote, max_sessions=cfg.max_sessions,
-                           idle_expiry=cfg.idle_expiry, mesh=load_mesh(settings) if policy.blink else None)
+    return LivenessChecker(
+        policy,
+        model=model,
+        remote=remote,
+        max_sessions=cfg.max_sessions,
+        idle_expiry=cfg.idle_expiry,
+        mesh=load_mesh(settings) if policy.blink else None,
+    )
 
 
 def load_mesh(settings):
@@ -72,12 +81,18 @@ def decode_frame(header: dict, payloads: list[bytes]) -> tuple[np.ndarray, np.nd
     if len(payloads) != 1:
         raise HandlerError("bad_request", "exactly one payload (the raw BGR frame) expected")
     shape = header.get("shape")
-    if (not isinstance(shape, list) or len(shape) != 3 or shape[2] != 3
-            or not all(isinstance(v, int) and 0 < v <= MAX_SIDE for v in shape)):
+    if (
+        not isinstance(shape, list)
+        or len(shape) != 3
+        or shape[2] != 3
+        or not all(isinstance(v, int) and 0 < v <= MAX_SIDE for v in shape)
+    ):
         raise HandlerError("bad_request", f"shape must be [h, w, 3], got {shape!r}")
     if len(payloads[0]) != shape[0] * shape[1] * 3:
-        raise HandlerError("bad_request", f"payload has {len(payloads[0])} bytes, shape {shape} needs "
-                                          f"{shape[0] * shape[1] * 3}")
+        raise HandlerError(
+            "bad_request",
+            f"payload has {len(payloads[0])} bytes, shape {shape} needs {shape[0] * shape[1] * 3}",
+        )
     frame = np.frombuffer(payloads[0], np.uint8).reshape(shape)
     try:
         landmarks = np.asarray(header.get("landmarks"), np.float32).reshape(5, 2)
@@ -114,11 +129,14 @@ class LivenessWorker(ServiceWorker):
 
     def prepare(self) -> None:  # models only: the sessions start empty in any case
         self.checker = build_checker(self.settings)
-        log.info("liveness: required %s, vetoes %s, model %s, remote API %s, blink %s",
-                 self.checker.policy.required, self.checker.policy.vetoes,
-                 self.settings.liveness.model_file or "none",
-                 "on" if self.checker.remote is not None else "off",
-                 "on" if self.checker.mesh is not None else "off")
+        log.info(
+            "liveness: required %s, vetoes %s, model %s, remote API %s, blink %s",
+            self.checker.policy.required,
+            self.checker.policy.vetoes,
+            self.settings.liveness.model_file or "none",
+            "on" if self.checker.remote is not None else "off",
+            "on" if self.checker.mesh is not None else "off",
+        )
 
     def ops(self):
         return {Liveness.OBSERVE: self.observe, Liveness.OBSERVE_CLOSE: self.forget}
@@ -138,7 +156,11 @@ class LivenessWorker(ServiceWorker):
 
     def describe(self, _header: dict, _payloads) -> dict:
         p = self.checker.policy
-        return {"sessions": self.checker.sessions, "required": list(p.required), "vetoes": list(p.vetoes),
-                "blink": self.checker.mesh is not None,
-                "model": self.settings.liveness.model_file or None,
-                "remote": self.settings.liveness_api.url if self.checker.remote is not None else None}
+        return {
+            "sessions": self.checker.sessions,
+            "required": list(p.required),
+            "vetoes": list(p.vetoes),
+            "blink": self.checker.mesh is not None,
+            "model": self.settings.liveness.model_file or None,
+            "remote": self.settings.liveness_api.url if self.checker.remote is not None else None,
+        }

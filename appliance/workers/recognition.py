@@ -12,13 +12,13 @@ import logging
 import threading
 import time
 import uuid
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import zmq
 
-from ..runtime import bus, endpoints
 from ..face.imagedecode import encode_jpeg
+from ..runtime import bus, endpoints
 from ..store import RecognitionEvent, database
 from ..store.models import Citizen
 
@@ -66,8 +66,13 @@ class Recogniser:
 
     def _run(self) -> None:
         run = self.worker.settings.runtime_dir
-        sock = bus.subscriber(run, [endpoints.TOPIC_FRAME], self.worker.ctx, hwm=bus.FRAME_HWM,
-                              endpoint=endpoints.camera_frames(run))
+        sock = bus.subscriber(
+            run,
+            [endpoints.TOPIC_FRAME],
+            self.worker.ctx,
+            hwm=bus.FRAME_HWM,
+            endpoint=endpoints.camera_frames(run),
+        )
         period = 1.0 / self.cfg.recognise_fps
         while not self.worker._stop.is_set():
             frames = self._newest(sock)
@@ -116,22 +121,35 @@ class Recogniser:
             citizen = Citizen.get_or_none(Citizen.user_id == identity)
             name = (citizen.name if citizen else "") or ""
         record = {
-            "event_id": str(uuid.uuid4()), "timestamp": int(header["ts"] * 1000),
-            "identity_id": identity or "", "identity_name": name,
-            "user_type": "visitor" if identity else "stranger", "score": score if score is not None else 0.0,
-            "media_device_ip": self.cfg.device_ip, "media_device_id": header["device_id"],
+            "event_id": str(uuid.uuid4()),
+            "timestamp": int(header["ts"] * 1000),
+            "identity_id": identity or "",
+            "identity_name": name,
+            "user_type": "visitor" if identity else "stranger",
+            "score": score if score is not None else 0.0,
+            "media_device_ip": self.cfg.device_ip,
+            "media_device_id": header["device_id"],
             "media_device_type": header["source"],
             "recognize_face_attr": {k: analysis.quality.get(k) for k in ("face_px", "yaw", "pitch", "roll")},
         }
         x, y, w, h = (int(v) for v in analysis.box)
-        crop = analysis.image[max(0, y):y + h, max(0, x):x + w]
+        crop = analysis.image[max(0, y) : y + h, max(0, x) : x + w]
         face_jpeg = encode_jpeg(crop, max_bytes=100_000, max_side=256)
         with database.atomic("IMMEDIATE"):
-            RecognitionEvent.create(event_id=record["event_id"], source="kiosk", identity_id=record["identity_id"],
-                                    identity_name=name, user_type=record["user_type"], score=record["score"],
-                                    device_id=record["media_device_id"], device_ip=record["media_device_ip"],
-                                    device_type=record["media_device_type"], timestamp_ms=record["timestamp"],
-                                    payload=record, image=face_jpeg)
+            RecognitionEvent.create(
+                event_id=record["event_id"],
+                source="kiosk",
+                identity_id=record["identity_id"],
+                identity_name=name,
+                user_type=record["user_type"],
+                score=record["score"],
+                device_id=record["media_device_id"],
+                device_ip=record["media_device_ip"],
+                device_type=record["media_device_type"],
+                timestamp_ms=record["timestamp"],
+                payload=record,
+                image=face_jpeg,
+            )
         register = self.worker.sample_of(identity) if identity else None
         self.worker.publisher.publish(endpoints.TOPIC_RECOGNISED, record, [face_jpeg, register or b""])
         self.stats["events"] += 1

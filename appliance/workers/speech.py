@@ -43,12 +43,24 @@ class SpeechWorker(ServiceWorker):
         cfg = self.settings.speech
         terms = [s.classify for s in load_catalogue(self.settings.path("services")).regular]
         ggml = self.settings.models_dir / cfg.ggml_model if cfg.ggml_model else None
-        self.stt = SpeechToText(self.settings.models_dir, prompt_terms=terms, language=cfg.language,
-                                backend=cfg.stt_backend, cpu_threads=2, ggml_path=ggml, model=cfg.stt_model)
-        self.tts = TextToSpeech(self.settings.models_dir, voice=cfg.voice, max_chars=cfg.max_tts_chars,
-                                english=cfg.english_voice)
-        log.info("speech ready: STT %s (%.1fs), TTS (%.1fs)", cfg.stt_backend, self.stt.load_seconds,
-                 self.tts.load_seconds)
+        self.stt = SpeechToText(
+            self.settings.models_dir,
+            prompt_terms=terms,
+            language=cfg.language,
+            backend=cfg.stt_backend,
+            cpu_threads=2,
+            ggml_path=ggml,
+            model=cfg.stt_model,
+        )
+        self.tts = TextToSpeech(
+            self.settings.models_dir, voice=cfg.voice, max_chars=cfg.max_tts_chars, english=cfg.english_voice
+        )
+        log.info(
+            "speech ready: STT %s (%.1fs), TTS (%.1fs)",
+            cfg.stt_backend,
+            self.stt.load_seconds,
+            self.tts.load_seconds,
+        )
 
     def setup(self) -> None:  # the cache dir is a side effect: not in prepare (a spare runs that)
         mb = self.settings.speech.tts_cache_mb
@@ -76,8 +88,11 @@ class SpeechWorker(ServiceWorker):
             except (TTSError, ValueError) as exc:
                 log.warning("TTS prewarm: %r not spoken: %s", text[:30], exc)
         self._prewarm["done"] = True
-        log.info("TTS prewarm done: %d prompts, %d sentences synthesised", len(prompts),
-                 self._prewarm["synthesised"])
+        log.info(
+            "TTS prewarm done: %d prompts, %d sentences synthesised",
+            len(prompts),
+            self._prewarm["synthesised"],
+        )
 
     def ops(self):
         return {Speech.TRANSCRIBE: self.transcribe, Speech.SYNTHESIZE: self.synthesize}
@@ -100,10 +115,17 @@ class SpeechWorker(ServiceWorker):
         if not result.trusted and result.heard:
             self._counts["untrusted"] = self._counts.get("untrusted", 0) + 1
         # `text` is "" unless trusted: a caller that reads only `text` can never act on a guess.
-        return {"text": result.text, "language": result.language, "duration": round(result.duration, 3),
-                "timings": {k: round(v, 4) for k, v in result.timings.items()},
-                "heard": result.heard, "trusted": result.trusted, "confidence": result.confidence,
-                "reasons": list(result.reasons), "speech_seconds": result.speech_seconds}
+        return {
+            "text": result.text,
+            "language": result.language,
+            "duration": round(result.duration, 3),
+            "timings": {k: round(v, 4) for k, v in result.timings.items()},
+            "heard": result.heard,
+            "trusted": result.trusted,
+            "confidence": result.confidence,
+            "reasons": list(result.reasons),
+            "speech_seconds": result.speech_seconds,
+        }
 
     def synthesize(self, header: dict, _payloads) -> tuple[dict, list[bytes]]:
         text = header.get("text")

@@ -44,8 +44,10 @@ from typing import Any
 
 import zmq
 
-from ..runtime import bus, endpoints
 from .. import store
+from ..metrics import upstream
+from ..runtime import bus, endpoints
+from ..runtime.worker import HandlerError, ServiceWorker
 from ..store import faces as face_store
 from ..sync import outbox, verify
 from ..sync.delivery import Deliverer
@@ -53,8 +55,6 @@ from ..sync.records import BoxRecord
 from ..sync.records import store as store_record
 from ..sync.sebox_client import SeboxClient
 from ..sync.tencent_client import Refused, TencentClient, Unreachable
-from ..metrics import upstream
-from ..runtime.worker import HandlerError, ServiceWorker
 from .ops import Sync
 
 log = logging.getLogger(__name__)
@@ -82,9 +82,13 @@ class SyncWorker(ServiceWorker):
         """What the ops need: the database, the loop, the upstream's client (the CLI runs them too)."""
         # a URL that can never work is a configuration error, said once at start (not retried for ever)
         if self.settings.sebox.enabled and not self.settings.sebox.url:  # the settings checked its form
-            log.error("sebox.enabled but sebox.url is empty: no SE box feed until it is set "
-                      "(appliance config set sebox.url ws://<box-ip>:5679)")
-        if self.settings.tencent.enabled and not self.settings.tencent.base_url.startswith(("http://", "https://")):
+            log.error(
+                "sebox.enabled but sebox.url is empty: no SE box feed until it is set "
+                "(appliance config set sebox.url ws://<box-ip>:5679)"
+            )
+        if self.settings.tencent.enabled and not self.settings.tencent.base_url.startswith(
+            ("http://", "https://")
+        ):
             raise ValueError(f"tencent.base_url = {self.settings.tencent.base_url!r}: expected http(s)://…")
         store.open_settings(self.settings)
         self._loop_thread.start()
@@ -112,6 +116,7 @@ class SyncWorker(ServiceWorker):
     def _spawn(self, coro) -> None:
         def start() -> None:
             self._tasks.append(self.loop.create_task(coro))
+
         self.loop.call_soon_threadsafe(start)
 
     def teardown(self) -> None:
@@ -123,6 +128,7 @@ class SyncWorker(ServiceWorker):
             await asyncio.gather(*self._tasks, return_exceptions=True)
             if self.client is not None:
                 await self.client.close()
+
         try:
             asyncio.run_coroutine_threadsafe(stop(), self.loop).result(3)
         except Exception:  # stopping anyway
@@ -161,8 +167,13 @@ class SyncWorker(ServiceWorker):
 
     # -- ops -------------------------------------------------------------------------
     def ops(self):
-        return {Sync.RETRY: self.op_retry, Sync.PURGE: self.op_purge, Sync.RECONCILE: self.op_reconcile,
-                Sync.RECONG: self.op_recong, Sync.VERIFY: self.op_verify}  # and `status`: describe below
+        return {
+            Sync.RETRY: self.op_retry,
+            Sync.PURGE: self.op_purge,
+            Sync.RECONCILE: self.op_reconcile,
+            Sync.RECONG: self.op_recong,
+            Sync.VERIFY: self.op_verify,
+        }  # and `status`: describe below
 
     def status(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -177,9 +188,11 @@ class SyncWorker(ServiceWorker):
         tencent = None
         if self.deliverer is not None:
             tencent = {**self.deliverer.stats, "base_url": self.client.base_url}
-        return {"outbox": outbox.summary(int(header.get("limit", 20))),
-                "sebox": None if self.sebox is None else {**self.sebox.stats.as_dict(), "url": self.sebox.url},
-                "tencent": tencent}
+        return {
+            "outbox": outbox.summary(int(header.get("limit", 20))),
+            "sebox": None if self.sebox is None else {**self.sebox.stats.as_dict(), "url": self.sebox.url},
+            "tencent": tencent,
+        }
 
     def _wake(self) -> None:
         if self.deliverer is not None:
@@ -191,8 +204,11 @@ class SyncWorker(ServiceWorker):
         return {"retried": count}
 
     def op_purge(self, header: dict, _payloads) -> dict:
-        return {"purged": outbox.purge(header.get("states") or outbox.FINISHED,
-                                       float(header.get("older_than_days", 0)))}
+        return {
+            "purged": outbox.purge(
+                header.get("states") or outbox.FINISHED, float(header.get("older_than_days", 0))
+            )
+        }
 
     def op_reconcile(self, header: dict, _payloads) -> dict:
         queued = outbox.reconcile()
@@ -220,8 +236,10 @@ class SyncWorker(ServiceWorker):
             raise HandlerError("bad_request", "exactly one image payload expected")
         found = self._remote(self.client.recognise(payloads[0]) if self.client else _noop())
         accepted = bool(found["isMatch"]) and (found["score"] or 0) >= self.settings.tencent.recong_threshold
-        return {"accepted": accepted, **{k: found.get(k) for k in
-                                         ("isMatch", "score", "idNum", "name", "personType", "customerID")}}
+        return {
+            "accepted": accepted,
+            **{k: found.get(k) for k in ("isMatch", "score", "idNum", "name", "personType", "customerID")},
+        }
 
     def op_verify(self, header: dict, payloads: list[bytes]) -> dict:
         kind = header.get("type", "authmatch")
@@ -237,13 +255,19 @@ class SyncWorker(ServiceWorker):
         live = base64.b64encode(payloads[0]).decode("ascii")
         return self._remote(self._verify(user_id, kind, header, live, payloads) if self.client else _noop())
 
-    async def _verify(self, user_id: str, kind: str, header: dict, live_b64: str, payloads: list[bytes]) -> dict:
+    async def _verify(
+        self, user_id: str, kind: str, header: dict, live_b64: str, payloads: list[bytes]
+    ) -> dict:
         from ..sync.tencent_client import fit_image
 
         adv = await self.client.face_adv(
-            user_id, kind, name=header.get("name", ""), id_no=header.get("id_no", ""),
+            user_id,
+            kind,
+            name=header.get("name", ""),
+            id_no=header.get("id_no", ""),
             source_jpeg=payloads[1] if kind == "match" else None,
-            ext_data={"livePhoto": fit_image(base64.b64decode(live_b64))})
+            ext_data={"livePhoto": fit_image(base64.b64decode(live_b64))},
+        )
         order_no, why_not = verify.order_of(adv)
         if why_not is not None:  # the service answered, but gave nothing to look up: no verdict
             return {**why_not, "type": kind}

@@ -1,4 +1,5 @@
 """The STT decode-settings bench: the choice follows the table, and the family is registered."""
+
 from appliance.bench import runner, stt
 from appliance.cli.field import BENCH_FAMILIES
 
@@ -10,8 +11,12 @@ def row(setting, rtf, clean, noisy):
 def test_the_cheapest_setting_at_equal_or_better_cer_is_chosen():
     greedy, beam2 = stt.Decode("greedy", beam=1), stt.Decode("beam 2", beam=2)
     no_vad = stt.Decode("x", vad=False)
-    rows = [row(stt.KIOSK, 0.30, 0.05, 0.20), row(greedy, 0.15, 0.05, 0.25),  # cheaper but worse in noise
-            row(beam2, 0.22, 0.04, 0.20), row(no_vad, 0.10, 0.0, 0.1)]  # no VAD: reported, not chosen
+    rows = [
+        row(stt.KIOSK, 0.30, 0.05, 0.20),
+        row(greedy, 0.15, 0.05, 0.25),  # cheaper but worse in noise
+        row(beam2, 0.22, 0.04, 0.20),
+        row(no_vad, 0.10, 0.0, 0.1),
+    ]  # no VAD: reported, not chosen
     assert stt.choose(rows)["setting"] == beam2
 
 

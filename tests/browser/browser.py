@@ -21,26 +21,40 @@ from PIL import Image
 
 FACES = Path(__file__).resolve().parents[1] / "data" / "faces"
 WIDTH, HEIGHT = 640, 480
-INSTALL = ("Chromium cannot start, so the browser tests cannot run. Install it: `apt-get install chromium` "
-           "(./bootstrap does this when run as root), or set KIOSK_CHROMIUM=/path/to/chromium. "
-           "The Python side: `.venv/bin/pip install '.[test]'` (playwright). "
-           "No `playwright install` is needed.")
+INSTALL = (
+    "Chromium cannot start, so the browser tests cannot run. Install it: `apt-get install chromium` "
+    "(./bootstrap does this when run as root), or set KIOSK_CHROMIUM=/path/to/chromium. "
+    "The Python side: `.venv/bin/pip install '.[test]'` (playwright). "
+    "No `playwright install` is needed."
+)
 
 
 def chromium_path() -> str:
     """The system Chromium; fails (never skips) with the install command when it is missing."""
-    for candidate in (os.environ.get("KIOSK_CHROMIUM"), "/usr/bin/chromium", shutil.which("chromium"),
-                      shutil.which("chromium-browser")):
+    for candidate in (
+        os.environ.get("KIOSK_CHROMIUM"),
+        "/usr/bin/chromium",
+        shutil.which("chromium"),
+        shutil.which("chromium-browser"),
+    ):
         if candidate and os.access(candidate, os.X_OK):
             return candidate
     raise AssertionError(INSTALL)
 
 
 def chromium_args(video: Path | None = None, audio: Path | None = None) -> list[str]:
-    args = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync",
-            "--autoplay-policy=no-user-gesture-required",
-            "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]
+    args = [
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--autoplay-policy=no-user-gesture-required",
+        "--use-fake-device-for-media-stream",
+        "--use-fake-ui-for-media-stream",
+    ]
     if video:
         args.append(f"--use-file-for-fake-video-capture={video}")
     if audio:
@@ -53,8 +67,14 @@ def launch(playwright, video: Path | None = None, audio: Path | None = None):
     profile = tempfile.mkdtemp(prefix="ka-chromium-")
     try:
         context = playwright.chromium.launch_persistent_context(
-            profile, executable_path=chromium_path(), headless=True, args=chromium_args(video, audio),
-            viewport={"width": 1080, "height": 1920}, locale="zh-CN", timeout=60_000)
+            profile,
+            executable_path=chromium_path(),
+            headless=True,
+            args=chromium_args(video, audio),
+            viewport={"width": 1080, "height": 1920},
+            locale="zh-CN",
+            timeout=60_000,
+        )
     except Exception as exc:  # Playwright's own error says what broke; ours says how to fix it
         raise AssertionError(f"{INSTALL}\n\n{exc}") from exc
     context.on("close", lambda _ctx: shutil.rmtree(profile, ignore_errors=True))

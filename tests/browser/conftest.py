@@ -21,20 +21,24 @@ SHOTS = Path(os.environ.get("KIOSK_SCREENSHOTS") or tempfile.mkdtemp(prefix="ka-
 
 @pytest.fixture(scope="session")
 def kiosk():
-    from harness import Appliance
-
-    from harness import free_port
+    from harness import Appliance, free_port
 
     stills = Path(tempfile.mkdtemp(prefix="ka-stills-"))  # the kiosk's own camera: someone walking by
     shutil.copy(FACES / "biden.jpg", stills / "0001.jpg")
-    app = Appliance(workers="camera,dialogue,face,speech,gateway", env={
-        "APPLIANCE_FACE_PREDICT_MAX_FRAMES": "6",  # an unknown face is told "fail" after 6 frames, not 20
-        "APPLIANCE_CAMERA_SOURCE": f"stills:{stills}", "APPLIANCE_CAMERA_FPS": "2",
-        "APPLIANCE_CAMERA_RECOGNISE_FPS": "1", "APPLIANCE_PORTS_EVENT_FEED": str(free_port()),
-        # a shared 2-core CI machine can be slow: the page's own timeouts (60-90 s) are what is tested
-        "APPLIANCE_LIMITS_BUS_TIMEOUT": "60", "APPLIANCE_SUPERVISOR_STUCK_TIMEOUT": "300",
-        "APPLIANCE_SUPERVISOR_HEARTBEAT_TIMEOUT": "30",
-    })
+    app = Appliance(
+        workers="camera,dialogue,face,speech,gateway",
+        env={
+            "APPLIANCE_FACE_PREDICT_MAX_FRAMES": "6",  # an unknown face is told "fail" after 6 frames, not 20
+            "APPLIANCE_CAMERA_SOURCE": f"stills:{stills}",
+            "APPLIANCE_CAMERA_FPS": "2",
+            "APPLIANCE_CAMERA_RECOGNISE_FPS": "1",
+            "APPLIANCE_PORTS_EVENT_FEED": str(free_port()),
+            # a shared 2-core CI machine can be slow: the page's own timeouts (60-90 s) are what is tested
+            "APPLIANCE_LIMITS_BUS_TIMEOUT": "60",
+            "APPLIANCE_SUPERVISOR_STUCK_TIMEOUT": "300",
+            "APPLIANCE_SUPERVISOR_HEARTBEAT_TIMEOUT": "30",
+        },
+    )
     try:
         app.wait_ready(240)
         yield app

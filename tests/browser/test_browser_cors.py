@@ -5,10 +5,9 @@ call the kiosk (preflighted JSON POST, error replies readable, WebSockets); a pa
 import http.server
 import threading
 
+import browser
 import pytest
 from playwright.sync_api import sync_playwright
-
-import browser
 
 PAGE = b"<!doctype html><html lang='zh-CN'><head><meta charset='utf-8'><title>front end</title></head></html>"
 
@@ -52,8 +51,10 @@ def front_ends():
     servers = [http.server.ThreadingHTTPServer((host, 0), Quiet) for host in ("127.0.0.1", "127.0.0.2")]
     for server in servers:
         threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield {"allowed": f"http://localhost:{servers[0].server_address[1]}/",
-           "other": f"http://127.0.0.2:{servers[1].server_address[1]}/"}
+    yield {
+        "allowed": f"http://localhost:{servers[0].server_address[1]}/",
+        "other": f"http://127.0.0.2:{servers[1].server_address[1]}/",
+    }
     for server in servers:
         server.shutdown()
         server.server_close()

@@ -8,16 +8,22 @@ of every step is written (KIOSK_SCREENSHOTS=dir keeps them)."""
 import shutil
 import time
 
-import pytest
-from playwright.sync_api import sync_playwright
-
 import browser
+import pytest
 from conftest import tts
+from playwright.sync_api import sync_playwright
 
 ID_CARD = "11010519491231002X"  # GB 11643's own example: born 1949-12-31, female
 TYPED = {  # question keyword -> typed answer (checked by the server as it would check a voice answer)
-    "名字": "王芳", "性别": "女", "民族": "汉族", "身份证": ID_CARD, "出生": "1949年12月31日",
-    "手机": "13800138000", "住在": "北京市朝阳区建国路88号", "户口": "北京市朝阳区", "对吗": "对",
+    "名字": "王芳",
+    "性别": "女",
+    "民族": "汉族",
+    "身份证": ID_CARD,
+    "出生": "1949年12月31日",
+    "手机": "13800138000",
+    "住在": "北京市朝阳区建国路88号",
+    "户口": "北京市朝阳区",
+    "对吗": "对",
 }
 VOICE_QUESTION, VOICE_ANSWER = "民族", "我的民族是汉族。"  # a sentence Whisper base hears right from Kokoro
 
@@ -34,8 +40,10 @@ def wait_until(page, predicate, timeout: float, what: str):
         if value:
             return value
         page.wait_for_timeout(200)
-    raise AssertionError(f"{what} within {timeout}s; the page says: {text_of(page, '#notice')!r} / "
-                         f"{text_of(page, 'main')[:600]!r}")
+    raise AssertionError(
+        f"{what} within {timeout}s; the page says: {text_of(page, '#notice')!r} / "
+        f"{text_of(page, 'main')[:600]!r}"
+    )
 
 
 def landscape(page, path) -> None:
@@ -54,7 +62,9 @@ def media(kiosk, tmp_path):
     """The camera (a Y4M of one face moving a little) and the microphone file (rewritten per utterance)."""
     frames = [browser.face_frame("obama_1.jpg", shift) for shift in (0, 3, 6, 3, 0, -3, -6, -3)]
     video = browser.write_y4m(tmp_path / "camera.y4m", frames)
-    spoken = {name: tts(kiosk, text) for name, text in (("request", "我要办身份证。"), ("answer", VOICE_ANSWER))}
+    spoken = {
+        name: tts(kiosk, text) for name, text in (("request", "我要办身份证。"), ("answer", VOICE_ANSWER))
+    }
     mic = browser.write_wav(tmp_path / "mic.wav", spoken["request"])
     return video, mic, spoken
 
@@ -108,7 +118,9 @@ def test_whole_journey_in_chromium(kiosk, media, shots):
                 assert expected in record, (expected, record)
             nationality = page.locator("#record-table tr", has_text="民族").locator("td").inner_text()
             assert nationality == "汉族", nationality  # the spoken answer
-            assert "朝阳区" in page.locator("#record-table tr", has_text="户口所在地").locator("td").inner_text()
+            assert (
+                "朝阳区" in page.locator("#record-table tr", has_text="户口所在地").locator("td").inner_text()
+            )
             assert "居民户口簿" in text_of(page, "#documents-table")
             assert text_of(page, "#summary-classify") == "身份证"
             page.screenshot(path=str(shots / "06-summary.png"), full_page=True)

@@ -2,9 +2,8 @@
 
 import time
 
-from playwright.sync_api import sync_playwright
-
 import browser
+from playwright.sync_api import sync_playwright
 
 
 def test_status_page_shows_health(kiosk, shots):
@@ -34,8 +33,9 @@ def test_status_page_shows_health(kiosk, shots):
             # refreshed live: the "updated" line changes; a recognition event of the kiosk's camera appears
             first = page.locator("#updated").inner_text()
             deadline = time.monotonic() + 30
-            while time.monotonic() < deadline and (page.locator("#updated").inner_text() == first
-                                                   or page.locator("#events img").count() == 0):
+            while time.monotonic() < deadline and (
+                page.locator("#updated").inner_text() == first or page.locator("#events img").count() == 0
+            ):
                 page.wait_for_timeout(300)
             assert page.locator("#updated").inner_text() != first
             assert page.locator("#events img").count() >= 1, page.locator("#events").inner_text()

@@ -1,4 +1,5 @@
 """Service catalogue loading and validation."""
+
 import tomllib
 
 import pytest
@@ -6,8 +7,20 @@ import pytest
 from appliance.dialogue.catalogue import DEFAULT_PATH, CatalogueError, load_catalogue, parse_catalogue
 from appliance.dialogue.record import RECORD_FIELDS
 
-REQUIRED = ["身份证", "户口本", "居住证", "社保卡", "医保", "公积金", "护照",
-            "港澳通行证", "营业执照", "驾驶证", "结婚登记", "不动产登记"]
+REQUIRED = [
+    "身份证",
+    "户口本",
+    "居住证",
+    "社保卡",
+    "医保",
+    "公积金",
+    "护照",
+    "港澳通行证",
+    "营业执照",
+    "驾驶证",
+    "结婚登记",
+    "不动产登记",
+]
 
 
 @pytest.fixture
@@ -43,22 +56,25 @@ def test_needed_fields_and_tables():
         cat.needed_fields("火星签证")
 
 
-@pytest.mark.parametrize("mutate, words", [
-    (lambda d: d["service"][0].update(fields=["name", "shoe_size"]), ["身份证", "fields", "shoe_size"]),
-    (lambda d: d["service"][1].update(keywords=[]), ["户口本", "keywords"]),
-    (lambda d: d["service"][2].update(flow=""), ["居住证", "flow"]),
-    (lambda d: d["service"][3].update(keywords=["社保:abc"]), ["社保卡", "keywords", "weight"]),
-    (lambda d: d["service"][4].update(documents=[{"材料": ["a", "b"]}]), ["医保", "documents"]),
-    (lambda d: d["service"][5].update(colour="red"), ["公积金", "colour"]),
-    (lambda d: d["service"][6].update(classify="身份证"), ["身份证", "classify"]),
-    (lambda d: d["service"][0].update(fallback=True), ["fallback"]),
-    (lambda d: d.update(always_ask=["name", "blood_type"]), ["always_ask"]),
-    (lambda d: d.pop("service"), ["service"]),
-    (lambda d: d["service"][7].update(situations="去香港"), ["港澳通行证", "situations"]),
-    (lambda d: d["service"][7].update(situations=["去香港+"]), ["港澳通行证", "situations", "part"]),
-    (lambda d: d["service"][8].update(situations=["开店:9"]), ["营业执照", "situations", "weight"]),
-    (lambda d: d["service"][9].update(examples=["", "学车"]), ["驾驶证", "examples"]),
-])
+@pytest.mark.parametrize(
+    "mutate, words",
+    [
+        (lambda d: d["service"][0].update(fields=["name", "shoe_size"]), ["身份证", "fields", "shoe_size"]),
+        (lambda d: d["service"][1].update(keywords=[]), ["户口本", "keywords"]),
+        (lambda d: d["service"][2].update(flow=""), ["居住证", "flow"]),
+        (lambda d: d["service"][3].update(keywords=["社保:abc"]), ["社保卡", "keywords", "weight"]),
+        (lambda d: d["service"][4].update(documents=[{"材料": ["a", "b"]}]), ["医保", "documents"]),
+        (lambda d: d["service"][5].update(colour="red"), ["公积金", "colour"]),
+        (lambda d: d["service"][6].update(classify="身份证"), ["身份证", "classify"]),
+        (lambda d: d["service"][0].update(fallback=True), ["fallback"]),
+        (lambda d: d.update(always_ask=["name", "blood_type"]), ["always_ask"]),
+        (lambda d: d.pop("service"), ["service"]),
+        (lambda d: d["service"][7].update(situations="去香港"), ["港澳通行证", "situations"]),
+        (lambda d: d["service"][7].update(situations=["去香港+"]), ["港澳通行证", "situations", "part"]),
+        (lambda d: d["service"][8].update(situations=["开店:9"]), ["营业执照", "situations", "weight"]),
+        (lambda d: d["service"][9].update(examples=["", "学车"]), ["驾驶证", "examples"]),
+    ],
+)
 def test_bad_catalogue_names_service_and_key(raw, mutate, words):
     mutate(raw)
     with pytest.raises(CatalogueError) as err:

@@ -1,8 +1,8 @@
 """Clarifying questions (issue 16 §4): what is asked, and how the next handshake's words answer it."""
+
 import pytest
 
-from appliance.dialogue import DialogueEngine, load_catalogue
-from appliance.dialogue import clarify
+from appliance.dialogue import DialogueEngine, clarify, load_catalogue
 from appliance.dialogue.catalogue import parse_catalogue
 
 OPEN = "离婚了房子要改到我一个人名下"  # close between 结婚登记 and 不动产登记
@@ -15,7 +15,9 @@ def engine():
 
 def test_question_names_the_candidates():
     assert clarify.question(["居住证", "户口本"]) == "请问您是想办理居住证，还是户口本？"
-    assert clarify.question(["护照", "港澳通行证", "身份证"]) == "请问您是想办理护照、港澳通行证，还是身份证？"
+    assert (
+        clarify.question(["护照", "港澳通行证", "身份证"]) == "请问您是想办理护照、港澳通行证，还是身份证？"
+    )
     assert clarify.question(["社保卡"]) == "请问您是想办理社保卡吗？"
 
 
@@ -28,15 +30,18 @@ def test_unsure_handshake_asks_and_keeps_the_question_with_the_session(engine):
     assert hs.qna_state["clarify"] == {"candidates": ["结婚登记", "不动产登记"], "request": OPEN}
 
 
-@pytest.mark.parametrize("answer, expected", [
-    ("不动产登记", "不动产登记"),          # the name
-    ("办房子的", "不动产登记"),            # a word of one candidate only
-    ("第二个", "不动产登记"),
-    ("前面那个", "结婚登记"),
-    ("两个都要", "结婚登记/不动产登记"),
-    ("我要办护照", "护照"),                # another service named outright: the citizen corrects us
-    ("都不是", "综合咨询"),
-])
+@pytest.mark.parametrize(
+    "answer, expected",
+    [
+        ("不动产登记", "不动产登记"),  # the name
+        ("办房子的", "不动产登记"),  # a word of one candidate only
+        ("第二个", "不动产登记"),
+        ("前面那个", "结婚登记"),
+        ("两个都要", "结婚登记/不动产登记"),
+        ("我要办护照", "护照"),  # another service named outright: the citizen corrects us
+        ("都不是", "综合咨询"),
+    ],
+)
 def test_next_handshake_answers_the_question(engine, answer, expected):
     first = engine.handshake({}, OPEN)
     second = engine.handshake({}, answer, first.qna_state["clarify"])
@@ -74,9 +79,14 @@ def test_malformed_stored_question_is_ignored(engine):
 
 
 def test_catalogue_without_situations_still_classifies():
-    catalogue = parse_catalogue({"service": [
-        {"classify": "身份证", "keywords": ["身份证"], "flow": "办证"},
-        {"classify": "综合咨询", "fallback": True, "flow": "您好"}]})
+    catalogue = parse_catalogue(
+        {
+            "service": [
+                {"classify": "身份证", "keywords": ["身份证"], "flow": "办证"},
+                {"classify": "综合咨询", "fallback": True, "flow": "您好"},
+            ]
+        }
+    )
     engine = DialogueEngine(catalogue)
     assert engine.handshake({}, "我要办身份证").classify == "身份证"
     assert engine.handshake({}, "厕所在哪里").classify == "综合咨询"

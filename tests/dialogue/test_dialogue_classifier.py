@@ -1,4 +1,5 @@
 """Classifier evaluation on tests/data/requests.tsv (dev and held-out halves) and edge cases."""
+
 from collections import defaultdict
 from pathlib import Path
 
@@ -9,8 +10,20 @@ from appliance.dialogue import Classifier, load_catalogue
 DATA = Path(__file__).resolve().parents[1] / "data" / "requests.tsv"
 # Written after the classifier existed, as a check of how it generalises.
 BLIND = DATA.with_name("requests_blind.tsv")
-SERVICES = ["身份证", "户口本", "居住证", "社保卡", "医保", "公积金", "护照",
-            "港澳通行证", "营业执照", "驾驶证", "结婚登记", "不动产登记"]
+SERVICES = [
+    "身份证",
+    "户口本",
+    "居住证",
+    "社保卡",
+    "医保",
+    "公积金",
+    "护照",
+    "港澳通行证",
+    "营业执照",
+    "驾驶证",
+    "结婚登记",
+    "不动产登记",
+]
 
 
 @pytest.fixture(scope="module")
@@ -89,8 +102,13 @@ def test_multi_service_flow_has_headings(classifier):
 
 
 def test_homophones_by_pinyin(classifier):
-    for text, expected in [("我要半身份正", "身份证"), ("公鸡金", "公积金"), ("护找", "护照"),
-                           ("户口部", "户口本"), ("社宝卡", "社保卡")]:
+    for text, expected in [
+        ("我要半身份正", "身份证"),
+        ("公鸡金", "公积金"),
+        ("护找", "护照"),
+        ("户口部", "户口本"),
+        ("社宝卡", "社保卡"),
+    ]:
         assert classifier.classify(text).classify == expected, text
 
 
@@ -108,7 +126,7 @@ def test_two_syllable_keywords_need_identical_pinyin(classifier):
 from appliance.dialogue import evaluation  # noqa: E402
 from appliance.dialogue.classifier import normalise  # noqa: E402
 
-INDIRECT = DATA.with_name("requests_indirect.tsv")             # tuned on
+INDIRECT = DATA.with_name("requests_indirect.tsv")  # tuned on
 INDIRECT_BLIND = DATA.with_name("requests_indirect_blind.tsv")  # written and committed first, never tuned on
 # Measured on the blind part (README, "The citizen's flow"): accuracy 68.3 %, wrong service 1.7 % (2 of 120).
 BLIND_ACCURACY_FLOOR = 0.65
@@ -125,9 +143,9 @@ def test_indirect_sets_cover_every_service_twenty_times():
         assert sum(r.expected == service for r in tuning + blind) >= 20, service
         assert sum(r.expected == service for r in blind) >= 8, service
     for rows in (tuning, blind):
-        assert sum(r.expected == "综合咨询" for r in rows) >= 10      # out of scope
+        assert sum(r.expected == "综合咨询" for r in rows) >= 10  # out of scope
         assert sum("/" in r.expected and not r.open_question for r in rows) >= 8  # several services
-        assert sum(r.open_question for r in rows) >= 4                # genuinely open: ask
+        assert sum(r.open_question for r in rows) >= 4  # genuinely open: ask
     assert not {normalise(r.text) for r in tuning} & {normalise(r.text) for r in blind}
 
 
@@ -156,26 +174,32 @@ def test_situation_phrases_come_from_the_tuning_set_or_the_procedure():
         assert not {normalise(x) for x in service.examples} & blind, service.classify
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("我要把单位交的住房的钱取出来", "公积金"),       # a situation, no name
-    ("我要把單位交的住房的錢取出來", "公积金"),       # the same in traditional characters (Whisper)
-    ("想学开车，去哪里报名", "驾驶证"),
-    ("孩子要上户口，还要给他交看病的保险", "户口本/医保"),  # a situation joined as a second request
-    ("租房子的人能办居住证吗", "居住证"),             # named outright inside a wide situation
-    ("我爸户口在老家，想问问住院报销的事", "医保"),     # 户口 as where someone is registered
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("我要把单位交的住房的钱取出来", "公积金"),  # a situation, no name
+        ("我要把單位交的住房的錢取出來", "公积金"),  # the same in traditional characters (Whisper)
+        ("想学开车，去哪里报名", "驾驶证"),
+        ("孩子要上户口，还要给他交看病的保险", "户口本/医保"),  # a situation joined as a second request
+        ("租房子的人能办居住证吗", "居住证"),  # named outright inside a wide situation
+        ("我爸户口在老家，想问问住院报销的事", "医保"),  # 户口 as where someone is registered
+    ],
+)
 def test_situations_understood(classifier, text, expected):
     r = classifier.classify(text)
     assert r.classify == expected and not r.candidates
 
 
-@pytest.mark.parametrize("text, candidates", [
-    ("离婚了房子要改到我一个人名下", ["结婚登记", "不动产登记"]),  # close: ask which, in mention order
-    ("我想出去旅游，要办什么证件", ["护照", "港澳通行证"]),         # one phrase, two services
-    ("那张卡丢了，想先挂失", ["社保卡"]),                         # weak: ask, do not guess
-    ("我是外地户口，想在这边长期住下来要办什么证", ["户口本"]),     # only background: never named
-    ("申领证件要多久", ["结婚登记"]),                             # 领证 inside 申领证件: weak
-])
+@pytest.mark.parametrize(
+    "text, candidates",
+    [
+        ("离婚了房子要改到我一个人名下", ["结婚登记", "不动产登记"]),  # close: ask which, in mention order
+        ("我想出去旅游，要办什么证件", ["护照", "港澳通行证"]),  # one phrase, two services
+        ("那张卡丢了，想先挂失", ["社保卡"]),  # weak: ask, do not guess
+        ("我是外地户口，想在这边长期住下来要办什么证", ["户口本"]),  # only background: never named
+        ("申领证件要多久", ["结婚登记"]),  # 领证 inside 申领证件: weak
+    ],
+)
 def test_unsure_names_no_service_and_gives_candidates(classifier, text, candidates):
     r = classifier.classify(text)
     assert r.fallback and r.classify == "综合咨询"

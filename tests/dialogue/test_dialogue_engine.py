@@ -1,4 +1,5 @@
 """DialogueEngine: handshake -> questions -> storage -> summary, exactly as the dialogue worker drives it."""
+
 import datetime as dt
 import json
 
@@ -7,9 +8,23 @@ from appliance.dialogue.qna import ASK_ORDER, QUESTIONS
 from appliance.dialogue.record import OUTPUT_FIELDS, RECORD_FIELDS
 
 TODAY = dt.date(2026, 11, 22)
-SEED_ORDER = ["name", "gender", "nationality", "phone", "id_card",  # seed 000 数据库, verbatim order
-              "native_place", "birth", "email", "career", "address", "hukou", "political_status",
-              "marital_status", "religion", "education"]
+SEED_ORDER = [
+    "name",
+    "gender",
+    "nationality",
+    "phone",
+    "id_card",  # seed 000 数据库, verbatim order
+    "native_place",
+    "birth",
+    "email",
+    "career",
+    "address",
+    "hukou",
+    "political_status",
+    "marital_status",
+    "religion",
+    "education",
+]
 
 
 def roundtrip(state):
@@ -30,16 +45,31 @@ def converse(engine, state, answers):
 
 def test_full_session_through_the_engine():
     engine = DialogueEngine.from_file(today=TODAY)
-    info = {"name": "李明", "age": 18, "birth": 19900307, "gender": "男", "nationality": None,
-            "phone": "12345678901", "id_card": None, "marital_status": "maybe"}
+    info = {
+        "name": "李明",
+        "age": 18,
+        "birth": 19900307,
+        "gender": "男",
+        "nationality": None,
+        "phone": "12345678901",
+        "id_card": None,
+        "marital_status": "maybe",
+    }
     hs = engine.handshake(info, "我要半身份正和户口部")
     assert hs.classify == "身份证/户口本" and "【户口本】" in hs.flow
     assert set(hs.info_errors) == {"phone", "marital_status"}  # bad values are asked again
     state = roundtrip(hs.qna_state)
     assert state["queue"][:3] == ["nationality", "id_card", "phone"]  # the clerk's order
-    answers = {"nationality": "汉族", "id_card": "110105199003071239", "phone": "13912345678",
-               "native_place": "北京", "hukou": "北京市东城区", "address": "北京市东城区东四十条1号",
-               "marital_status": "未婚", "education": "本科"}
+    answers = {
+        "nationality": "汉族",
+        "id_card": "110105199003071239",
+        "phone": "13912345678",
+        "native_place": "北京",
+        "hukou": "北京市东城区",
+        "address": "北京市东城区东四十条1号",
+        "marital_status": "未婚",
+        "education": "本科",
+    }
     state = converse(engine, state, answers)
     output = engine.storage_output(engine.record(hs.record, state["answers"]))
     assert list(output) == list(OUTPUT_FIELDS) and output["age"] == 36
@@ -70,14 +100,18 @@ def test_storage_output_sends_every_field_null_when_unknown():
 
 def test_answers_win_over_info_and_false_is_a_value():
     engine = DialogueEngine.from_file(today=TODAY)
-    record = engine.record({"name": "李明", "marital_status": True}, {"name": "李小明", "marital_status": False})
+    record = engine.record(
+        {"name": "李明", "marital_status": True}, {"name": "李小明", "marital_status": False}
+    )
     assert record == {"name": "李小明", "marital_status": False}
 
 
 def test_a_resent_answer_is_applied_once_to_its_own_question():
     engine = DialogueEngine.from_file(today=TODAY)
-    hs = engine.handshake({"name": "王芳", "gender": "女", "nationality": "汉", "phone": "13912345678",
-                           "id_card": None}, "我要办结婚登记")
+    hs = engine.handshake(
+        {"name": "王芳", "gender": "女", "nationality": "汉", "phone": "13912345678", "id_card": None},
+        "我要办结婚登记",
+    )
     state = roundtrip(hs.qna_state)
     turn = engine.open_qna(state)
     assert turn["seq"] == 1 and QUESTIONS[state["queue"][0]] in turn["text"]
@@ -102,6 +136,7 @@ def test_a_state_saved_before_questions_were_numbered_carries_on():
     state = roundtrip(engine.handshake({}, "我要办身份证").qna_state)
     del state["seq"], state["last"]
     from appliance.dialogue.qna import state_is_valid
+
     assert state_is_valid(state) and engine.open_qna(state)["seq"] == 1
 
 

@@ -1,14 +1,24 @@
 """Nearest catalogue example: a hint to ask about, never a verdict."""
+
 from appliance.dialogue import Classifier
 from appliance.dialogue.catalogue import parse_catalogue
 from appliance.dialogue.classifier import normalise
 from appliance.dialogue.examples import NearestExamples
 
-CATALOGUE = parse_catalogue({"service": [
-    {"classify": "驾驶证", "keywords": ["驾驶证"], "flow": "车管所",
-     "examples": ["科目二什么时候约考", "科目一挂了还能考吗"]},
-    {"classify": "医保", "keywords": ["医保"], "flow": "医保局", "examples": ["住院的钱怎么报"]},
-    {"classify": "综合咨询", "fallback": True, "flow": "您好", "examples": ["洗手间在哪里"]}]})
+CATALOGUE = parse_catalogue(
+    {
+        "service": [
+            {
+                "classify": "驾驶证",
+                "keywords": ["驾驶证"],
+                "flow": "车管所",
+                "examples": ["科目二什么时候约考", "科目一挂了还能考吗"],
+            },
+            {"classify": "医保", "keywords": ["医保"], "flow": "医保局", "examples": ["住院的钱怎么报"]},
+            {"classify": "综合咨询", "fallback": True, "flow": "您好", "examples": ["洗手间在哪里"]},
+        ]
+    }
+)
 
 
 def test_nearest_votes_for_the_most_similar_examples():
@@ -21,7 +31,7 @@ def test_nearest_votes_for_the_most_similar_examples():
 
 def test_one_shared_word_is_not_resemblance():
     near = NearestExamples(CATALOGUE, normalise)
-    assert near.nearest("什么") is None      # shares no two character pairs with any example
+    assert near.nearest("什么") is None  # shares no two character pairs with any example
     assert near.nearest("") is None
 
 

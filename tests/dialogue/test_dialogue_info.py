@@ -1,15 +1,26 @@
 """validate_info: the handshake's record of the citizen."""
+
 import datetime as dt
 
 from appliance.dialogue.info import age_of, validate_info
 
 TODAY = dt.date(2026, 11, 22)
 SEED_INFO = {  # seed 000's example record, verbatim
-    "name": "英锐gg", "gender": "男", "nationality": "汉", "phone": "12345678901",
-    "id_card": "440209200601018080", "native_place": "广州", "birth": "2025年8月13日",
-    "email": "10925508@qq.com", "career": "炼丹师", "address": "广东省广州市番禺区广东工业大学西二-803",
-    "hukou": "广州市天河区", "political_status": "党员", "marital_status": True,
-    "religion": "伊斯兰教/基督教/无", "education": "本科",
+    "name": "英锐gg",
+    "gender": "男",
+    "nationality": "汉",
+    "phone": "12345678901",
+    "id_card": "440209200601018080",
+    "native_place": "广州",
+    "birth": "2025年8月13日",
+    "email": "10925508@qq.com",
+    "career": "炼丹师",
+    "address": "广东省广州市番禺区广东工业大学西二-803",
+    "hukou": "广州市天河区",
+    "political_status": "党员",
+    "marital_status": True,
+    "religion": "伊斯兰教/基督教/无",
+    "education": "本科",
 }
 
 
@@ -25,8 +36,9 @@ def test_seed_record():
 
 
 def test_nulls_are_absent_and_int_birth_is_accepted():
-    check = validate_info({"name": "李明", "age": 18, "birth": 20250721, "phone": None,
-                           "email": "", ".....": "....."}, TODAY)
+    check = validate_info(
+        {"name": "李明", "age": 18, "birth": 20250721, "phone": None, "email": "", ".....": "....."}, TODAY
+    )
     assert check.ok
     assert check.record == {"name": "李明", "birth": "2025年7月21日"}
     assert check.ignored == ["....."]
@@ -34,8 +46,17 @@ def test_nulls_are_absent_and_int_birth_is_accepted():
 
 
 def test_wrong_types_reported_per_field():
-    check = validate_info({"name": 42, "marital_status": "yes", "birth": 3.5, "gender": ["男"],
-                           "phone": 13912345678, "education": "幼儿园"}, TODAY)
+    check = validate_info(
+        {
+            "name": 42,
+            "marital_status": "yes",
+            "birth": 3.5,
+            "gender": ["男"],
+            "phone": 13912345678,
+            "education": "幼儿园",
+        },
+        TODAY,
+    )
     assert set(check.errors) == {"name", "marital_status", "birth", "gender", "education"}
     assert check.record == {"phone": "13912345678"}
     assert set(check.malformed) == {"name", "marital_status", "birth", "gender"}
@@ -60,8 +81,17 @@ def test_not_a_dict():
 def test_the_seeds_example_values_are_refused_with_the_exact_reason():
     """Seed 000's handshake example ("name": "a") and its record ("phone": "12345678901", an ID with a
     wrong check digit) stay refused, and invalid_info says exactly why, in Chinese."""
-    check = validate_info({"name": "a", "age": 18, "birth": 20250721, "phone": "12345678901",
-                           "id_card": "440209200601018080", "gender": "men"}, TODAY)
+    check = validate_info(
+        {
+            "name": "a",
+            "age": 18,
+            "birth": 20250721,
+            "phone": "12345678901",
+            "id_card": "440209200601018080",
+            "gender": "men",
+        },
+        TODAY,
+    )
     assert check.errors == {
         "name": "姓名应为2–40个汉字或字母，收到的“a”只有1个字符",
         "phone": "手机号应为1开头的11位大陆手机号，第二位为3–9，收到的“12345678901”第二位是2",

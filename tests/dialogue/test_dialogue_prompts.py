@@ -1,4 +1,5 @@
 """The fixed prompts the TTS cache is prewarmed with: read from the planner, the fields, the catalogue."""
+
 from appliance.dialogue import qna
 from appliance.dialogue.catalogue import load_catalogue
 from appliance.dialogue.fields import parse_field
@@ -9,7 +10,12 @@ def test_every_question_hint_procedure_and_fixed_reply_is_there():
     catalogue = load_catalogue()
     prompts = fixed_prompts(catalogue)
     assert prompts[0] == qna.INTRO and prompts.index(qna.CLOSING) < prompts.index(catalogue.services[0].flow)
-    for text in [*qna.QUESTIONS.values(), "好的。", "请说“对”或者“不对”。", "这一项先跳过，稍后可以到窗口补充。"]:
+    for text in [
+        *qna.QUESTIONS.values(),
+        "好的。",
+        "请说“对”或者“不对”。",
+        "这一项先跳过，稍后可以到窗口补充。",
+    ]:
         assert text in prompts
     for field in ("name", "phone", "address", "career", "hukou"):  # the re-ask hint of an empty answer
         assert parse_field(field, "").hint in prompts

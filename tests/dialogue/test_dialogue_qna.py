@@ -1,4 +1,5 @@
 """The QnA planner: whole conversations, JSON round trips, retries, confirmations, skips."""
+
 import datetime as dt
 import json
 
@@ -26,16 +27,16 @@ def test_whole_conversation_for_id_card_service():
     assert first.startswith("接下来") and first.endswith(QUESTIONS["gender"])
 
     script = [
-        ("不男不女", False, "retry"),                         # unclear -> hint
+        ("不男不女", False, "retry"),  # unclear -> hint
         ("男的", False, "accepted"),
         ("我是汉族的", False, "accepted"),
         ("一一零一零五一九九零零三零七一二三八", True, "retry"),  # wrong checksum
         ("一一零一零五一九九零零三零七一二三九", True, "confirm"),
-        ("对", True, "accepted"),                              # birth now comes from the ID
+        ("对", True, "accepted"),  # birth now comes from the ID
         ("一三九一二三四五六七八", True, "confirm"),
-        ("不对，是一三九一二三四五六七九", True, "confirm"),    # correction carries the new number
+        ("不对，是一三九一二三四五六七九", True, "confirm"),  # correction carries the new number
         ("是的", True, "accepted"),
-        ("跳过", True, "skipped"),                             # address skipped
+        ("跳过", True, "skipped"),  # address skipped
     ]
     for text, audio, event in script:
         state = roundtrip(state)
@@ -48,8 +49,11 @@ def test_whole_conversation_for_id_card_service():
     assert reply.done and reply.text == CLOSING
     assert planner.current_question(state) is None
     assert state["answers"] == {
-        "gender": "男", "nationality": "汉", "id_card": "110105199003071239",
-        "birth": "1990年3月7日", "phone": "13912345679",
+        "gender": "男",
+        "nationality": "汉",
+        "id_card": "110105199003071239",
+        "birth": "1990年3月7日",
+        "phone": "13912345679",
     }
     assert state["skipped"] == ["address"]
     assert planner.answer(state, "还有吗").done
@@ -70,7 +74,7 @@ def test_number_repeated_instead_of_yes_or_no():
     planner = QnaPlanner(today=TODAY)
     state = planner.start(["phone", "email"], {})
     planner.answer(state, "13912345678", from_audio=True)
-    reply = planner.answer(state, "是13912345679", from_audio=True)   # another number: confirm that one
+    reply = planner.answer(state, "是13912345679", from_audio=True)  # another number: confirm that one
     assert reply.event == "confirm" and "9，对吗" in reply.text
     reply = planner.answer(state, "一三九一二三四五六七九", from_audio=True)  # same again: accepted
     assert reply.event == "accepted" and state["answers"] == {"phone": "13912345679"}
@@ -89,7 +93,7 @@ def test_no_then_reask_and_max_tries_skip():
     assert planner.answer(state, "13912345678", from_audio=True).event == "confirm"
     reply = planner.answer(state, "不对", from_audio=True)
     assert reply.event == "retry" and QUESTIONS["phone"] in reply.text
-    reply = planner.answer(state, "abc", from_audio=True)       # second failure: skip
+    reply = planner.answer(state, "abc", from_audio=True)  # second failure: skip
     assert reply.event == "skipped" and reply.text.endswith(QUESTIONS["education"])
     assert state["skipped"] == ["phone"]
     reply = planner.answer(state, "说不上来", from_audio=True)

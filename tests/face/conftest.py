@@ -1,4 +1,5 @@
 """Shared fixtures of the face engine tests: models (fetched once), engine, photos."""
+
 import os
 from pathlib import Path
 

@@ -1,4 +1,5 @@
 """Calibration's gallery study: rank-1 and open-set decisions, float32 against int8 templates."""
+
 import numpy as np
 
 from appliance.face.calibrate import compare_template_forms, engine_detect_scale, open_set_study
@@ -12,10 +13,14 @@ def _unit(rng, n=1):
 def _study_data():
     rng = np.random.default_rng(5)
     people = {name: _unit(rng)[0] for name in ("ann", "bo", "cy")}
-    templates = {i: (name, l2_normalise(v + 0.3 * _unit(rng, 2)), f"{name}-enrol")
-                 for i, (name, v) in enumerate(people.items())}
-    faces = [{"ident": name, "photo": f"{name}-probe", "emb": l2_normalise(v + 0.4 * _unit(rng)[0])}
-             for name, v in people.items()]
+    templates = {
+        i: (name, l2_normalise(v + 0.3 * _unit(rng, 2)), f"{name}-enrol")
+        for i, (name, v) in enumerate(people.items())
+    }
+    faces = [
+        {"ident": name, "photo": f"{name}-probe", "emb": l2_normalise(v + 0.4 * _unit(rng)[0])}
+        for name, v in people.items()
+    ]
     faces.append({"ident": "stranger", "photo": "x", "emb": _unit(rng)[0]})
     # The enrolment photo itself probes a gallery without its own enrolment: open set.
     faces.append({"ident": "ann", "photo": "ann-enrol", "emb": templates[0][1][0]})

@@ -27,7 +27,7 @@ def test_one_face_found_with_plausible_landmarks(face_engine, face_photos, name)
     pts = face.landmarks
     assert ((pts[:, 0] > x) & (pts[:, 0] < x + w) & (pts[:, 1] > y) & (pts[:, 1] < y + h)).all()
     right_eye, left_eye, nose, mouth_r, mouth_l = pts
-    assert right_eye[0] < nose[0] < left_eye[0]          # image-left eye first
+    assert right_eye[0] < nose[0] < left_eye[0]  # image-left eye first
     assert max(right_eye[1], left_eye[1]) < nose[1] < min(mouth_r[1], mouth_l[1])
 
 
@@ -36,9 +36,14 @@ def test_detections_match_opencv_facedetectoryn(face_engine, face_photos, face_o
     for name in ("obama_1", "obama_2", "biden", "astronaut"):
         padded, _ = det.prepare(decode_image(face_photos[name]))
         boxes, kps, scores = det.detect_prepared(padded)
-        cv_det = cv2.FaceDetectorYN.create(str(face_original_models["detector"]), "",
-                                           (padded.shape[1], padded.shape[0]),
-                                           det.score_threshold, det.nms_threshold, 5000)
+        cv_det = cv2.FaceDetectorYN.create(
+            str(face_original_models["detector"]),
+            "",
+            (padded.shape[1], padded.shape[0]),
+            det.score_threshold,
+            det.nms_threshold,
+            5000,
+        )
         _, ref = cv_det.detect(padded)
         assert ref is not None and len(ref) == len(boxes)
         ref = ref[np.argsort(-ref[:, 14])]
@@ -47,8 +52,9 @@ def test_detections_match_opencv_facedetectoryn(face_engine, face_photos, face_o
         np.testing.assert_allclose(scores, ref[:, 14], atol=1e-4)
 
 
-def test_alignment_and_embedding_match_opencv_facerecognizersf(face_engine, face_photos,
-                                                               face_original_models):
+def test_alignment_and_embedding_match_opencv_facerecognizersf(
+    face_engine, face_photos, face_original_models
+):
     rec = cv2.FaceRecognizerSF.create(str(face_original_models["recognizer"]), "")
     det = face_engine.detector
     for name in ("obama_1", "biden"):

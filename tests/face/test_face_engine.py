@@ -1,4 +1,5 @@
 """FaceEngine.analyse on real photos: verdicts, quality gates, same/different person."""
+
 import cv2
 import numpy as np
 import pytest
@@ -62,7 +63,7 @@ def test_small_background_face_is_ignored(face_engine, face_photos):
     main[-130:, -100:] = small  # a bystander far behind, bottom right
     a = face_engine.analyse(_jpeg(main))
     assert a.quality["faces"] == 2  # the bystander was seen ...
-    assert a.ok                       # ... and ignored
+    assert a.ok  # ... and ignored
     assert float(a.embedding @ decode_embedding(face_engine, face_photos["obama_2"])) > 0.9
 
 
@@ -133,8 +134,13 @@ def test_analyse_array_accepts_camera_frames_and_refuses_junk(face_engine, face_
 def test_settings_from_config_mapping():
     from appliance.face.engine import FaceSettings
 
-    s = FaceSettings.from_mapping({"match_threshold": 0.55, "quality": {"min_face_px": 100,
-                                   "pitch_range": [0.2, 0.9]}, "limits": {"max_pixels": 1000}})
+    s = FaceSettings.from_mapping(
+        {
+            "match_threshold": 0.55,
+            "quality": {"min_face_px": 100, "pitch_range": [0.2, 0.9]},
+            "limits": {"max_pixels": 1000},
+        }
+    )
     assert s.match_threshold == 0.55 and s.quality.min_face_px == 100
     assert s.quality.pitch_range == (0.2, 0.9) and s.limits.max_pixels == 1000
     assert s.quality.min_sharpness == quality.QualitySettings().min_sharpness

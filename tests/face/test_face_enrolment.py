@@ -1,4 +1,5 @@
 """Enrolment state: counting good samples, restart on a new person, the result."""
+
 import cv2
 import numpy as np
 
@@ -55,7 +56,7 @@ def test_person_change_restarts_the_count(face_engine, face_photos):
     assert session.feed(biden[1]).message == CONTINUE
     assert session.feed(biden[2]).message == SUCCESS
     template = session.result.template
-    assert (template @ biden[0].embedding).min() > 0.8      # only Biden in the template
+    assert (template @ biden[0].embedding).min() > 0.8  # only Biden in the template
     assert (template @ obama[0].embedding).max() < 0.5
     assert session.feed(obama[0]).message == SUCCESS and session.result.template is template
 

@@ -1,4 +1,5 @@
 """Gallery: identity-level top-2, replace/remove without rebuild, open-set decision."""
+
 import numpy as np
 import pytest
 
@@ -58,14 +59,14 @@ def test_replace_and_remove_keep_rows_consistent(dtype):
     for uid, v in vecs.items():
         g.set_user(uid, v)
     new = _rand(rng, 2)
-    g.set_user("u3", new)          # replace: old templates must be gone
+    g.set_user("u3", new)  # replace: old templates must be gone
     vecs["u3"] = new
     for uid in ("u0", "u10", "u29", "u7"):
         assert g.remove(uid)
         del vecs[uid]
     assert not g.remove("u0") and "u0" not in g
     assert len(g) == sum(len(v) for v in vecs.values())
-    for uid, v in vecs.items():   # every remaining row still belongs to its user
+    for uid, v in vecs.items():  # every remaining row still belongs to its user
         kept = _by_rows(g.templates(uid))  # rows come back in storage order
         np.testing.assert_allclose(kept, _by_rows(_stored(v, dtype)), atol=1e-6)
         np.testing.assert_allclose(kept, _by_rows(v), atol=TOLERANCE[dtype])
@@ -89,9 +90,9 @@ def test_empty_and_single_user_gallery(dtype):
 def test_decide_open_set_rule():
     t, m = 0.5, 0.05
     assert decide(0.7, 0.2, t, m)
-    assert decide(0.5, None, t, m)            # at threshold counts
-    assert not decide(0.49, None, t, m)       # under threshold
-    assert not decide(0.7, 0.68, t, m)        # two identities too close: refuse
+    assert decide(0.5, None, t, m)  # at threshold counts
+    assert not decide(0.49, None, t, m)  # under threshold
+    assert not decide(0.7, 0.68, t, m)  # two identities too close: refuse
     assert not decide(None, None, t, m)
 
 
@@ -111,7 +112,7 @@ def test_real_faces_identify_in_gallery(face_analyses, dtype):
     res = g.search(face_analyses["obama_2"].embedding)
     assert res.best_id == "obama_1"
     assert decide(res.best_score, res.second_score, DEFAULT_MATCH_THRESHOLD, DEFAULT_MATCH_MARGIN)
-    g.remove("obama_1")               # not enrolled any more: must not match anyone
+    g.remove("obama_1")  # not enrolled any more: must not match anyone
     res = g.search(face_analyses["obama_2"].embedding)
     assert not decide(res.best_score, res.second_score, DEFAULT_MATCH_THRESHOLD, DEFAULT_MATCH_MARGIN)
 
@@ -120,8 +121,9 @@ def test_identify_and_template_blob_roundtrip(face_analyses, dtype):
     from appliance.face.gallery import identify, template_from_bytes, template_to_bytes
 
     g = Gallery(dtype=dtype)
-    blob = template_to_bytes(np.stack([face_analyses["obama_1"].embedding,
-                                       face_analyses["obama_3"].embedding]))
+    blob = template_to_bytes(
+        np.stack([face_analyses["obama_1"].embedding, face_analyses["obama_3"].embedding])
+    )
     g.set_user("obama", template_from_bytes(blob))
     g.set_user("biden", template_from_bytes(template_to_bytes(face_analyses["biden"].embedding)))
     m = identify(g, face_analyses["obama_2"].embedding, DEFAULT_MATCH_THRESHOLD, DEFAULT_MATCH_MARGIN)

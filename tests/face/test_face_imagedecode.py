@@ -1,4 +1,5 @@
 """Decoding untrusted bytes: every bad input is an ImageError, every mode becomes BGR."""
+
 import io
 import struct
 import zlib
@@ -23,8 +24,12 @@ def _png_chunk(kind: bytes, body: bytes) -> bytes:
 def _png_header_only(width: int, height: int) -> bytes:
     """A PNG whose IHDR claims width×height, with one tiny IDAT (a bomb's header)."""
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", ihdr)
-            + _png_chunk(b"IDAT", zlib.compress(b"\x00" * 16)) + _png_chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + _png_chunk(b"IHDR", ihdr)
+        + _png_chunk(b"IDAT", zlib.compress(b"\x00" * 16))
+        + _png_chunk(b"IEND", b"")
+    )
 
 
 def _code(data, **limits) -> str:
@@ -90,7 +95,7 @@ def test_rgba_flattens_alpha_on_white_and_is_bgr():
     img.putpixel((0, 0), (0, 0, 0, 0))  # fully transparent
     out = decode_image(_save(img, "PNG"))
     assert out.shape == (10, 10, 3)
-    assert tuple(out[5, 5]) == (255, 0, 0)      # blue in BGR order
+    assert tuple(out[5, 5]) == (255, 0, 0)  # blue in BGR order
     assert tuple(out[0, 0]) == (255, 255, 255)  # transparent -> white
 
 

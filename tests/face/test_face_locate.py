@@ -1,4 +1,5 @@
 """Detection on a shrunk frame keeps the smallest kiosk face; the subject is refined; no frame twice."""
+
 import cv2
 import numpy as np
 import pytest

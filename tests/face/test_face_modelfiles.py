@@ -1,4 +1,5 @@
 """Model fetch/convert/verify: idempotence, corruption, pinned hashes."""
+
 import shutil
 import zipfile
 

@@ -1,4 +1,5 @@
 """Both runtimes of each face model (onnxruntime, OpenCV) agree, and the faster is chosen and stored."""
+
 import json
 import shutil
 
@@ -7,7 +8,6 @@ import pytest
 
 from appliance.face import runtimes
 from appliance.face.engine import FaceEngine, FaceSettings
-from appliance.face.imagedecode import decode_image
 
 # Measured on tests/data/faces (issue 18 §3): the same aligned crop gives embeddings with a cosine
 # of 1.000000 (6 decimals) on both runtimes, landmarks agree to 0.0 px. The bounds leave room for a
@@ -22,8 +22,10 @@ def _engine(models, det, rec):
 
 @pytest.fixture(scope="module")
 def both(face_models_dir):
-    return (_engine(face_models_dir, runtimes.ONNXRUNTIME, runtimes.ONNXRUNTIME),
-            _engine(face_models_dir, runtimes.OPENCV, runtimes.OPENCV))
+    return (
+        _engine(face_models_dir, runtimes.ONNXRUNTIME, runtimes.ONNXRUNTIME),
+        _engine(face_models_dir, runtimes.OPENCV, runtimes.OPENCV),
+    )
 
 
 def test_engines_use_the_runtime_asked_for(both):
@@ -50,8 +52,11 @@ def test_opencv_detector_finds_nothing_on_a_blank_frame(both):
 def _models_copy(face_models_dir, tmp_path):
     dst = tmp_path / "models"
     shutil.copytree(face_models_dir / "face-original", dst / "face-original")
-    for name in ("face_checksums.json", "face_detection_yunet_2023mar_f32.onnx",
-                 "face_recognition_sface_2021dec_f32.onnx"):
+    for name in (
+        "face_checksums.json",
+        "face_detection_yunet_2023mar_f32.onnx",
+        "face_recognition_sface_2021dec_f32.onnx",
+    ):
         shutil.copy(face_models_dir / name, dst / name)
     return dst
 

@@ -4,11 +4,10 @@ import json
 import os
 
 from click.testing import CliRunner
-
+from harness import MODELS
 
 from appliance.bench.runner import render
 from appliance.cli import main
-from harness import MODELS
 
 FIGURE_KEYS = {"value", "unit", "reference", "ref", "ratio", "higher_is_better", "n", "note"}
 
@@ -17,7 +16,9 @@ def test_quick_bench_writes_a_valid_report(tmp_path):
     out = tmp_path / "bench.json"
     env = {k: None for k in os.environ if k.startswith("APPLIANCE_")}
     env["APPLIANCE_PATHS_MODELS_DIR"] = str(MODELS)
-    result = CliRunner().invoke(main, ["bench", "--quick", "--out", str(out)], env=env, catch_exceptions=False)
+    result = CliRunner().invoke(
+        main, ["bench", "--quick", "--out", str(out)], env=env, catch_exceptions=False
+    )
     assert result.exit_code == 0, result.output
     report = json.loads(out.read_text())
     assert report["errors"] == {}, report["errors"]
@@ -32,7 +33,8 @@ def test_quick_bench_writes_a_valid_report(tmp_path):
         assert report["results"]["face"][name]["value"] > 0
     assert {"search_1k", "search_10k"} <= set(report["results"]["search"])
     assert {"face_predict_rtt", "gateway_overhead", "bus_rtt", "handshake_rps_c1", "handshake_rps_c8"} <= set(
-        report["results"]["gateway"])
+        report["results"]["gateway"]
+    )
     assert {"start_to_ready", "face_restart_after_kill9"} <= set(report["results"]["supervisor"])
     assert {"rss_face", "rss_gateway", "rss_total"} <= set(report["results"]["memory"])
     table = render(report)

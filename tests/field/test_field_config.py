@@ -4,11 +4,10 @@ import shutil
 
 import pytest
 from click.testing import CliRunner
-
+from harness import ROOT
 
 from appliance import config
 from appliance.cli import main
-from harness import ROOT
 
 SHIPPED = ROOT / "firmware-config" / "appliance.toml"
 
@@ -25,7 +24,9 @@ def cfg(tmp_path):
 
 def cli(path, *args, input=None):
     env = {k: None for k in __import__("os").environ if k.startswith("APPLIANCE_")}
-    return CliRunner().invoke(main, ["--config", str(path), *args], input=input, env=env, catch_exceptions=False)
+    return CliRunner().invoke(
+        main, ["--config", str(path), *args], input=input, env=env, catch_exceptions=False
+    )
 
 
 def test_set_writes_keeps_comments_and_backup_and_says_restart(cfg):
@@ -42,17 +43,20 @@ def test_set_writes_keeps_comments_and_backup_and_says_restart(cfg):
     assert cli(cfg, "config", "get", "ports.flow_http").output.strip() == "18080"
 
 
-@pytest.mark.parametrize("key,value,reason", [
-    ("ports.tool", "70000", "allowed range"),
-    ("ports.tool", "abc", "expected an integer"),
-    ("ports.bind", "0.0.0.0", "allow_remote"),          # cross-key rule, found by loading the would-be file
-    ("ports.flow_http", "3304", "must differ"),
-    ("logging.level", "LOUD", "not one of"),
-    ("supervisor.workers", "face,face", "listed twice"),
-    ("nosuch.key", "1", "unknown key"),
-    ("camera.source", "my-webcam", "camera.source"),
-    ("paths.services", "firmware-config/missing.toml", "paths.services"),
-])
+@pytest.mark.parametrize(
+    "key,value,reason",
+    [
+        ("ports.tool", "70000", "allowed range"),
+        ("ports.tool", "abc", "expected an integer"),
+        ("ports.bind", "0.0.0.0", "allow_remote"),  # cross-key rule, found by loading the would-be file
+        ("ports.flow_http", "3304", "must differ"),
+        ("logging.level", "LOUD", "not one of"),
+        ("supervisor.workers", "face,face", "listed twice"),
+        ("nosuch.key", "1", "unknown key"),
+        ("camera.source", "my-webcam", "camera.source"),
+        ("paths.services", "firmware-config/missing.toml", "paths.services"),
+    ],
+)
 def test_set_rejects_bad_values_and_leaves_the_file_untouched(cfg, key, value, reason):
     before = cfg.read_bytes()
     result = cli(cfg, "config", "set", key, value)
@@ -68,8 +72,13 @@ def test_tokens_are_masked_in_set_get_diff_and_show(cfg):
     result = cli(cfg, "config", "set", "tencent.token", secret)
     assert result.exit_code == 0 and secret not in result.output and "********" in result.output
     assert secret in cfg.read_text()  # the file holds it (it is the service's secret store)
-    for args in (("config", "get", "tencent.token"), ("config", "get", "tencent"), ("config", "diff"),
-                 ("config", "diff", "--json"), ("config", "show")):
+    for args in (
+        ("config", "get", "tencent.token"),
+        ("config", "get", "tencent"),
+        ("config", "diff"),
+        ("config", "diff", "--json"),
+        ("config", "show"),
+    ):
         out = cli(cfg, *args).output
         assert secret not in out and "********" in out, args
 
@@ -95,35 +104,55 @@ def test_services_lists_the_catalogue(cfg):
 
 
 def test_setup_walks_through_with_validation(cfg):
-    answers = "\n".join([
-        "10.0.0.5",        # ports.bind: not loopback, so allow_remote is asked
-        "y",               # ports.allow_remote
-        "99999", "3310",   # ports.tool: refused, then accepted
-        "",                # ports.flow_socket: keep 444
-        "",                # ports.flow_http: keep
-        "n",               # sebox.enabled
-        "y",               # tencent.enabled
-        "",                # tencent.base_url keep
-        "setup-secret-token",  # tencent.token (hidden)
-        "n",               # liveness_api.enabled
-        "webcam please", "stills:/srv/kiosk-photos",  # camera.source: refused, then accepted
-        "1.5", "0.55",     # face.match_threshold: refused, then accepted
-        "",                # face.match_margin keep
-    ]) + "\n"
+    answers = (
+        "\n".join(
+            [
+                "10.0.0.5",  # ports.bind: not loopback, so allow_remote is asked
+                "y",  # ports.allow_remote
+                "99999",
+                "3310",  # ports.tool: refused, then accepted
+                "",  # ports.flow_socket: keep 444
+                "",  # ports.flow_http: keep
+                "n",  # sebox.enabled
+                "y",  # tencent.enabled
+                "",  # tencent.base_url keep
+                "setup-secret-token",  # tencent.token (hidden)
+                "n",  # liveness_api.enabled
+                "webcam please",
+                "stills:/srv/kiosk-photos",  # camera.source: refused, then accepted
+                "1.5",
+                "0.55",  # face.match_threshold: refused, then accepted
+                "",  # face.match_margin keep
+            ]
+        )
+        + "\n"
+    )
     result = cli(cfg, "setup", "--no-doctor", input=answers)
     assert result.exit_code == 0, result.output
     assert "not accepted" in result.output and "allowed range" in result.output
     assert "setup-secret-token" not in result.output
     s = config.load(cfg, environ={})
-    assert (s.ports.bind, s.ports.allow_remote, s.ports.tool, s.ports.flow_socket) == ("10.0.0.5", True, 3310, 444)
+    assert (s.ports.bind, s.ports.allow_remote, s.ports.tool, s.ports.flow_socket) == (
+        "10.0.0.5",
+        True,
+        3310,
+        444,
+    )
     assert s.tencent.enabled and s.tencent.token == "setup-secret-token"
     assert s.face.match_threshold == 0.55
-    assert getattr(s, "camera").source == "stills:/srv/kiosk-photos"
+    assert s.camera.source == "stills:/srv/kiosk-photos"
     assert cfg.with_name("appliance.toml.bak").exists()
 
 
 def test_help_of_every_field_command():
-    for args in (["doctor"], ["setup"], ["bench"], ["config", "get"], ["config", "set"], ["config", "diff"],
-                 ["config", "services"]):
+    for args in (
+        ["doctor"],
+        ["setup"],
+        ["bench"],
+        ["config", "get"],
+        ["config", "set"],
+        ["config", "diff"],
+        ["config", "services"],
+    ):
         result = CliRunner().invoke(main, [*args, "--help"])
         assert result.exit_code == 0 and "Usage:" in result.output and len(result.output) > 150, args

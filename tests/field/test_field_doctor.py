@@ -10,24 +10,51 @@ import urllib.request
 
 import pytest
 from click.testing import CliRunner
-
-
-from appliance.runtime import endpoints
-from appliance import store
-from appliance.cli import main
 from harness import MODELS, ROOT, free_port
 
-EXPECTED = {"python", "packages", "config", "catalogue", "models.face", "models.speech", "face.answers",
-            "speech.tts", "speech.stt", "camera", "port.tool", "port.flow_socket", "port.flow_http",
-            "privileged_port", "data_dir", "database", "schema", "outbox", "disk", "clock",
-            "upstream.sebox", "upstream.tencent", "upstream.liveness_api", "systemd", "watchdog"}
+from appliance import store
+from appliance.cli import main
+from appliance.runtime import endpoints
+
+EXPECTED = {
+    "python",
+    "packages",
+    "config",
+    "catalogue",
+    "models.face",
+    "models.speech",
+    "face.answers",
+    "speech.tts",
+    "speech.stt",
+    "camera",
+    "port.tool",
+    "port.flow_socket",
+    "port.flow_http",
+    "privileged_port",
+    "data_dir",
+    "database",
+    "schema",
+    "outbox",
+    "disk",
+    "clock",
+    "upstream.sebox",
+    "upstream.tencent",
+    "upstream.liveness_api",
+    "systemd",
+    "watchdog",
+}
 
 
 def doctor(env, *args):
     base = {k: None for k in os.environ if k.startswith("APPLIANCE_")}
-    base.update({"APPLIANCE_CONFIG": str(ROOT / "firmware-config" / "appliance.toml"),
-                 "APPLIANCE_PATHS_MODELS_DIR": str(MODELS), "APPLIANCE_CAMERA_SOURCE": "none",
-                 **{f"APPLIANCE_PORTS_{k}": str(free_port()) for k in ("TOOL", "FLOW_SOCKET", "FLOW_HTTP")}})
+    base.update(
+        {
+            "APPLIANCE_CONFIG": str(ROOT / "firmware-config" / "appliance.toml"),
+            "APPLIANCE_PATHS_MODELS_DIR": str(MODELS),
+            "APPLIANCE_CAMERA_SOURCE": "none",
+            **{f"APPLIANCE_PORTS_{k}": str(free_port()) for k in ("TOOL", "FLOW_SOCKET", "FLOW_HTTP")},
+        }
+    )
     base.update(env)
     result = CliRunner().invoke(main, ["doctor", "--json", *args], env=base, catch_exceptions=False)
     report = json.loads(result.stdout)
@@ -50,11 +77,21 @@ def test_healthy_setup_passes_with_every_check_listed(data_dir):
     code, checks = doctor({"APPLIANCE_PATHS_DATA_DIR": str(data_dir)})
     assert code == 0, checks
     assert EXPECTED <= set(checks)
-    for name in ("models.face", "models.speech", "face.answers", "speech.stt", "data_dir", "database", "schema"):
+    for name in (
+        "models.face",
+        "models.speech",
+        "face.answers",
+        "speech.stt",
+        "data_dir",
+        "database",
+        "schema",
+    ):
         assert checks[name]["status"] == "PASS", checks[name]
     assert "1 face" in checks["face.answers"]["detail"] and "身份证" in checks["speech.stt"]["detail"]
     assert checks["outbox"]["status"] == "WARN" and "1 pending, 1 dead" in checks["outbox"]["detail"]
-    assert checks["upstream.tencent"]["status"] == "WARN" and checks["upstream.tencent"]["detail"] == "disabled"
+    assert (
+        checks["upstream.tencent"]["status"] == "WARN" and checks["upstream.tencent"]["detail"] == "disabled"
+    )
     assert checks["camera"]["status"] == "WARN" and "no camera configured" in checks["camera"]["detail"]
     assert all(c["fix"] for c in checks.values() if c["status"] != "PASS")
     # the doctor never leaves files behind in the data dir it examined
@@ -63,9 +100,16 @@ def test_healthy_setup_passes_with_every_check_listed(data_dir):
 
 def test_table_output_and_exit_code():
     base = {k: None for k in os.environ if k.startswith("APPLIANCE_")}
-    result = CliRunner().invoke(main, ["doctor", "--skip", "speech", "--skip", "face"], env={
-        **base, "APPLIANCE_PATHS_MODELS_DIR": str(MODELS), "APPLIANCE_CAMERA_SOURCE": "none",
-        "APPLIANCE_PORTS_FLOW_SOCKET": str(free_port())})
+    result = CliRunner().invoke(
+        main,
+        ["doctor", "--skip", "speech", "--skip", "face"],
+        env={
+            **base,
+            "APPLIANCE_PATHS_MODELS_DIR": str(MODELS),
+            "APPLIANCE_CAMERA_SOURCE": "none",
+            "APPLIANCE_PORTS_FLOW_SOCKET": str(free_port()),
+        },
+    )
     assert "PASS  models.face" in result.stdout and "passed," in result.stdout
 
 
@@ -89,8 +133,14 @@ def test_unwritable_data_dir_fails(tmp_path):
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("a file where the data dir should be")
     code, checks = doctor({"APPLIANCE_PATHS_DATA_DIR": str(blocker)}, "--skip", "speech", "--skip", "face")
-    assert code == 1 and checks["data_dir"]["status"] == "FAIL" and "not a directory" in checks["data_dir"]["detail"]
-    code, checks = doctor({"APPLIANCE_PATHS_DATA_DIR": str(blocker / "data")}, "--skip", "speech", "--skip", "face")
+    assert (
+        code == 1
+        and checks["data_dir"]["status"] == "FAIL"
+        and "not a directory" in checks["data_dir"]["detail"]
+    )
+    code, checks = doctor(
+        {"APPLIANCE_PATHS_DATA_DIR": str(blocker / "data")}, "--skip", "speech", "--skip", "face"
+    )
     assert code == 1 and checks["data_dir"]["status"] == "FAIL"
 
 
@@ -127,8 +177,12 @@ class Simulator:
 
     def __init__(self, kind: str, *args: str):
         self.port = free_port()
-        self.proc = subprocess.Popen([sys.executable, "-m", f"appliance.simulators.{kind}", "--port", str(self.port),
-                                      *args], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", f"appliance.simulators.{kind}", "--port", str(self.port), *args],
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             with socket.socket() as s:
@@ -165,15 +219,22 @@ SKIP_MODELS = ("--skip", "speech", "--skip", "face", "--skip", "models")
 
 def test_upstreams_reachable_with_the_right_credentials(simulators, tmp_path):
     token, auth = "tencent-secret-123", "liveness-secret-456"
-    tencent = simulators("tencent", "--token", token, "--models", str(MODELS), "--journal", str(tmp_path / "j"))
+    tencent = simulators(
+        "tencent", "--token", token, "--models", str(MODELS), "--journal", str(tmp_path / "j")
+    )
     liveness = simulators("liveness_api", "--app-id", "kiosk", "--authorization", auth)
     sebox = simulators("sebox")
-    env = {"APPLIANCE_TENCENT_ENABLED": "true", "APPLIANCE_TENCENT_TOKEN": token,
-           "APPLIANCE_TENCENT_BASE_URL": f"http://127.0.0.1:{tencent.port}/tech/ai/face/",
-           "APPLIANCE_LIVENESS_API_ENABLED": "true", "APPLIANCE_LIVENESS_API_APP_ID": "kiosk",
-           "APPLIANCE_LIVENESS_API_AUTHORIZATION": auth,
-           "APPLIANCE_LIVENESS_API_URL": f"http://127.0.0.1:{liveness.port}/aipaas/live/v1/detection/silent",
-           "APPLIANCE_SEBOX_ENABLED": "true", "APPLIANCE_SEBOX_URL": f"ws://127.0.0.1:{sebox.port}"}
+    env = {
+        "APPLIANCE_TENCENT_ENABLED": "true",
+        "APPLIANCE_TENCENT_TOKEN": token,
+        "APPLIANCE_TENCENT_BASE_URL": f"http://127.0.0.1:{tencent.port}/tech/ai/face/",
+        "APPLIANCE_LIVENESS_API_ENABLED": "true",
+        "APPLIANCE_LIVENESS_API_APP_ID": "kiosk",
+        "APPLIANCE_LIVENESS_API_AUTHORIZATION": auth,
+        "APPLIANCE_LIVENESS_API_URL": f"http://127.0.0.1:{liveness.port}/aipaas/live/v1/detection/silent",
+        "APPLIANCE_SEBOX_ENABLED": "true",
+        "APPLIANCE_SEBOX_URL": f"ws://127.0.0.1:{sebox.port}",
+    }
     code, checks = doctor(env, *SKIP_MODELS)
     for name in ("upstream.tencent", "upstream.liveness_api", "upstream.sebox"):
         assert checks[name]["status"] == "PASS" and " ms" in checks[name]["detail"], checks[name]

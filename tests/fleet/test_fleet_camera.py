@@ -29,8 +29,11 @@ def test_camera_up_fps_and_frames(tmp_path):
     stills.mkdir()
     for i in range(4):
         shutil.copy(ROOT / "tests" / "data" / "faces" / "obama_2.jpg", stills / f"{i:03d}.jpg")
-    env = {"APPLIANCE_CAMERA_SOURCE": f"stills:{stills}", "APPLIANCE_CAMERA_FPS": "8",
-           "APPLIANCE_PORTS_EVENT_FEED": str(free_port())}
+    env = {
+        "APPLIANCE_CAMERA_SOURCE": f"stills:{stills}",
+        "APPLIANCE_CAMERA_FPS": "8",
+        "APPLIANCE_PORTS_EVENT_FEED": str(free_port()),
+    }
     app = Appliance(workers="camera,gateway", env=env).wait_ready()
     try:
         page = wait_page(app, lambda p: value(p, "kiosk_camera_fps") > 0)

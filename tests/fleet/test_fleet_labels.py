@@ -42,14 +42,26 @@ def test_recorder_keeps_free_text_out_of_labels():
 
 def test_outbox_oldest_open_item_and_upstream_histogram():
     now = dt.datetime(2026, 11, 29, 12, 0, 0)
-    summary = {"counts": {"pending": 1, "waiting": 1, "dead": 1, "delivered": 5},
-               "items": [{"state": "dead", "created_at": "2026-11-29 09:00:00"},
-                         {"state": "waiting", "created_at": "2026-11-29 10:30:00"},
-                         {"state": "pending", "created_at": "2026-11-29 11:00:00"}]}
+    summary = {
+        "counts": {"pending": 1, "waiting": 1, "dead": 1, "delivered": 5},
+        "items": [
+            {"state": "dead", "created_at": "2026-11-29 09:00:00"},
+            {"state": "waiting", "created_at": "2026-11-29 10:30:00"},
+            {"state": "pending", "created_at": "2026-11-29 11:00:00"},
+        ],
+    }
     families = {f.name: f for f in fleet.outbox_families(summary, now)}
     assert families["kiosk_sync_outbox_oldest_pending_seconds"].samples[0].value == 5400  # dead items not
-    calls = {"reg": {"ok": 2, "refused": 0, "unreachable": 1, "buckets": [0, 1, 1, 0, 0, 0, 0, 0, 1],
-                     "sum": 31.3, "count": 3}}
+    calls = {
+        "reg": {
+            "ok": 2,
+            "refused": 0,
+            "unreachable": 1,
+            "buckets": [0, 1, 1, 0, 0, 0, 0, 0, 1],
+            "sum": 31.3,
+            "count": 3,
+        }
+    }
     [requests, latency] = fleet.upstream_families(calls)
     buckets = {s.labels["le"]: s.value for s in latency.samples if s.name.endswith("_bucket")}
     assert buckets["0.05"] == 0 and buckets["0.1"] == 1 and buckets["0.25"] == 2 and buckets["30.0"] == 3
@@ -69,11 +81,17 @@ def test_upstream_record_buckets_by_upper_bound():
 
 
 def test_worker_figures_become_named_series():
-    families = {f.name: f for f in fleet.worker_specific({
-        "face": {"users": 3, "templates": 9},
-        "camera": {"state": "capturing", "fps": 14.5, "frames": 1200, "device_id": "kiosk-1"},
-        "speech": {"tts_cache": {"hits": 7, "misses": 2, "files": 9}},
-        "sync": {"sebox": {"connected": False, "records": 4}}})}
+    families = {
+        f.name: f
+        for f in fleet.worker_specific(
+            {
+                "face": {"users": 3, "templates": 9},
+                "camera": {"state": "capturing", "fps": 14.5, "frames": 1200, "device_id": "kiosk-1"},
+                "speech": {"tts_cache": {"hits": 7, "misses": 2, "files": 9}},
+                "sync": {"sebox": {"connected": False, "records": 4}},
+            }
+        )
+    }
     assert [s.value for s in families["kiosk_face_gallery_size"].samples] == [3, 9]
     assert families["kiosk_camera_up"].samples[0].value == 1
     assert families["kiosk_camera_fps"].samples[0].value == 14.5

@@ -9,10 +9,10 @@ import sys
 from pathlib import Path
 
 import cv2
+from harness import MODELS, ROOT, Appliance
 
 from appliance.face.engine import FaceEngine
 from appliance.liveness.attacks import sequence
-from harness import MODELS, ROOT, Appliance
 
 sys.path.insert(0, str(Path(__file__).parent))
 
@@ -38,15 +38,19 @@ def run(ws, frames) -> list[dict]:
 
 
 def refusals(replies: list[dict]) -> collections.Counter:
-    return collections.Counter(("refused" if r.get("live") is False else "pending", r.get("liveness"))
-                               for r in replies if r.get("reason") == "not_live")
+    return collections.Counter(
+        ("refused" if r.get("live") is False else "pending", r.get("liveness"))
+        for r in replies
+        if r.get("reason") == "not_live"
+    )
 
 
 def test_liveness_field_statistics_counted_exactly():
     analysis = FaceEngine(MODELS).analyse((FACES / "obama_2.jpg").read_bytes())
     face = (analysis.image, analysis.landmarks)
-    app = Appliance(workers="face,liveness,gateway",
-                    env={"APPLIANCE_FACE_PREDICT_MAX_FRAMES": "10"}).wait_ready()
+    app = Appliance(
+        workers="face,liveness,gateway", env={"APPLIANCE_FACE_PREDICT_MAX_FRAMES": "10"}
+    ).wait_ready()
     try:
         before = samples(scrape(app))
         attack = run(app.ws("tool", "/face_predict"), sequence("print", *face, seed=21, n=10))
@@ -61,8 +65,11 @@ def test_liveness_field_statistics_counted_exactly():
     assert expected  # the attack was refused by some cue
     for (verdict, cue), count in expected.items():
         assert delta(before, after, "kiosk_liveness_frames_total", verdict=verdict, cue=cue) == count
-    counted = sum(delta(before, after, name, **dict(labels)) for name, labels in after
-                  if name == "kiosk_liveness_frames_total")
+    counted = sum(
+        delta(before, after, name, **dict(labels))
+        for name, labels in after
+        if name == "kiosk_liveness_frames_total"
+    )
     assert counted == sum(expected.values())
     shown = "kiosk_liveness_presentations_total"
     attack_result = "refused" if any(r.get("live") is False for r in attack) else "never_passed"
@@ -71,4 +78,5 @@ def test_liveness_field_statistics_counted_exactly():
     assert delta(before, after, "kiosk_liveness_frames_to_pass_count", flow="face_predict") == 1
     assert delta(before, after, "kiosk_liveness_frames_to_pass_sum", flow="face_predict") == passed_at
     assert delta(before, after, "kiosk_face_recognitions_total", outcome="not_live") == sum(
-        r.get("reason") == "not_live" and r["message"] != "fail" for r in attack + live)
+        r.get("reason") == "not_live" and r["message"] != "fail" for r in attack + live
+    )

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 import zmq
+from harness import ROOT
 
 from appliance import config
 from appliance.runtime import bus, logs
-from harness import ROOT
 
 TOKEN = "tok-5e4d3c2b1a09"
 JOURNAL_SOCKET = Path("/run/systemd/journal/socket")
@@ -100,8 +100,8 @@ def parse_native(data: bytes) -> dict[str, str]:
             i = end + 1
         else:
             key = line
-            size = struct.unpack("<Q", data[end + 1:end + 9])[0]
-            value = data[end + 9:end + 9 + size]
+            size = struct.unpack("<Q", data[end + 1 : end + 9])[0]
+            value = data[end + 9 : end + 9 + size]
             i = end + 9 + size + 1
         out[key.decode()] = value.decode("utf-8", "replace")
     return out
@@ -111,8 +111,10 @@ def test_journal_fields_and_no_secret(settings, monkeypatch):
     from systemd import journal  # noqa: F401  (fails loudly when systemd-python is missing)
 
     if JOURNAL_SOCKET.exists():
-        pytest.fail(f"{JOURNAL_SOCKET} exists (a real journald): this test binds its own; run it in the "
-                    "test container")
+        pytest.fail(
+            f"{JOURNAL_SOCKET} exists (a real journald): this test binds its own; run it in the "
+            "test container"
+        )
     journald = FakeJournald()
     try:
         monkeypatch.setenv("APPLIANCE_LOGGING_FORMAT", "auto")
@@ -179,8 +181,15 @@ def test_a_journey_carries_one_correlation_id_from_gateway_to_worker():
     app = Appliance(workers="dialogue,gateway", env={"APPLIANCE_LOGGING_FORMAT": "json"}).wait_ready()
     try:
         for user in ("citizenalpha", "citizenalpha", "citizenbeta"):
-            status, _ = app.post("/handshake", {"user_id": user, "type": "handshake", "info": {},
-                                                "input": {"type": "text", "text": "我要办护照"}})
+            status, _ = app.post(
+                "/handshake",
+                {
+                    "user_id": user,
+                    "type": "handshake",
+                    "info": {},
+                    "input": {"type": "text", "text": "我要办护照"},
+                },
+            )
             assert status == 200
     finally:
         app.stop()

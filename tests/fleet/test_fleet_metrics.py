@@ -12,11 +12,11 @@ import urllib.error
 import urllib.request
 
 import pytest
+from harness import MODELS, ROOT, Appliance, assert_closed_by_server
 from PIL import Image
 from prometheus_client.parser import text_string_to_metric_families
 
 from appliance.dialogue.idcard import check_digit
-from harness import MODELS, ROOT, Appliance, assert_closed_by_server
 
 FACES = ROOT / "tests" / "data" / "faces"
 USER = "zhangsanfeng"  # letters only: a user id that would pass for a code word if it ever reached a label
@@ -61,8 +61,9 @@ def delta(before: dict, after: dict, name: str, **labels) -> float:
 @pytest.fixture(scope="module")
 def journey():
     """One appliance, one scripted journey; the scrapes before and after it and what the citizen got."""
-    app = Appliance(workers="face,dialogue,gateway",
-                    env={"APPLIANCE_FACE_PREDICT_MAX_FRAMES": "3"}).wait_ready()
+    app = Appliance(
+        workers="face,dialogue,gateway", env={"APPLIANCE_FACE_PREDICT_MAX_FRAMES": "3"}
+    ).wait_ready()
     try:
         before = samples(scrape(app))
         seen: dict = {"hashes": set()}
@@ -87,13 +88,22 @@ def journey():
             fp.send_binary(photo("biden.jpg"))
             messages.append(json.loads(fp.recv()))
         assert [(m["message"], m.get("reason")) for m in messages] == [
-            ("continue", "unknown"), ("continue", "unknown"), ("fail", "unknown")], messages
+            ("continue", "unknown"),
+            ("continue", "unknown"),
+            ("fail", "unknown"),
+        ], messages
         seen["hashes"].add(messages[0]["hash"])
         assert_closed_by_server(fp)
         # the flow: a handshake carrying the citizen's name and ID number, a refused storage, bad JSON
-        status, hs = app.post("/handshake", {"user_id": USER, "type": "handshake",
-                                             "info": {"name": NAME, "id_card": ID_CARD, "phone": None},
-                                             "input": {"type": "text", "text": "我要办身份证"}})
+        status, hs = app.post(
+            "/handshake",
+            {
+                "user_id": USER,
+                "type": "handshake",
+                "info": {"name": NAME, "id_card": ID_CARD, "phone": None},
+                "input": {"type": "text", "text": "我要办身份证"},
+            },
+        )
         assert status == 200 and hs["classify"] == "身份证", hs
         seen["hashes"].add(hs["hash"])
         assert app.post("/storage", {"user_id": USER, "type": "storage", "hash": "0" * 32})[0] == 400
@@ -116,8 +126,10 @@ def journey():
             text = scrape(app)
             after = samples(text)
             ended = delta(before, after, "kiosk_dialogue_qna_flows_total", result="abandoned")
-            beating = all(value(after, "kiosk_worker_resident_memory_bytes", worker=w) > 0
-                          for w in ("face", "dialogue", "gateway"))  # the restarted worker's first heartbeat
+            beating = all(
+                value(after, "kiosk_worker_resident_memory_bytes", worker=w) > 0
+                for w in ("face", "dialogue", "gateway")
+            )  # the restarted worker's first heartbeat
             if (ended and beating) or time.monotonic() > deadline:
                 break
             time.sleep(0.1)
@@ -160,8 +172,15 @@ def test_counters_moved_exactly(journey):
     assert value(after, "kiosk_database_bytes") > 0 and value(after, "kiosk_disk_free_bytes") > 0
     for model, entry in json.loads((MODELS / "face_checksums.json").read_text()).items():
         assert value(after, "kiosk_model_info", model=model, file=entry["file"], sha256=entry["sha256"]) == 1
-    assert value(after, "kiosk_build_info", version=__import__("appliance").__version__,
-                 python=__import__("platform").python_version()) == 1
+    assert (
+        value(
+            after,
+            "kiosk_build_info",
+            version=__import__("appliance").__version__,
+            python=__import__("platform").python_version(),
+        )
+        == 1
+    )
 
 
 def test_no_series_carries_citizen_data(journey):

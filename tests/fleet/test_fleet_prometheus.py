@@ -14,7 +14,6 @@ import urllib.parse
 import urllib.request
 
 import pytest
-
 from harness import ROOT, Appliance, free_port
 
 RULES = ROOT / "firmware-config" / "prometheus" / "rules.yml"
@@ -38,8 +37,9 @@ def test_shipped_rules_pass_promtool():
 
 def test_every_shipped_alert_fires_on_its_series_and_not_on_a_healthy_kiosk():
     """promtool's rule unit tests (firmware-config/prometheus/rules_test.yml): series in, alerts out."""
-    result = subprocess.run([tool("promtool"), "test", "rules", str(RULES_TEST)], capture_output=True,
-                            text=True)
+    result = subprocess.run(
+        [tool("promtool"), "test", "rules", str(RULES_TEST)], capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     names = set(re.findall(r"alertname: (\w+)", RULES_TEST.read_text()))
     assert names == set(re.findall(r"- alert: (\w+)", RULES.read_text()))  # every alert is tested
@@ -84,15 +84,28 @@ def prometheus(tmp_path):
 
     def start(target: str) -> int:
         config = tmp_path / "prometheus.yml"
-        config.write_text(json.dumps({  # JSON is YAML
-            "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
-            "rule_files": [str(RULES)],
-            "scrape_configs": [{"job_name": "kiosk", "static_configs": [{"targets": [target]}]}],
-        }))
+        config.write_text(
+            json.dumps(
+                {  # JSON is YAML
+                    "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+                    "rule_files": [str(RULES)],
+                    "scrape_configs": [{"job_name": "kiosk", "static_configs": [{"targets": [target]}]}],
+                }
+            )
+        )
         log = open(tmp_path / "prometheus.log", "wb")
-        procs.append(subprocess.Popen([binary, f"--config.file={config}",
-                                       f"--storage.tsdb.path={tmp_path / 'tsdb'}",
-                                       f"--web.listen-address=127.0.0.1:{port}"], stdout=log, stderr=log))
+        procs.append(
+            subprocess.Popen(
+                [
+                    binary,
+                    f"--config.file={config}",
+                    f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+                    f"--web.listen-address=127.0.0.1:{port}",
+                ],
+                stdout=log,
+                stderr=log,
+            )
+        )
         wait_for(lambda: _ready(port), 30, "Prometheus ready")
         return port
 
@@ -115,14 +128,17 @@ def _ready(port: int) -> bool:
 
 
 def test_prometheus_scrapes_the_kiosk_and_a_flapping_worker_fires(prometheus):
-    app = Appliance(workers="dialogue,gateway",
-                    env={"APPLIANCE_SUPERVISOR_RESTART_BUDGET": "20"}).wait_ready()
+    app = Appliance(
+        workers="dialogue,gateway", env={"APPLIANCE_SUPERVISOR_RESTART_BUDGET": "20"}
+    ).wait_ready()
     try:
         port = prometheus(f"127.0.0.1:{app.ports['metrics']}")
         # the kiosk's series, as the fleet sees them
-        up = wait_for(lambda: query(port, "/api/v1/query",
-                                    query='kiosk_worker_up{job="kiosk"}')["data"]["result"],
-                      30, "kiosk_worker_up scraped")
+        up = wait_for(
+            lambda: query(port, "/api/v1/query", query='kiosk_worker_up{job="kiosk"}')["data"]["result"],
+            30,
+            "kiosk_worker_up scraped",
+        )
         assert {r["metric"]["worker"] for r in up} == {"dialogue", "gateway"}
         assert all(r["value"][1] == "1" for r in up)
         target = query(port, "/api/v1/targets")["data"]["activeTargets"]
@@ -132,15 +148,23 @@ def test_prometheus_scrapes_the_kiosk_and_a_flapping_worker_fires(prometheus):
             pid = wait_for(lambda: app.worker_pid("dialogue"), 30, "a dialogue process")
             os.kill(pid, signal.SIGKILL)
             wait_for(lambda: app.worker_pid("dialogue") not in (None, pid), 30, "dialogue restarted")
+
         def flapping():
-            return [a for a in query(port, "/api/v1/alerts")["data"]["alerts"]
-                    if a["labels"]["alertname"] == "KioskWorkerFlapping" and a["state"] == "firing"]
+            return [
+                a
+                for a in query(port, "/api/v1/alerts")["data"]["alerts"]
+                if a["labels"]["alertname"] == "KioskWorkerFlapping" and a["state"] == "firing"
+            ]
 
         alerts = wait_for(flapping, 60, "KioskWorkerFlapping firing")
         assert {a["labels"]["worker"] for a in alerts} == {"dialogue"}
         assert {a["labels"]["reason"] for a in alerts} == {"died"}
         rules = query(port, "/api/v1/rules")["data"]["groups"]
-        assert {r["name"] for g in rules for r in g["rules"]} >= {"KioskWorkerFlapping", "KioskClockSkew",
-                                                                  "KioskOutboxBacklog", "KioskDiskNearlyFull"}
+        assert {r["name"] for g in rules for r in g["rules"]} >= {
+            "KioskWorkerFlapping",
+            "KioskClockSkew",
+            "KioskOutboxBacklog",
+            "KioskDiskNearlyFull",
+        }
     finally:
         app.stop()

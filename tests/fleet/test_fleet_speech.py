@@ -43,8 +43,10 @@ def answered(ws, send, operation: str, retried: collections.Counter):
 def test_speech_operations_and_transcriptions_counted_exactly():
     # no sentence cache (its prewarm would compete with these requests) and a patient gateway: the exact
     # counts are the point here, not the speed of a loaded test machine
-    app = Appliance(workers="speech,gateway", env={"APPLIANCE_SPEECH_TTS_CACHE_MB": "0",
-                                                   "APPLIANCE_LIMITS_BUS_TIMEOUT": "120"}).wait_ready(300)
+    app = Appliance(
+        workers="speech,gateway",
+        env={"APPLIANCE_SPEECH_TTS_CACHE_MB": "0", "APPLIANCE_LIMITS_BUS_TIMEOUT": "120"},
+    ).wait_ready(300)
     try:
         before = samples(scrape(app))
         retried: collections.Counter = collections.Counter()

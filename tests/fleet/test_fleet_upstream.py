@@ -27,16 +27,20 @@ def scraped_when(app, condition):
 
 def test_upstream_calls_and_outbox_backlog(tmp_path: Path):
     sim = tencent_sim(tmp_path, tmp_path / "registrations.jsonl").start()
-    app = Appliance(workers="face,sync,gateway",
-                    env=sync_env(f"http://127.0.0.1:{sim.port}/tech/ai/face/")).wait_ready()
+    app = Appliance(
+        workers="face,sync,gateway", env=sync_env(f"http://127.0.0.1:{sim.port}/tech/ai/face/")
+    ).wait_ready()
     try:
         store.open_database(endpoints.database_path(app.data_dir))
         citizens.upsert("obama", {"name": "奥巴马", "id_card": "11010119610804001X"})
         citizens.upsert("biden", {"name": "拜登", "id_card": "110101194211200011"})
         train(app, "obama", frames_of("obama_1.jpg"))
+
         def delivered(s):
-            return (value(s, "kiosk_sync_outbox_items", state="delivered") == 1
-                    and value(s, "kiosk_upstream_requests_total", api="reg", outcome="ok") == 1)
+            return (
+                value(s, "kiosk_sync_outbox_items", state="delivered") == 1
+                and value(s, "kiosk_upstream_requests_total", api="reg", outcome="ok") == 1
+            )
 
         page = wait_for(lambda: scraped_when(app, delivered), 30, "obama's reg counted")
         assert value(page, "kiosk_upstream_duration_seconds_count", api="reg") == 1
@@ -44,14 +48,21 @@ def test_upstream_calls_and_outbox_backlog(tmp_path: Path):
         assert value(page, "kiosk_sync_outbox_oldest_pending_seconds") == 0
         sim.stop()
         train(app, "biden", frames_of("biden.jpg"))
-        wait_for(lambda: value(samples(scrape(app)), "kiosk_sync_outbox_oldest_pending_seconds") > 0, 30,
-                 "biden queued")
+        wait_for(
+            lambda: value(samples(scrape(app)), "kiosk_sync_outbox_oldest_pending_seconds") > 0,
+            30,
+            "biden queued",
+        )
+
         def failed(s):
             return value(s, "kiosk_upstream_requests_total", api="reg", outcome="unreachable") >= 1
 
         page = wait_for(lambda: scraped_when(app, failed), 30, "an unreachable reg counted")
-        assert value(page, "kiosk_sync_outbox_items", state="pending") + value(
-            page, "kiosk_sync_outbox_items", state="waiting") == 1
+        assert (
+            value(page, "kiosk_sync_outbox_items", state="pending")
+            + value(page, "kiosk_sync_outbox_items", state="waiting")
+            == 1
+        )
         assert value(page, "kiosk_sync_outbox_oldest_pending_seconds") > 0
         assert value(page, "kiosk_upstream_requests_total", api="reg", outcome="ok") == 1
     finally:

@@ -7,11 +7,11 @@ import urllib.error
 import urllib.request
 
 import pytest
+from harness import Appliance
 
 from appliance.face import quality
 from appliance.face.enrolment import PERSON_CHANGED
 from appliance.gateway import codes
-from harness import Appliance
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
@@ -45,8 +45,17 @@ def test_the_table_is_complete_and_readable():
         assert re.fullmatch(r"[a-z][a-z_]*", code), code
         assert CJK.search(zh) and zh.endswith("。"), (code, zh)
         assert meaning and not CJK.search(meaning), code
-    for reason in (*quality.REASONS, PERSON_CHANGED, "not_live", "enrolled_as_other", "unknown", "bad_frame",
-                   "too_large", "busy", "unavailable"):
+    for reason in (
+        *quality.REASONS,
+        PERSON_CHANGED,
+        "not_live",
+        "enrolled_as_other",
+        "unknown",
+        "bad_frame",
+        "too_large",
+        "busy",
+        "unavailable",
+    ):
         assert reason in codes.CODES, reason  # a face frame's reason is its code
     for published in codes.BUS_CODES.values():
         assert published in codes.CODES
@@ -72,6 +81,7 @@ def test_annotate_keeps_a_given_code_and_leaves_answers_alone():
 
 # -- on the wire -------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def app():
     app = Appliance(workers="dialogue,gateway")
@@ -82,8 +92,9 @@ def app():
 
 def raw_post(app, path: str, body) -> tuple[int, str, bytes]:
     data = body if isinstance(body, bytes) else json.dumps(body, ensure_ascii=False).encode()
-    request = urllib.request.Request(app.url(path), data=data, method="POST",
-                                     headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        app.url(path), data=data, method="POST", headers={"Content-Type": "application/json"}
+    )
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
             return response.status, response.headers["Content-Type"], response.read()
@@ -108,12 +119,23 @@ def test_http_answers_are_utf8_with_codes(app):
     status, _, raw = raw_post(app, "/storage", {"user_id": "u1", "type": "storage", "hash": "0" * 32})
     body = assert_refusal(raw, "unknown_session")
     assert body["type"] == "error" and body["user_id"] == "u1"  # the seed's keys are all still there
-    status, _, raw = raw_post(app, "/", {"user_id": "u1", "type": "handshake", "info": {},
-                                         "input": {"type": "audio", "media": "UklGRg=="}})
+    status, _, raw = raw_post(
+        app,
+        "/",
+        {"user_id": "u1", "type": "handshake", "info": {}, "input": {"type": "audio", "media": "UklGRg=="}},
+    )
     assert status == 501
     assert_refusal(raw, "not_enabled")
-    status, ctype, raw = raw_post(app, "/handshake", {"user_id": "u2", "type": "handshake", "info": {},
-                                                      "input": {"type": "text", "text": "我要办身份证件"}})
+    status, ctype, raw = raw_post(
+        app,
+        "/handshake",
+        {
+            "user_id": "u2",
+            "type": "handshake",
+            "info": {},
+            "input": {"type": "text", "text": "我要办身份证件"},
+        },
+    )
     assert status == 200 and "charset=utf-8" in ctype
     text = raw.decode("utf-8")
     assert "身份证" in text and "\\u" not in text

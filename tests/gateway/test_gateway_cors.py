@@ -9,7 +9,6 @@ import urllib.request
 
 import pytest
 import websocket
-
 from harness import Appliance
 
 ALLOWED, OTHER = "http://localhost:8080", "http://evil.example"
@@ -33,9 +32,16 @@ def call(app, path, method="GET", headers=None, body=None):
 
 
 def test_preflight_is_answered_for_an_allowed_origin(app):
-    status, headers, _ = call(app, "/handshake", "OPTIONS", {
-        "Origin": ALLOWED, "Access-Control-Request-Method": "POST",
-        "Access-Control-Request-Headers": "content-type"})
+    status, headers, _ = call(
+        app,
+        "/handshake",
+        "OPTIONS",
+        {
+            "Origin": ALLOWED,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type",
+        },
+    )
     assert status == 204
     assert headers["Access-Control-Allow-Origin"] == ALLOWED
     assert "POST" in headers["Access-Control-Allow-Methods"]
@@ -43,15 +49,27 @@ def test_preflight_is_answered_for_an_allowed_origin(app):
     assert "Origin" in headers["Vary"]
 
 
-@pytest.mark.parametrize("path, method, body, expected", [
-    ("/handshake", "POST", {"user_id": "u1", "type": "handshake", "info": {},
-                            "input": {"type": "text", "text": "我要办身份证"}}, 200),
-    ("/storage", "POST", {"user_id": "u1", "type": "storage", "hash": "nope"}, 400),  # an error reply
-    ("/nowhere/at/all", "POST", {}, 404),
-    ("/", "GET", None, 405),
-    ("/health", "GET", None, 200),
-    ("/kiosk/config.json", "GET", None, 200),
-])
+@pytest.mark.parametrize(
+    "path, method, body, expected",
+    [
+        (
+            "/handshake",
+            "POST",
+            {
+                "user_id": "u1",
+                "type": "handshake",
+                "info": {},
+                "input": {"type": "text", "text": "我要办身份证"},
+            },
+            200,
+        ),
+        ("/storage", "POST", {"user_id": "u1", "type": "storage", "hash": "nope"}, 400),  # an error reply
+        ("/nowhere/at/all", "POST", {}, 404),
+        ("/", "GET", None, 405),
+        ("/health", "GET", None, 200),
+        ("/kiosk/config.json", "GET", None, 200),
+    ],
+)
 def test_every_reply_to_an_allowed_origin_carries_the_header(app, path, method, body, expected):
     headers = {"Origin": ALLOWED, "Content-Type": "application/json"}
     status, reply_headers, raw = call(app, path, method, headers, body)
@@ -62,9 +80,13 @@ def test_every_reply_to_an_allowed_origin_carries_the_header(app, path, method, 
 
 def test_another_origin_is_refused_before_any_work(app):
     for method in ("OPTIONS", "POST"):
-        status, headers, raw = call(app, "/handshake", method, {
-            "Origin": OTHER, "Access-Control-Request-Method": "POST", "Content-Type": "text/plain"},
-            {"user_id": "u2", "type": "handshake", "info": {}, "input": {"type": "text", "text": "身份证"}})
+        status, headers, raw = call(
+            app,
+            "/handshake",
+            method,
+            {"Origin": OTHER, "Access-Control-Request-Method": "POST", "Content-Type": "text/plain"},
+            {"user_id": "u2", "type": "handshake", "info": {}, "input": {"type": "text", "text": "身份证"}},
+        )
         assert status == 403
         assert "Access-Control-Allow-Origin" not in headers
         assert json.loads(raw)["code"] == "forbidden_origin"

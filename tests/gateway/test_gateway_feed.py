@@ -17,10 +17,10 @@ import cv2
 import numpy as np
 import pytest
 import websocket
+from harness import ROOT, Appliance, free_port
 
 from appliance.camera.sources import transform
 from appliance.gateway.feed import parse_config, render
-from harness import ROOT, Appliance, free_port
 
 FACES = ROOT / "tests" / "data" / "faces"
 PEOPLE = {"obama": "obama_1.jpg", "biden": "biden.jpg", "astronaut": "astronaut.jpg"}
@@ -54,10 +54,20 @@ def busy_camera(tmp_path):
         variants = [image, cv2.flip(image, 1), cv2.convertScaleAbs(image, alpha=1.1, beta=10)]
         for index, variant in enumerate(variants):  # three samples of one photo, as enrolment needs
             cv2.imwrite(str(folder / user / f"{index}.png"), grain(variant, index))
-    env = {**os.environ, "APPLIANCE_PATHS_DATA_DIR": str(data), "APPLIANCE_PATHS_RUNTIME_DIR": str(tmp_path / "r"),
-           "APPLIANCE_PATHS_MODELS_DIR": str(ROOT / "models")}
-    done = subprocess.run([sys.executable, "-m", "appliance", "enroll", "--folder", str(folder)], cwd=ROOT,
-                          env=env, capture_output=True, text=True, timeout=180)
+    env = {
+        **os.environ,
+        "APPLIANCE_PATHS_DATA_DIR": str(data),
+        "APPLIANCE_PATHS_RUNTIME_DIR": str(tmp_path / "r"),
+        "APPLIANCE_PATHS_MODELS_DIR": str(ROOT / "models"),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "appliance", "enroll", "--folder", str(folder)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     stills = tmp_path / "stills"
     stills.mkdir()
@@ -96,8 +106,10 @@ class Reader(threading.Thread):
 def stored_ids(data, after: int = 0) -> tuple[list[str], int]:
     db = sqlite3.connect(f"file:{data / 'appliance.sqlite3'}?mode=ro", uri=True, timeout=10)
     try:
-        rows = db.execute("select id, event_id from recognition_event where source = 'kiosk' and id > ? "
-                          "order by id", (after,)).fetchall()
+        rows = db.execute(
+            "select id, event_id from recognition_event where source = 'kiosk' and id > ? order by id",
+            (after,),
+        ).fetchall()
     finally:
         db.close()
     return [e for _, e in rows], max([i for i, _ in rows], default=after)
@@ -111,17 +123,26 @@ def feed_status(app) -> dict:
 def test_a_client_that_stops_reading_is_dropped_and_the_others_get_every_event(busy_camera):
     data, stills = busy_camera
     port = free_port()
-    app = Appliance(workers="camera,face,gateway", env={
-        "APPLIANCE_PATHS_DATA_DIR": str(data), "APPLIANCE_CAMERA_SOURCE": f"stills:{stills}",
-        "APPLIANCE_CAMERA_FPS": "10", "APPLIANCE_CAMERA_RECOGNISE_FPS": "10", "APPLIANCE_CAMERA_VISIT_GAP": "0.5",
-        "APPLIANCE_PORTS_EVENT_FEED": str(port),
-        "APPLIANCE_LIMITS_FEED_QUEUE_BYTES": "200000", "APPLIANCE_LIMITS_FEED_SEND_TIMEOUT": "3"})
+    app = Appliance(
+        workers="camera,face,gateway",
+        env={
+            "APPLIANCE_PATHS_DATA_DIR": str(data),
+            "APPLIANCE_CAMERA_SOURCE": f"stills:{stills}",
+            "APPLIANCE_CAMERA_FPS": "10",
+            "APPLIANCE_CAMERA_RECOGNISE_FPS": "10",
+            "APPLIANCE_CAMERA_VISIT_GAP": "0.5",
+            "APPLIANCE_PORTS_EVENT_FEED": str(port),
+            "APPLIANCE_LIMITS_FEED_QUEUE_BYTES": "200000",
+            "APPLIANCE_LIMITS_FEED_SEND_TIMEOUT": "3",
+        },
+    )
     stuck = None
     try:
         app.wait_ready()
         # configures itself for both images, then never reads; a 4 KB receive window
-        stuck = websocket.create_connection(f"ws://127.0.0.1:{port}", timeout=10,
-                                            sockopt=((socket.SOL_SOCKET, socket.SO_RCVBUF, 4096),))
+        stuck = websocket.create_connection(
+            f"ws://127.0.0.1:{port}", timeout=10, sockopt=((socket.SOL_SOCKET, socket.SO_RCVBUF, 4096),)
+        )
         stuck.send(json.dumps(CONFIG))
         readers = [Reader(port), Reader(port)]
         for reader in readers:
@@ -131,9 +152,10 @@ def test_a_client_that_stops_reading_is_dropped_and_the_others_get_every_event(b
         start = [r.bytes for r in readers]
         deadline = time.monotonic() + 240  # a loaded machine makes events slowly; never a timing assertion
         # run until several megabytes went out past the stuck client
-        while time.monotonic() < deadline and min(r.bytes - b for r, b in zip(readers, start)) < VOLUME:
+        behind = lambda: min(r.bytes - b for r, b in zip(readers, start, strict=True))  # noqa: E731
+        while time.monotonic() < deadline and behind() < VOLUME:
             time.sleep(0.5)
-        got = [r.bytes - b for r, b in zip(readers, start)]
+        got = [r.bytes - b for r, b in zip(readers, start, strict=False)]
         assert min(got) >= VOLUME, f"the normal clients stalled at {got} bytes"
         status = feed_status(app)
         assert status.get("dropped_slow") == 1, (status, app.logtext())

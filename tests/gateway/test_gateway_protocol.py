@@ -4,16 +4,20 @@ import json
 
 import pytest
 import websocket
-
 from harness import Appliance
 
 
 @pytest.fixture(scope="module")
 def app():
-    app = Appliance(workers="dialogue,gateway", env={"APPLIANCE_LIMITS_MAX_HTTP_BODY": "200000",
-                                                     "APPLIANCE_LIMITS_MAX_TEXT_BYTES": "4096",
-                                                     "APPLIANCE_LIMITS_MAX_IMAGE_BYTES": "100000",
-                                                     "APPLIANCE_LIMITS_MAX_AUDIO_BYTES": "100000"})
+    app = Appliance(
+        workers="dialogue,gateway",
+        env={
+            "APPLIANCE_LIMITS_MAX_HTTP_BODY": "200000",
+            "APPLIANCE_LIMITS_MAX_TEXT_BYTES": "4096",
+            "APPLIANCE_LIMITS_MAX_IMAGE_BYTES": "100000",
+            "APPLIANCE_LIMITS_MAX_AUDIO_BYTES": "100000",
+        },
+    )
     app.wait_ready()
     yield app
     assert app.stop() == 0
@@ -32,14 +36,18 @@ def still_serving(app):
 
 # -- HTTP 10925 ------------------------------------------------------------------
 
-@pytest.mark.parametrize("raw,reason", [
-    (b"{not json", "malformed JSON"),
-    (b"\xff\xfe\x00garbage", "malformed JSON"),
-    (b"[1, 2, 3]", "JSON object"),
-    (b'"handshake"', "JSON object"),
-    (b"", "malformed JSON"),
-    (b"[" * 5000 + b"]" * 5000, ""),
-])
+
+@pytest.mark.parametrize(
+    "raw,reason",
+    [
+        (b"{not json", "malformed JSON"),
+        (b"\xff\xfe\x00garbage", "malformed JSON"),
+        (b"[1, 2, 3]", "JSON object"),
+        (b'"handshake"', "JSON object"),
+        (b"", "malformed JSON"),
+        (b"[" * 5000 + b"]" * 5000, ""),
+    ],
+)
 def test_malformed_bodies(app, raw, reason):
     status, body = app.post("/", raw)
     assert_error(status, body, reason=reason)
@@ -82,24 +90,30 @@ def test_oversize_body(app):
 
 
 def test_audio_handshake_without_speech_worker(app):
-    status, body = app.post("/", {"user_id": "u1", "type": "handshake", "info": {},
-                                  "input": {"type": "audio", "media": "UklGRg=="}})
+    status, body = app.post(
+        "/",
+        {"user_id": "u1", "type": "handshake", "info": {}, "input": {"type": "audio", "media": "UklGRg=="}},
+    )
     assert_error(status, body, code=501, reason="speech recognition not available")
 
 
 # -- WebSocket 444 ---------------------------------------------------------------
 
+
 def recv_json(ws):
     return json.loads(ws.recv())
 
 
-@pytest.mark.parametrize("first,reason", [
-    ("not json at all", "not a JSON object"),
-    ('{"type": "dance", "user_id": "u"}', "unknown flow type"),
-    ('{"type": "qna"}', "user_id"),
-    ('{"type": "qna", "user_id": "u", "hash": 5}', "hash"),
-    ("[1,2]", "not a JSON object"),
-])
+@pytest.mark.parametrize(
+    "first,reason",
+    [
+        ("not json at all", "not a JSON object"),
+        ('{"type": "dance", "user_id": "u"}', "unknown flow type"),
+        ('{"type": "qna"}', "user_id"),
+        ('{"type": "qna", "user_id": "u", "hash": 5}', "hash"),
+        ("[1,2]", "not a JSON object"),
+    ],
+)
 def test_bad_socket_handshake(app, first, reason):
     ws = app.ws("flow_socket", "/")
     ws.send(first)
@@ -140,6 +154,7 @@ def test_face_train_when_face_not_enabled(app):
 
 
 # -- WebSocket 3304 --------------------------------------------------------------
+
 
 def test_tool_routes_wrong_frame_kinds(app):
     tts = app.ws("tool", "/tts")

@@ -1,4 +1,5 @@
 """Shared fixtures of the liveness tests: the face engine, the real photos, the API simulator."""
+
 import json
 import socket
 import subprocess
@@ -38,9 +39,22 @@ class Simulator:
     def __init__(self):
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}/aipaas/live/v1/detection/silent"
-        self.proc = subprocess.Popen([sys.executable, "-m", "appliance.simulators.liveness_api", "--port",
-                                      str(self.port), "--app-id", "app-1", "--authorization", "secret-1"],
-                                     cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "appliance.simulators.liveness_api",
+                "--port",
+                str(self.port),
+                "--app-id",
+                "app-1",
+                "--authorization",
+                "secret-1",
+            ],
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
@@ -51,9 +65,12 @@ class Simulator:
         raise AssertionError("simulator did not start")
 
     def configure(self, **behaviour) -> dict:
-        request = urllib.request.Request(f"http://127.0.0.1:{self.port}/_sim/config", method="POST",
-                                         data=json.dumps(behaviour).encode(),
-                                         headers={"Content-Type": "application/json"})
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{self.port}/_sim/config",
+            method="POST",
+            data=json.dumps(behaviour).encode(),
+            headers={"Content-Type": "application/json"},
+        )
         with urllib.request.urlopen(request, timeout=5) as response:
             return json.loads(response.read())
 

@@ -1,5 +1,6 @@
 """The blink cue (issue 16 §3): eye openness from mediapipe's face mesh, a blink = closing and
 reopening within human timing on one still, continuous face; it proves life like a head turn."""
+
 import shutil
 
 import numpy as np
@@ -20,14 +21,17 @@ def samples(openness, fps=10.0, drift=0.0):
     return [blink.sample(i / fps, o, (drift * i, 0.0)) for i, o in enumerate(openness)]
 
 
-@pytest.mark.parametrize("series,fps,drift,found", [
-    ([0.30, 0.30, 0.12, 0.29, 0.30], 10, 0.0, True),    # a blink seen on one frame
-    ([0.30, 0.22, 0.10, 0.20, 0.30], 10, 0.0, True),    # …on three
-    ([0.30, 0.27, 0.26, 0.28, 0.30], 10, 0.0, False),   # too shallow: noise, a head that turns
-    ([0.30] + [0.10] * 8 + [0.30], 10, 0.0, False),     # eyes shut for most of a second: not a blink
-    ([0.30, 0.30, 0.12, 0.29, 0.30], 10, 0.2, False),   # the face jumped meanwhile: two prints swapped
-    ([0.30, 0.30, 0.30, 0.12, 0.12], 10, 0.0, False),   # closed, never reopened
-])
+@pytest.mark.parametrize(
+    "series,fps,drift,found",
+    [
+        ([0.30, 0.30, 0.12, 0.29, 0.30], 10, 0.0, True),  # a blink seen on one frame
+        ([0.30, 0.22, 0.10, 0.20, 0.30], 10, 0.0, True),  # …on three
+        ([0.30, 0.27, 0.26, 0.28, 0.30], 10, 0.0, False),  # too shallow: noise, a head that turns
+        ([0.30] + [0.10] * 8 + [0.30], 10, 0.0, False),  # eyes shut for most of a second: not a blink
+        ([0.30, 0.30, 0.12, 0.29, 0.30], 10, 0.2, False),  # the face jumped meanwhile: two prints swapped
+        ([0.30, 0.30, 0.30, 0.12, 0.12], 10, 0.0, False),  # closed, never reopened
+    ],
+)
 def test_what_counts_as_a_blink(series, fps, drift, found):
     assert blink.best_blink(samples(series, fps, drift), POLICY).found is found
 
@@ -56,8 +60,16 @@ def present(engine, checker, frames, key):
     verdicts = []
     for index, frame in enumerate(frames):
         face = max(engine.detector.detect(frame), key=lambda f: f.area)
-        verdicts.append(checker.observe(key, frame, face.landmarks, face.box, t=index / blinks.FPS,
-                                        embedding=engine.embedder.embed(align_face(frame, face.landmarks))))
+        verdicts.append(
+            checker.observe(
+                key,
+                frame,
+                face.landmarks,
+                face.box,
+                t=index / blinks.FPS,
+                embedding=engine.embedder.embed(align_face(frame, face.landmarks)),
+            )
+        )
         if verdicts[-1].live is not None:
             break
     return verdicts

@@ -1,5 +1,6 @@
 """The continuity gate: a cut resets the evidence, repeated cuts refuse, a live verdict
 holds only while the same face stays (issue 16 §1)."""
+
 import numpy as np
 import pytest
 
@@ -17,16 +18,19 @@ def link(**values):
     return continuity.Link(**{**base, **values})
 
 
-@pytest.mark.parametrize("change,cut", [
-    ({}, None),
-    ({"dt": 3.0}, "gap"),
-    ({"jump": 0.6}, "jump"),
-    ({"jump": 0.6, "dt": 0.5}, None),       # 0.6 eye distances in half a second is a head moving
-    ({"fraction": 0.4}, "tracking"),
-    ({"fraction": None}, None),             # nothing to track says nothing
-    ({"identity": 0.3}, "identity"),
-    ({"identity": None}, None),             # no embedding (a poor frame): not judged
-])
+@pytest.mark.parametrize(
+    "change,cut",
+    [
+        ({}, None),
+        ({"dt": 3.0}, "gap"),
+        ({"jump": 0.6}, "jump"),
+        ({"jump": 0.6, "dt": 0.5}, None),  # 0.6 eye distances in half a second is a head moving
+        ({"fraction": 0.4}, "tracking"),
+        ({"fraction": None}, None),  # nothing to track says nothing
+        ({"identity": 0.3}, "identity"),
+        ({"identity": None}, None),  # no embedding (a poor frame): not judged
+    ],
+)
 def test_each_kind_of_cut(change, cut):
     assert continuity.judge(POLICY, link(**change)) == cut
 
@@ -54,8 +58,9 @@ def feed(engine, checker, key, frames, first=0):
     for index, frame in enumerate(frames):
         face = max(engine.detector.detect(frame), key=lambda f: f.area)
         embedding = engine.embedder.embed(align_face(frame, face.landmarks))
-        verdicts.append(checker.observe(key, frame, face.landmarks, face.box, embedding=embedding,
-                                        t=index / 10))
+        verdicts.append(
+            checker.observe(key, frame, face.landmarks, face.box, embedding=embedding, t=index / 10)
+        )
     return verdicts
 
 
@@ -73,8 +78,9 @@ def test_a_swap_between_two_photos_is_refused_as_discontinuous(liveness_engine, 
 
 
 def test_a_live_verdict_is_revoked_when_somebody_else_steps_in(liveness_engine, liveness_photos):
-    frames, first = splices.sequence_with_target("second_person", *liveness_photos["biden"], 3, n=12,
-                                                 partner=liveness_photos["obama_1"])
+    frames, first = splices.sequence_with_target(
+        "second_person", *liveness_photos["biden"], 3, n=12, partner=liveness_photos["obama_1"]
+    )
     verdicts = feed(liveness_engine, LivenessChecker(Policy(max_frames=12)), "step-in", frames)
     assert any(v.live for v in verdicts[:first])  # the live person was live…
     assert not any(v.live for v in verdicts[first:]), [(v.reason, v.cues.get("link")) for v in verdicts]
@@ -87,4 +93,4 @@ def test_a_continuous_bona_fide_head_has_no_cut(liveness_engine, liveness_photos
     checker = LivenessChecker(Policy(max_frames=10))
     verdicts = feed(liveness_engine, checker, "bf", frames)
     assert verdicts[-1].live is True and verdicts[-1].cues["cuts"] == 0, verdicts[-1]
-    assert all(v.live for v in verdicts[verdicts.index(next(v for v in verdicts if v.live)):])
+    assert all(v.live for v in verdicts[verdicts.index(next(v for v in verdicts if v.live)) :])

@@ -1,4 +1,5 @@
 """Each cue on its own: a plane has no parallax, a head does; a screen has moiré, a face not."""
+
 import numpy as np
 import pytest
 
@@ -12,7 +13,7 @@ POLICY = Policy()
 def views(engine, frames):
     faces = [max(engine.detector.detect(f), key=lambda d: d.area) for f in frames]
     scale = motion.frame_scale(faces[0].landmarks)
-    return [motion.view(f, d.landmarks, scale) for f, d in zip(frames, faces)]
+    return [motion.view(f, d.landmarks, scale) for f, d in zip(frames, faces, strict=False)]
 
 
 def strongest_turn(engine, frames):
@@ -26,8 +27,10 @@ def test_a_turning_head_shows_parallax_a_tilted_print_does_not(liveness_engine, 
     image, landmarks = liveness_photos[photo]
     head = strongest_turn(liveness_engine, attacks.sequence("bona_fide", image, landmarks, 5, n=8))
     plane = strongest_turn(liveness_engine, attacks.sequence("print", image, landmarks, 5, n=8))
-    print(f"{photo}: head turn={head.turn:.4f} parallax={head.parallax:.4f}; "
-          f"print turn={plane.turn:.4f} parallax={plane.parallax:.4f}")
+    print(
+        f"{photo}: head turn={head.turn:.4f} parallax={head.parallax:.4f}; "
+        f"print turn={plane.turn:.4f} parallax={plane.parallax:.4f}"
+    )
     assert head.turn >= POLICY.turn_min and head.parallax >= POLICY.parallax_threshold
     assert head.parallax / head.turn >= POLICY.parallax_ratio
     assert plane.parallax < POLICY.parallax_threshold or plane.parallax / plane.turn < POLICY.parallax_ratio
@@ -44,16 +47,22 @@ def test_an_exact_homography_leaves_only_tracking_noise(liveness_engine, livenes
     a, b = views(liveness_engine, [frame, warped])
     pair = motion.measure(a, b)
     assert pair.turn > POLICY.turn_min  # a strong non-similarity motion…
-    # …that a homography explains, up to tracking noise (~0.5 px on a noisy JPEG face at 50 px between the eyes)
-    assert pair.parallax < POLICY.parallax_threshold / 2 and pair.parallax / pair.turn < POLICY.parallax_ratio / 2
+    # …that a homography explains, up to tracking noise
+    # (~0.5 px on a noisy JPEG face at 50 px between the eyes)
+    assert (
+        pair.parallax < POLICY.parallax_threshold / 2
+        and pair.parallax / pair.turn < POLICY.parallax_ratio / 2
+    )
 
 
 def test_still_frames_say_nothing(liveness_engine, liveness_photos):
     image, landmarks = liveness_photos["obama_3"]
     checker = LivenessChecker(Policy(max_frames=6))
     frames = attacks.sequence("bona_fide_still", image, landmarks, 2, n=6)
-    verdicts = [checker.observe("k", f, *(lambda d: (d.landmarks, d.box))(liveness_engine.detector.detect(f)[0]))
-                for f in frames]
+    verdicts = [
+        checker.observe("k", f, *(lambda d: (d.landmarks, d.box))(liveness_engine.detector.detect(f)[0]))
+        for f in frames
+    ]
     assert [v.live for v in verdicts[:-1]] == [None] * 5 and verdicts[2].reason == "turn_head"
     assert verdicts[-1].live is False and verdicts[-1].reason == "no_head_turn"
 
@@ -65,8 +74,16 @@ def test_screen_moire_stands_out_from_a_face(liveness_engine, liveness_photos):
     for kind in scores:
         for seed in range(4):
             frames = attacks.sequence(kind, image, landmarks, seed, n=3)
-            scores[kind].append(float(np.median([frame_cues.moire_score(
-                f, liveness_engine.detector.detect(f)[0].landmarks) for f in frames])))
+            scores[kind].append(
+                float(
+                    np.median(
+                        [
+                            frame_cues.moire_score(f, liveness_engine.detector.detect(f)[0].landmarks)
+                            for f in frames
+                        ]
+                    )
+                )
+            )
     print("moiré:", scores)
     assert max(scores["bona_fide"]) < POLICY.moire_threshold
     assert sum(s >= POLICY.moire_threshold for s in scores["screen"]) >= 3

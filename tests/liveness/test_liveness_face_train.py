@@ -1,6 +1,7 @@
 """face_train with the liveness worker, through the real port 444 (issue 16 §1):
 a presentation attack is never enrolled, and a connection that never establishes
 liveness ends as /face_predict does — `fail`, then the server closes."""
+
 import json
 
 import cv2
@@ -21,11 +22,15 @@ def app():
     # The worker times frames as they arrive; this client sends the next frame only after the
     # reply, so on a loaded test machine a 4-frame blink (or one frame) can take seconds: timing is
     # not what these tests judge (tests/liveness/test_liveness_blink.py does).
-    app = Appliance(workers="face,liveness,gateway",
-                    env={"APPLIANCE_FACE_PREDICT_MAX_FRAMES": str(LIMIT),
-                         "APPLIANCE_LIVENESS_MAX_FRAMES": str(LIMIT),
-                         "APPLIANCE_LIVENESS_BLINK_MAX_SECONDS": "60",
-                         "APPLIANCE_LIVENESS_MAX_GAP": "60"}).wait_ready()
+    app = Appliance(
+        workers="face,liveness,gateway",
+        env={
+            "APPLIANCE_FACE_PREDICT_MAX_FRAMES": str(LIMIT),
+            "APPLIANCE_LIVENESS_MAX_FRAMES": str(LIMIT),
+            "APPLIANCE_LIVENESS_BLINK_MAX_SECONDS": "60",
+            "APPLIANCE_LIVENESS_MAX_GAP": "60",
+        },
+    ).wait_ready()
     yield app
     app.stop()
 
@@ -80,7 +85,8 @@ def test_a_still_photo_ends_with_fail_after_the_frame_limit(app):
 def test_a_citizen_who_blinks_is_enrolled(app):
     frames, _ = splices.sequence_with_target("bona_fide_blink", *photo("astronaut"), 5, n=12)
     replies, _ = train(app, "astronaut", frames + frames[-1:] * 4)
-    assert replies[-1]["message"] == "success", [(r["message"], r.get("liveness"), r.get("reason"))
-                                                 for r in replies]
+    assert replies[-1]["message"] == "success", [
+        (r["message"], r.get("liveness"), r.get("reason")) for r in replies
+    ]
     waiting = [r.get("liveness") for r in replies if r.get("reason") == "not_live"]
     assert "blink_or_turn" in waiting, waiting  # the front end was told what to wait for

@@ -5,6 +5,7 @@ MiniFASNet's signature (N×3×80×80 BGR in, N×3 logits out, class 1 = real)
 whose answer depends on the colour of the crop: red faces are "real", blue
 ones "spoof".  That makes the crop and the channel order observable.
 """
+
 import numpy as np
 import onnx
 import pytest
@@ -24,12 +25,15 @@ def build_model(path, channels=3, size=80):
     if channels != 3:
         weights = np.zeros((channels, 3), np.float32)
     graph = helper.make_graph(
-        [helper.make_node("ReduceMean", ["input"], ["means"], axes=[2, 3], keepdims=0),
-         helper.make_node("MatMul", ["means", "W"], ["logits"])],
+        [
+            helper.make_node("ReduceMean", ["input"], ["means"], axes=[2, 3], keepdims=0),
+            helper.make_node("MatMul", ["means", "W"], ["logits"]),
+        ],
         "tiny_fasnet",
         [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, channels, size, size])],
         [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [1, 3])],
-        [helper.make_tensor("W", TensorProto.FLOAT, list(weights.shape), weights.ravel().tolist())])
+        [helper.make_tensor("W", TensorProto.FLOAT, list(weights.shape), weights.ravel().tolist())],
+    )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
     model.ir_version = 8
     onnx.checker.check_model(model)

@@ -1,4 +1,5 @@
 """The silent-liveness API client (seed 004) against its simulator, a real HTTP server."""
+
 import base64
 import json
 import urllib.request
@@ -38,8 +39,14 @@ def test_success_score_and_documented_request(liveness_api):
     assert seen["headers"]["content-type"].startswith("application/json")
     assert seen["images"] == 2 and seen["result"] == pytest.approx(0.91)
     body = remote.build_request(["QUJD"], "t-1")
-    assert body == {"code": 1019, "data": {"taskId": "t-1", "algoTasks": [
-        {"algoTask": 1031, "algoConfig": {"silentface": {"algoType": 1031}}}], "imageList": [{"image": "QUJD"}]}}
+    assert body == {
+        "code": 1019,
+        "data": {
+            "taskId": "t-1",
+            "algoTasks": [{"algoTask": 1031, "algoConfig": {"silentface": {"algoType": 1031}}}],
+            "imageList": [{"image": "QUJD"}],
+        },
+    }
 
 
 def test_device_uuid_is_optional(liveness_api):
@@ -63,8 +70,22 @@ def test_injected_error_codes_become_clear_messages(liveness_api, code):
 
 
 def test_every_code_of_the_seed_table_has_a_message():
-    seed_codes = {0, *range(1001, 1032), *range(2001, 2008), 2020, 2021, 2022, 2023, 2040, 2041, 2042, 2043,
-                  5001, 5002, 5003}
+    seed_codes = {
+        0,
+        *range(1001, 1032),
+        *range(2001, 2008),
+        2020,
+        2021,
+        2022,
+        2023,
+        2040,
+        2041,
+        2042,
+        2043,
+        5001,
+        5002,
+        5003,
+    }
     assert set(remote.ERRORS) == seed_codes
     for code in seed_codes:
         assert remote.ERRORS[code][0].startswith("APP_ERR_") and remote.describe(code).endswith(f"{code})")
@@ -92,8 +113,13 @@ def test_unreachable_slow_and_http_errors_are_unavailable(liveness_api):
 
 def raw_post(sim, body, headers=None):
     data = body if isinstance(body, bytes) else json.dumps(body).encode()
-    request = urllib.request.Request(sim.url, data=data, method="POST", headers=headers or {
-        "Content-Type": "application/json", "X-APP-ID": "app-1", "Authorization": "secret-1"})
+    request = urllib.request.Request(
+        sim.url,
+        data=data,
+        method="POST",
+        headers=headers
+        or {"Content-Type": "application/json", "X-APP-ID": "app-1", "Authorization": "secret-1"},
+    )
     with urllib.request.urlopen(request, timeout=5) as response:
         return json.loads(response.read())
 
@@ -102,15 +128,18 @@ def b64(img) -> str:
     return base64.b64encode(cv2.imencode(".jpg", img)[1].tobytes()).decode()
 
 
-@pytest.mark.parametrize("mutate,task_code", [
-    (lambda b: b.update(code=1018), 1031),
-    (lambda b: b["data"].pop("taskId"), 1031),
-    (lambda b: b["data"]["algoTasks"][0].update(algoTask=1030), 1031),
-    (lambda b: b["data"].update(imageList=[]), 1031),
-    (lambda b: b["data"]["imageList"][0].update(image="***not base64***"), 1028),
-    (lambda b: b["data"]["imageList"][0].update(image=base64.b64encode(b"not an image").decode()), 1028),
-    (lambda b: b["data"]["imageList"].append({"image": b64(frame(200, 100))}), 1004),
-])
+@pytest.mark.parametrize(
+    "mutate,task_code",
+    [
+        (lambda b: b.update(code=1018), 1031),
+        (lambda b: b["data"].pop("taskId"), 1031),
+        (lambda b: b["data"]["algoTasks"][0].update(algoTask=1030), 1031),
+        (lambda b: b["data"].update(imageList=[]), 1031),
+        (lambda b: b["data"]["imageList"][0].update(image="***not base64***"), 1028),
+        (lambda b: b["data"]["imageList"][0].update(image=base64.b64encode(b"not an image").decode()), 1028),
+        (lambda b: b["data"]["imageList"].append({"image": b64(frame(200, 100))}), 1004),
+    ],
+)
 def test_simulator_validates_requests_as_documented(liveness_api, mutate, task_code):
     body = remote.build_request([b64(frame())], "task-x")
     mutate(body)
@@ -130,14 +159,16 @@ def test_wrong_algo_type_is_not_an_error(liveness_api):
 
 # -- the policy around the remote API -----------------------------------------------------------
 
+
 def decide_with_remote(sim, policy, **behaviour):
     sim.reset()
     sim.configure(**behaviour)
     checker = LivenessChecker(policy, remote=client(sim, timeout=0.5))
     verdict = None
     for _ in range(policy.min_frames):
-        verdict = checker.observe("k", frame(), [[140, 110], [180, 110], [160, 125], [145, 140], [175, 140]],
-                                  [120, 80, 80, 90])
+        verdict = checker.observe(
+            "k", frame(), [[140, 110], [180, 110], [160, 125], [145, 140], [175, 140]], [120, 80, 80, 90]
+        )
     return verdict
 
 

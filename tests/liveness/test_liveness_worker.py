@@ -1,10 +1,11 @@
 """The liveness worker in the real service: observe/forget over the bus, bounded state."""
+
 import numpy as np
 import pytest
-
-from appliance.runtime import bus, endpoints
-from appliance.liveness import attacks
 from harness import Appliance
+
+from appliance.liveness import attacks
+from appliance.runtime import bus, endpoints
 
 
 @pytest.fixture(scope="module")
@@ -22,9 +23,13 @@ def client(app):
 
 
 def observe(client, key, frame, face):
-    header = {"hash": key, "box": [float(v) for v in face.box],
-              "landmarks": [[float(x), float(y)] for x, y in face.landmarks],
-              "image_size": [frame.shape[1], frame.shape[0]], "shape": list(frame.shape)}
+    header = {
+        "hash": key,
+        "box": [float(v) for v in face.box],
+        "landmarks": [[float(x), float(y)] for x, y in face.landmarks],
+        "image_size": [frame.shape[1], frame.shape[0]],
+        "shape": list(frame.shape),
+    }
     reply, _ = client.request("observe", header, [np.ascontiguousarray(frame).tobytes()])
     return reply
 
@@ -42,7 +47,9 @@ def present(client, engine, key, frames):
 
 def test_turning_head_is_live_and_a_print_never_is(client, liveness_engine, liveness_photos):
     image, landmarks = liveness_photos["biden"]
-    replies = present(client, liveness_engine, "bf", attacks.sequence("bona_fide", image, landmarks, 11, n=12))
+    replies = present(
+        client, liveness_engine, "bf", attacks.sequence("bona_fide", image, landmarks, 11, n=12)
+    )
     assert replies[0]["live"] is None and replies[0]["reason"] == "collecting" and replies[0]["frames"] == 1
     assert replies[-1]["live"] is True and replies[-1]["reason"] == "live", replies[-1]
     assert 0.5 <= replies[-1]["score"] <= 1 and replies[-1]["cues"]["parallax"] > 0
@@ -69,16 +76,25 @@ def test_state_is_bounded_by_max_sessions(client, liveness_engine, liveness_phot
     assert status["sessions"] == 2 and status["required"] == ["motion"]
 
 
-@pytest.mark.parametrize("change,words", [
-    ({"shape": [10, 10, 3]}, "bytes"),
-    ({"shape": [10, 10]}, "shape"),
-    ({"landmarks": [[1, 2]]}, "landmarks"),
-    ({"hash": ""}, "hash"),
-    ({"embedding": ["x"] * 128}, "embedding"),
-])
+@pytest.mark.parametrize(
+    "change,words",
+    [
+        ({"shape": [10, 10, 3]}, "bytes"),
+        ({"shape": [10, 10]}, "shape"),
+        ({"landmarks": [[1, 2]]}, "landmarks"),
+        ({"hash": ""}, "hash"),
+        ({"embedding": ["x"] * 128}, "embedding"),
+    ],
+)
 def test_bad_requests_get_a_reason(client, change, words):
-    header = {"hash": "x", "box": [0, 0, 10, 10], "landmarks": [[1, 1]] * 5, "image_size": [20, 20],
-              "shape": [20, 20, 3], **change}
+    header = {
+        "hash": "x",
+        "box": [0, 0, 10, 10],
+        "landmarks": [[1, 1]] * 5,
+        "image_size": [20, 20],
+        "shape": [20, 20, 3],
+        **change,
+    }
     with pytest.raises(bus.BusError) as info:
         client.request("observe", header, [bytes(20 * 20 * 3)])
     assert words in str(info.value)

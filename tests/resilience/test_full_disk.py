@@ -8,14 +8,15 @@ import tempfile
 from pathlib import Path
 
 import pytest
-
 from harness import Appliance
 
 
 @pytest.fixture
 def small_disk():
     mount = Path(tempfile.mkdtemp(prefix="ka-disk-"))
-    result = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount)], capture_output=True)
+    result = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount)], capture_output=True
+    )
     if result.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {result.stderr.decode().strip()}")
     yield mount
@@ -35,12 +36,21 @@ def fill(path: Path) -> None:
 
 
 def handshake(app, user="u"):
-    return app.post("/handshake", {"user_id": user, "type": "handshake", "info": {"name": "李明"},
-                                   "input": {"type": "text", "text": "我要办身份证"}})
+    return app.post(
+        "/handshake",
+        {
+            "user_id": user,
+            "type": "handshake",
+            "info": {"name": "李明"},
+            "input": {"type": "text", "text": "我要办身份证"},
+        },
+    )
 
 
 def test_full_disk_fails_clearly_and_recovers(small_disk):
-    app = Appliance(workers="dialogue,gateway", env={"APPLIANCE_PATHS_DATA_DIR": str(small_disk / "data")}).wait_ready()
+    app = Appliance(
+        workers="dialogue,gateway", env={"APPLIANCE_PATHS_DATA_DIR": str(small_disk / "data")}
+    ).wait_ready()
     try:
         status, before = handshake(app, "before")
         assert status == 200
@@ -55,8 +65,12 @@ def test_full_disk_fails_clearly_and_recovers(small_disk):
         filler.unlink()
         status, after = handshake(app, "after")
         assert status == 200 and after["hash"]
-        status, summary = app.post("/storage", {"user_id": "before", "type": "storage", "hash": before["hash"]})
-        assert status == 400 and "after the questions" in summary["reason"]  # the session committed before is intact
+        status, summary = app.post(
+            "/storage", {"user_id": "before", "type": "storage", "hash": before["hash"]}
+        )
+        assert (
+            status == 400 and "after the questions" in summary["reason"]
+        )  # the session committed before is intact
     finally:
         app.stop()
     db = sqlite3.connect(small_disk / "data" / "appliance.sqlite3")

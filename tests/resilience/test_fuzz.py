@@ -8,19 +8,25 @@ import time
 
 import pytest
 import websocket
+from harness import Appliance
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from harness import Appliance
 
 FUZZ = settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 HTTP_TYPES = {"handshake", "storage", "summary", "processing", "busy", "error"}
 FIELDS = ["user_id", "type", "hash", "info", "input", "text", "media", "name", "phone", "id_card", "birth"]
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-2**70, 2**70) | st.floats(allow_nan=False) | st.text(max_size=40),
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.sampled_from(FIELDS), children, max_size=5),
-    max_leaves=20)
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**70), 2**70)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=40),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.sampled_from(FIELDS), children, max_size=5)
+    ),
+    max_leaves=20,
+)
 odd_text = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=200)
 
 
@@ -45,8 +51,10 @@ def test_http_random_bytes(app, raw):
 
 
 @FUZZ
-@given(body=st.dictionaries(st.sampled_from(FIELDS), json_values, max_size=6),
-       kind=st.sampled_from(["handshake", "storage", "summary", "x", None]))
+@given(
+    body=st.dictionaries(st.sampled_from(FIELDS), json_values, max_size=6),
+    kind=st.sampled_from(["handshake", "storage", "summary", "x", None]),
+)
 def test_http_wrong_types_in_every_field(app, body, kind):
     if kind is not None:
         body["type"] = kind
@@ -57,14 +65,25 @@ def test_http_wrong_types_in_every_field(app, body, kind):
 @FUZZ
 @given(text=odd_text, info=st.dictionaries(st.sampled_from(FIELDS), odd_text, max_size=5))
 def test_http_unicode_oddities(app, text, info):
-    status, reply = app.post("/handshake", {"user_id": text or "u", "type": "handshake", "info": info,
-                                            "input": {"type": "text", "text": text or "办"}})
+    status, reply = app.post(
+        "/handshake",
+        {
+            "user_id": text or "u",
+            "type": "handshake",
+            "info": info,
+            "input": {"type": "text", "text": text or "办"},
+        },
+    )
     check_http(status, reply)
 
 
 def test_http_huge_and_deep_json(app):
     check_http(*app.post("/", b'{"a":' * 100_000 + b"1" + b"}" * 100_000))
-    check_http(*app.post("/", json.dumps({"user_id": "u", "type": "handshake", "info": {"name": "x" * 10**7}}).encode()))
+    check_http(
+        *app.post(
+            "/", json.dumps({"user_id": "u", "type": "handshake", "info": {"name": "x" * 10**7}}).encode()
+        )
+    )
 
 
 @FUZZ
@@ -123,8 +142,16 @@ def test_slow_loris_and_idle_connections_do_not_starve_citizens(app):
         slow.append(s)
     idle = [app.ws("tool", "/stt") for _ in range(1000)]  # connected, never speaking
     try:
-        status, body = app.post("/handshake", {"user_id": "u", "type": "handshake", "info": {},
-                                               "input": {"type": "text", "text": "我要办驾驶证"}}, timeout=30)
+        status, body = app.post(
+            "/handshake",
+            {
+                "user_id": "u",
+                "type": "handshake",
+                "info": {},
+                "input": {"type": "text", "text": "我要办驾驶证"},
+            },
+            timeout=30,
+        )
         assert status == 200 and body["classify"] == "驾驶证"
         ws = app.ws("tool", "/tts")
         ws.send("好")

@@ -7,7 +7,6 @@ import statistics
 import threading
 import time
 
-
 from harness import ROOT, Appliance
 
 FACES = ROOT / "tests" / "data" / "faces"
@@ -20,13 +19,19 @@ def percentiles(values):
     if not values:
         return {}
     q = statistics.quantiles(values, n=100)
-    return {"p50": round(q[49] * 1000, 1), "p95": round(q[94] * 1000, 1), "p99": round(q[98] * 1000, 1),
-            "n": len(values)}
+    return {
+        "p50": round(q[49] * 1000, 1),
+        "p95": round(q[94] * 1000, 1),
+        "p99": round(q[98] * 1000, 1),
+        "n": len(values),
+    }
 
 
 def test_load_on_loopback():
-    app = Appliance(workers="dialogue,face,gateway", env={"APPLIANCE_FACE_PREDICT_MAX_FRAMES": "10000",
-                                                          "APPLIANCE_LIMITS_MAX_INFLIGHT": "16"}).wait_ready()
+    app = Appliance(
+        workers="dialogue,face,gateway",
+        env={"APPLIANCE_FACE_PREDICT_MAX_FRAMES": "10000", "APPLIANCE_LIMITS_MAX_INFLIGHT": "16"},
+    ).wait_ready()
     image = (FACES / "biden.jpg").read_bytes()
     stop = time.monotonic() + SECONDS
     lock = threading.Lock()
@@ -51,8 +56,16 @@ def test_load_on_loopback():
         while time.monotonic() < stop:
             n += 1
             started = time.monotonic()
-            status, body = app.post("/handshake", {"user_id": f"load-{n}", "type": "handshake", "info": {},
-                                                   "input": {"type": "text", "text": "我要办社保卡"}}, timeout=60)
+            status, body = app.post(
+                "/handshake",
+                {
+                    "user_id": f"load-{n}",
+                    "type": "handshake",
+                    "info": {},
+                    "input": {"type": "text", "text": "我要办社保卡"},
+                },
+                timeout=60,
+            )
             count("handshakes", body["type"], started)
             time.sleep(max(0.0, 16 / HANDSHAKES_PER_S - (time.monotonic() - started)))
 
@@ -69,14 +82,24 @@ def test_load_on_loopback():
         for t in threads:
             t.join(90)
         assert not any(t.is_alive() for t in threads), "a client never got its answer"
-        report = {"frames": percentiles(results["frames"]), "handshakes": percentiles(results["handshakes"]),
-                  "outcomes": results["outcomes"], "peak_rss_mb": round(peak / 1e6)}
+        report = {
+            "frames": percentiles(results["frames"]),
+            "handshakes": percentiles(results["handshakes"]),
+            "outcomes": results["outcomes"],
+            "peak_rss_mb": round(peak / 1e6),
+        }
         print("load:", json.dumps(report, ensure_ascii=False))
         health = app.wait_healthy()
         assert all(w["restarts"] == 0 for w in health["workers"]), health
         assert results["outcomes"].get("handshakes:handshake", 0) > 0
-        assert set(k.split(":")[1] for k in results["outcomes"] if k.startswith("handshakes")) <= {"handshake", "busy"}
-        assert set(k.split(":")[1] for k in results["outcomes"] if k.startswith("frames")) <= {"unknown", "busy"}
+        assert set(k.split(":")[1] for k in results["outcomes"] if k.startswith("handshakes")) <= {
+            "handshake",
+            "busy",
+        }
+        assert set(k.split(":")[1] for k in results["outcomes"] if k.startswith("frames")) <= {
+            "unknown",
+            "busy",
+        }
         assert peak < 2e9  # bounded: high-water marks and queue limits, not growth with the load
     finally:
         app.stop()

@@ -15,13 +15,13 @@ from pathlib import Path
 
 import pytest
 import websocket
+from harness import Appliance
 
 from appliance.dialogue.fields import parse_field
 from appliance.dialogue.idcard import birth_of, check_digit
 from appliance.dialogue.numbers import format_date
 from appliance.dialogue.qna import CLOSING, INTRO, QUESTIONS
 from appliance.dialogue.record import OUTPUT_FIELDS
-from harness import Appliance
 
 POINTS = ("before_store", "after_store", "after_reply")
 
@@ -31,23 +31,52 @@ def id_number(first17: str) -> str:
 
 
 CITIZENS = [  # what each citizen says, by field (护照 + 营业执照 ask all of these)
-    ("zhang", {"name": "张伟", "gender": "女", "nationality": "汉族", "id_card": id_number("31011519920615002"),
-               "phone": "13812345678", "hukou": "上海市浦东新区", "address": "上海市浦东新区世纪大道100号",
-               "education": "本科", "political_status": "党员", "career": "护士", "email": "zhangwei@example.com"}),
-    ("ma", {"name": "马强", "gender": "男", "nationality": "回族", "id_card": id_number("64010419880203001"),
-            "phone": "15987654321", "hukou": "宁夏银川市兴庆区", "address": "银川市兴庆区解放西街8号",
-            "education": "硕士", "political_status": "群众", "career": "厨师", "email": "maqiang@example.cn"}),
+    (
+        "zhang",
+        {
+            "name": "张伟",
+            "gender": "女",
+            "nationality": "汉族",
+            "id_card": id_number("31011519920615002"),
+            "phone": "13812345678",
+            "hukou": "上海市浦东新区",
+            "address": "上海市浦东新区世纪大道100号",
+            "education": "本科",
+            "political_status": "党员",
+            "career": "护士",
+            "email": "zhangwei@example.com",
+        },
+    ),
+    (
+        "ma",
+        {
+            "name": "马强",
+            "gender": "男",
+            "nationality": "回族",
+            "id_card": id_number("64010419880203001"),
+            "phone": "15987654321",
+            "hukou": "宁夏银川市兴庆区",
+            "address": "银川市兴庆区解放西街8号",
+            "education": "硕士",
+            "political_status": "群众",
+            "career": "厨师",
+            "email": "maqiang@example.cn",
+        },
+    ),
 ]
 
 
 @pytest.fixture(scope="module")
 def app():
     faults = Path(tempfile.mkdtemp(prefix="ka-faults-"))
-    app = Appliance(workers="dialogue,gateway", env={
-        "KIOSK_TEST_FAULTS": str(faults),
-        "APPLIANCE_LIMITS_BUS_TIMEOUT": "30",  # room for a restart under a loaded test machine
-        "APPLIANCE_SUPERVISOR_RESTART_BUDGET": "1000",  # dozens of kills on purpose
-    }).wait_ready()
+    app = Appliance(
+        workers="dialogue,gateway",
+        env={
+            "KIOSK_TEST_FAULTS": str(faults),
+            "APPLIANCE_LIMITS_BUS_TIMEOUT": "30",  # room for a restart under a loaded test machine
+            "APPLIANCE_SUPERVISOR_RESTART_BUDGET": "1000",  # dozens of kills on purpose
+        },
+    ).wait_ready()
     app.faults = faults
     yield app
     app.stop()
@@ -81,7 +110,9 @@ def open_qna(app, user_id: str, hash_: str):
     return ws, ws.recv()
 
 
-def converse(app, user_id: str, hash_: str, said: dict, first_point: int, kill_gateway_after: int | None = None):
+def converse(
+    app, user_id: str, hash_: str, said: dict, first_point: int, kill_gateway_after: int | None = None
+):
     """Answer every question, killing the dialogue worker at a point of each answer in turn."""
     ws, question = open_qna(app, user_id, hash_)
     kills, answered = 0, []
@@ -115,14 +146,22 @@ def converse(app, user_id: str, hash_: str, said: dict, first_point: int, kill_g
 def test_answers_apply_once_to_their_own_question_whatever_is_killed(app):
     total = 0
     for n, (user_id, said) in enumerate(CITIZENS):
-        status, hs = app.post("/handshake", {"user_id": user_id, "type": "handshake", "info": {},
-                                             "input": {"type": "text", "text": "我要办护照，还要办营业执照"}})
+        status, hs = app.post(
+            "/handshake",
+            {
+                "user_id": user_id,
+                "type": "handshake",
+                "info": {},
+                "input": {"type": "text", "text": "我要办护照，还要办营业执照"},
+            },
+        )
         assert status == 200 and hs["classify"] == "护照/营业执照", hs
         if n == 1:
             kill_dialogue(app)  # qna opened during a restart: waited for, not refused
             total += 1
-        answered, kills = converse(app, user_id, hs["hash"], said, first_point=n,
-                                   kill_gateway_after=5 if n == 1 else None)
+        answered, kills = converse(
+            app, user_id, hs["hash"], said, first_point=n, kill_gateway_after=5 if n == 1 else None
+        )
         assert sorted(answered) == sorted(said)
         total += kills
         status, stored = app.post("/storage", {"user_id": user_id, "type": "storage", "hash": hs["hash"]})
@@ -134,9 +173,15 @@ def test_answers_apply_once_to_their_own_question_whatever_is_killed(app):
             if field != "age":
                 assert output[field] == expected.get(field), (field, output[field], expected.get(field))
         db = sqlite3.connect(app.data_dir / "appliance.sqlite3")
-        row = db.execute("select career, political_status, phone, id_card from citizen where user_id = ?",
-                         (user_id,)).fetchone()
-        assert row == (expected["career"], expected["political_status"], expected["phone"], expected["id_card"])
+        row = db.execute(
+            "select career, political_status, phone, id_card from citizen where user_id = ?", (user_id,)
+        ).fetchone()
+        assert row == (
+            expected["career"],
+            expected["political_status"],
+            expected["phone"],
+            expected["id_card"],
+        )
     restarts = next(w for w in app.health()["workers"] if w["name"] == "dialogue")["restarts"]
     assert restarts >= total >= 20  # the kills really happened
 
@@ -145,8 +190,15 @@ def test_a_final_failure_is_one_error_frame_then_close():
     """The dialogue worker frozen past limits.bus_timeout: no busy frames, one error frame, close 1013."""
     app = Appliance(workers="dialogue,gateway", env={"APPLIANCE_LIMITS_BUS_TIMEOUT": "1.5"}).wait_ready()
     try:
-        _, hs = app.post("/handshake", {"user_id": "frozen", "type": "handshake", "info": {},
-                                        "input": {"type": "text", "text": "我要办护照"}})
+        _, hs = app.post(
+            "/handshake",
+            {
+                "user_id": "frozen",
+                "type": "handshake",
+                "info": {},
+                "input": {"type": "text", "text": "我要办护照"},
+            },
+        )
         ws, question = open_qna(app, "frozen", hs["hash"])
         assert field_of(question) == "name"
         pid = app.worker_pid("dialogue")

@@ -9,10 +9,10 @@ import sqlite3
 import time
 
 import pytest
+from harness import ROOT, Appliance, wait_gone
+from load_clients import Load
 
 from appliance.dialogue.idcard import check_digit
-from load_clients import Load
-from harness import ROOT, Appliance, wait_gone
 
 FACES = ROOT / "tests" / "data" / "faces"
 WORKERS = "dialogue,face,speech,gateway"
@@ -28,10 +28,23 @@ def committed_state(app):
         if json.loads(ws.recv())["message"] == "success":
             break
     id17 = "11010519900307001"
-    _, hs = app.post("/handshake", {"user_id": "kept", "type": "handshake", "input": {"type": "text", "text": "办身份证"},
-                                    "info": {"name": "李明", "gender": "男", "nationality": "汉", "phone": "13912345678",
-                                             "id_card": id17 + check_digit(id17), "hukou": "北京",
-                                             "address": "北京市朝阳区建国路88号"}})
+    _, hs = app.post(
+        "/handshake",
+        {
+            "user_id": "kept",
+            "type": "handshake",
+            "input": {"type": "text", "text": "办身份证"},
+            "info": {
+                "name": "李明",
+                "gender": "男",
+                "nationality": "汉",
+                "phone": "13912345678",
+                "id_card": id17 + check_digit(id17),
+                "hukou": "北京",
+                "address": "北京市朝阳区建国路88号",
+            },
+        },
+    )
     qna = app.ws("flow_socket", "/qna")
     qna.send(json.dumps({"user_id": "kept", "type": "qna", "hash": hs["hash"]}))
     while qna.recv() != "":
@@ -72,7 +85,12 @@ def test_kill9_each_worker_under_load_then_the_whole_service(speech_wav):
             time.sleep(2.0)  # requests in flight on every port
             old = app.worker_pid(name)
             os.kill(old, signal.SIGKILL)
-            app.wait_healthy(60, predicate=lambda h: next(w for w in h["workers"] if w["name"] == name)["pid"] not in (old, None))
+            app.wait_healthy(
+                60,
+                predicate=lambda h: (
+                    next(w for w in h["workers"] if w["name"] == name)["pid"] not in (old, None)
+                ),
+            )
             time.sleep(1.0)
             outcomes = load.stop()
             hung = {channel: counts["hung"] for channel, counts in outcomes.items() if counts["hung"]}

@@ -84,7 +84,9 @@ async def test_async_round_trip_zero_copy_payloads(endpoint):
         loop = asyncio.get_running_loop()
         frames = await loop.run_in_executor(None, router.recv_multipart)
         header, payloads = bus.decode(frames[1:])
-        router.send_multipart([frames[0], *bus.encode({"id": header["id"], "ok": True, "n": len(payloads[0])})])
+        router.send_multipart(
+            [frames[0], *bus.encode({"id": header["id"], "ok": True, "n": len(payloads[0])})]
+        )
 
     server = asyncio.ensure_future(serve())
     reply, _ = await client.request("size", payloads=[memoryview(image)])

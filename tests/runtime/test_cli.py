@@ -8,12 +8,26 @@ from harness import ROOT
 
 
 def run(*args, env=None):
-    return subprocess.run([sys.executable, "-m", "appliance", *args], cwd=ROOT, capture_output=True, text=True,
-                          env={**os.environ, **(env or {})}, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "appliance", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=60,
+    )
 
 
 def test_help_on_every_command():
-    for args in ([], ["run"], ["status"], ["config"], ["config", "show"], ["config", "validate"], ["models", "fetch"]):
+    for args in (
+        [],
+        ["run"],
+        ["status"],
+        ["config"],
+        ["config", "show"],
+        ["config", "validate"],
+        ["models", "fetch"],
+    ):
         result = run(*args, "--help")
         assert result.returncode == 0 and "Usage:" in result.stdout and len(result.stdout) > 150
 

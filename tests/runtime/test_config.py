@@ -25,40 +25,59 @@ def test_every_key_is_commented_in_the_shipped_file():
     lines = SHIPPED.read_text().splitlines()
     for i, line in enumerate(lines):
         if "=" in line and not line.startswith("#"):
-            block = lines[max(0, i - 3):i]
+            block = lines[max(0, i - 3) : i]
             assert any(l.startswith("#") for l in block), f"key without a comment: {line}"
 
 
 def test_required_keys_and_defaults():
     s = config.load(SHIPPED, environ={})
-    assert (s.ports.bind, s.ports.tool, s.ports.flow_socket, s.ports.flow_http) == ("127.0.0.1", 3304, 444, 10925)
-    for key in ("sebox.url", "tencent.base_url", "tencent.token", "liveness_api.url",
-                "liveness_api.app_id", "liveness_api.authorization", "paths.data_dir"):
+    assert (s.ports.bind, s.ports.tool, s.ports.flow_socket, s.ports.flow_http) == (
+        "127.0.0.1",
+        3304,
+        444,
+        10925,
+    )
+    for key in (
+        "sebox.url",
+        "tencent.base_url",
+        "tencent.token",
+        "liveness_api.url",
+        "liveness_api.app_id",
+        "liveness_api.authorization",
+        "paths.data_dir",
+    ):
         section, name = key.split(".")
         assert hasattr(getattr(s, section), name)
     assert s.data_dir == SHIPPED.parents[1] / "var" / "data"
 
 
 def test_environment_overrides_file():
-    env = {"APPLIANCE_PORTS_FLOW_HTTP": "18080", "APPLIANCE_LIVENESS_API_APP_ID": "app-7",
-           "APPLIANCE_SUPERVISOR_WORKERS": "gateway, dialogue", "APPLIANCE_SEBOX_ENABLED": "yes",
-           "APPLIANCE_SUPERVISOR_HEARTBEAT_INTERVAL": "0.5"}
+    env = {
+        "APPLIANCE_PORTS_FLOW_HTTP": "18080",
+        "APPLIANCE_LIVENESS_API_APP_ID": "app-7",
+        "APPLIANCE_SUPERVISOR_WORKERS": "gateway, dialogue",
+        "APPLIANCE_SEBOX_ENABLED": "yes",
+        "APPLIANCE_SUPERVISOR_HEARTBEAT_INTERVAL": "0.5",
+    }
     s = config.load(SHIPPED, environ=env)
     assert s.ports.flow_http == 18080 and s.liveness_api.app_id == "app-7"
     assert s.supervisor.workers == ("gateway", "dialogue") and s.sebox.enabled is True
     assert s.supervisor.heartbeat_interval == 0.5
 
 
-@pytest.mark.parametrize("env,words", [
-    ({"APPLIANCE_PORTS_FLOW_HTTP": "eighty"}, ["ports.flow_http", "'eighty'", "integer"]),
-    ({"APPLIANCE_PORTS_TOOL": "70000"}, ["ports.tool", "70000", "0..65535"]),
-    ({"APPLIANCE_PORTS_BIND": "localhost:1"}, ["ports.bind", "IP address"]),
-    ({"APPLIANCE_PORTS_BIND": "0.0.0.0"}, ["allow_remote"]),
-    ({"APPLIANCE_SUPERVISOR_WORKERS": "gateway,camera9"}, ["supervisor.workers", "camera9"]),
-    ({"APPLIANCE_SEBOX_ENABLED": "perhaps"}, ["sebox.enabled", "true/false"]),
-    ({"APPLIANCE_PORTS_TOOL": "10925"}, ["must differ"]),
-    ({"APPLIANCE_LOGGING_LEVEL": "LOUD"}, ["logging.level", "LOUD"]),
-])
+@pytest.mark.parametrize(
+    "env,words",
+    [
+        ({"APPLIANCE_PORTS_FLOW_HTTP": "eighty"}, ["ports.flow_http", "'eighty'", "integer"]),
+        ({"APPLIANCE_PORTS_TOOL": "70000"}, ["ports.tool", "70000", "0..65535"]),
+        ({"APPLIANCE_PORTS_BIND": "localhost:1"}, ["ports.bind", "IP address"]),
+        ({"APPLIANCE_PORTS_BIND": "0.0.0.0"}, ["allow_remote"]),
+        ({"APPLIANCE_SUPERVISOR_WORKERS": "gateway,camera9"}, ["supervisor.workers", "camera9"]),
+        ({"APPLIANCE_SEBOX_ENABLED": "perhaps"}, ["sebox.enabled", "true/false"]),
+        ({"APPLIANCE_PORTS_TOOL": "10925"}, ["must differ"]),
+        ({"APPLIANCE_LOGGING_LEVEL": "LOUD"}, ["logging.level", "LOUD"]),
+    ],
+)
 def test_bad_values_name_key_value_and_allowed(env, words):
     with pytest.raises(config.ConfigError) as err:
         config.load(SHIPPED, environ=env)
@@ -82,7 +101,9 @@ def test_unknown_keys_and_sections_in_file(tmp_path):
 
 
 def test_wide_bind_needs_allow_remote():
-    s = config.load(SHIPPED, environ={"APPLIANCE_PORTS_BIND": "0.0.0.0", "APPLIANCE_PORTS_ALLOW_REMOTE": "true"})
+    s = config.load(
+        SHIPPED, environ={"APPLIANCE_PORTS_BIND": "0.0.0.0", "APPLIANCE_PORTS_ALLOW_REMOTE": "true"}
+    )
     assert s.ports.bind == "0.0.0.0"
 
 
@@ -98,6 +119,7 @@ def test_settings_are_frozen_and_documented():
     with pytest.raises(dataclasses.FrozenInstanceError):
         s.ports.tool = 1
     from appliance.config import sections as config_sections
+
     source = open(config_sections.__file__, encoding="utf-8").read()
     for section in config.SECTIONS.values():
         for f in dataclasses.fields(section):

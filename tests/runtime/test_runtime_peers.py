@@ -16,7 +16,7 @@ from appliance.gateway import backends
 from appliance.runtime import bus, endpoints, peers
 from appliance.runtime.peers import NotEnabled, Peers
 
-WORKER = textwrap.dedent('''
+WORKER = textwrap.dedent("""
     import sys
     from appliance import config
     from appliance.runtime.worker import ServiceWorker
@@ -28,7 +28,7 @@ WORKER = textwrap.dedent('''
             return {"echo": lambda header, payloads: ({"text": header["text"]}, payloads)}
 
     sys.exit(Echo(config.load()).run())
-''')
+""")
 
 
 @pytest.fixture
@@ -40,8 +40,12 @@ def echo():
     env = {**os.environ, "APPLIANCE_PATHS_RUNTIME_DIR": run}
     proc = subprocess.Popen([sys.executable, "-c", WORKER], env=env)
     assert control.poll(30_000), "worker never reported"
-    settings = config.load(environ={"APPLIANCE_PATHS_RUNTIME_DIR": run,
-                                    "APPLIANCE_SUPERVISOR_WORKERS": "speech,dialogue,gateway"})
+    settings = config.load(
+        environ={
+            "APPLIANCE_PATHS_RUNTIME_DIR": run,
+            "APPLIANCE_SUPERVISOR_WORKERS": "speech,dialogue,gateway",
+        }
+    )
     yield settings, proc
     proc.kill()
     proc.wait()
@@ -55,10 +59,13 @@ def test_call_reuses_sockets_across_threads_and_closes_them(echo):
     reply, frames = client.call("speech", "echo", {"text": "一"}, [b"x"])
     assert reply["ok"] and reply["text"] == "一" and frames == [b"x"]
     replies = []
+
     def one(i):
         replies.append(client.call("speech", "echo", {"text": str(i)}))
 
-    threads = [threading.Thread(target=one, args=(i,)) for i in range(30)]  # short-lived threads, as the dialogue's audio handshakes are
+    threads = [
+        threading.Thread(target=one, args=(i,)) for i in range(30)
+    ]  # short-lived threads, as the dialogue's audio handshakes are
     for t in threads:
         t.start()
     for t in threads:
@@ -66,7 +73,7 @@ def test_call_reuses_sockets_across_threads_and_closes_them(echo):
     assert sorted(int(r[0]["text"]) for r in replies) == list(range(30))
     assert client.open_sockets() <= 30  # one per concurrent call at most, never one per thread kept for ever
     before = client.open_sockets()
-    for i in range(20):
+    for _ in range(20):
         client.call("speech", "echo", {"text": "again"})
     assert client.open_sockets() == before  # sequential calls reuse an idle socket
     client.close()

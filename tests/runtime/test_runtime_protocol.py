@@ -17,13 +17,28 @@ from appliance.runtime import bus, endpoints
 from appliance.runtime.protocol import ExitCode, Heartbeat, Kind, WorkerState
 from appliance.workers import REGISTRY, ops, worker_class
 
-OPS = {"camera": ops.Camera, "dialogue": ops.Dialogue, "face": ops.Face, "liveness": ops.Liveness,
-       "speech": ops.Speech, "sync": ops.Sync}
+OPS = {
+    "camera": ops.Camera,
+    "dialogue": ops.Dialogue,
+    "face": ops.Face,
+    "liveness": ops.Liveness,
+    "speech": ops.Speech,
+    "sync": ops.Sync,
+}
 
 
 def test_the_wire_values_do_not_change():
-    assert [int(c) for c in (ExitCode.OK, ExitCode.FAIL, ExitCode.USAGE, ExitCode.BUDGET, ExitCode.START,
-                             ExitCode.WORKER_CONFIG)] == [0, 1, 2, 3, 4, 78]
+    assert [
+        int(c)
+        for c in (
+            ExitCode.OK,
+            ExitCode.FAIL,
+            ExitCode.USAGE,
+            ExitCode.BUDGET,
+            ExitCode.START,
+            ExitCode.WORKER_CONFIG,
+        )
+    ] == [0, 1, 2, 3, 4, 78]
     assert [str(s) for s in WorkerState] == ["starting", "ready", "backoff", "stopped"]
     assert {str(k) for k in Kind} == {"ready", "heartbeat", "fatal", "spare"}
 
@@ -50,7 +65,7 @@ def test_every_worker_answers_exactly_its_named_ops_and_reports_status_before_se
     worker.peers.close()
 
 
-SPARE = textwrap.dedent('''
+SPARE = textwrap.dedent("""
     import sys
     from appliance import config
     from appliance.runtime.worker import ServiceWorker
@@ -65,7 +80,7 @@ SPARE = textwrap.dedent('''
             return {"echo": lambda header, payloads: {"loaded": self.loaded}}
 
     sys.exit(Echo(config.load()).run(spare=True))
-''')
+""")
 
 
 def test_a_spare_loads_waits_and_serves_once_promoted():

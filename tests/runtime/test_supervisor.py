@@ -27,7 +27,9 @@ def test_kill9_worker_comes_back_and_health_recovers(start_appliance):
     for name in ("dialogue", "gateway"):
         old = app.worker_pid(name)
         os.kill(old, signal.SIGKILL)
-        health = app.wait_healthy(predicate=lambda h: next(w for w in h["workers"] if w["name"] == name)["pid"] != old)
+        health = app.wait_healthy(
+            predicate=lambda h: next(w for w in h["workers"] if w["name"] == name)["pid"] != old
+        )
         worker = next(w for w in health["workers"] if w["name"] == name)
         assert worker["restarts"] == 1 and "died" in worker["last_exit"]
     assert app.proc.poll() is None
@@ -63,9 +65,14 @@ def test_watchdog_pings_stop_while_a_worker_is_stuck(start_appliance):
     lines = app.notify.lines()
     # From the status that reports the worker down to the one that reports serving again,
     # the supervisor must not have pinged the watchdog.
-    down = next(i for i, l in enumerate(lines)
-                if l.startswith("STATUS=") and ("dialogue backoff" in l or "dialogue starting" in l))
-    up = next(i for i, l in enumerate(lines) if i > down and l.startswith("STATUS=") and l.endswith("serving"))
+    down = next(
+        i
+        for i, l in enumerate(lines)
+        if l.startswith("STATUS=") and ("dialogue backoff" in l or "dialogue starting" in l)
+    )
+    up = next(
+        i for i, l in enumerate(lines) if i > down and l.startswith("STATUS=") and l.endswith("serving")
+    )
     assert "WATCHDOG=1" not in lines[down:up]
     assert "WATCHDOG=1" in lines[up:] or app.notify.wait_for("WATCHDOG=1", 5)
     assert "no heartbeat" in next(w for w in app.health()["workers"] if w["name"] == "dialogue")["last_exit"]
@@ -85,7 +92,13 @@ def test_restart_budget_exhausted_exits_nonzero(start_appliance):
 
 def test_bad_config_fails_at_start_naming_the_key(tmp_path):
     env = {**os.environ, "APPLIANCE_PORTS_FLOW_HTTP": "eighty"}
-    result = subprocess.run([sys.executable, "-m", "appliance", "run"], env=env, cwd=ROOT,
-                            capture_output=True, text=True, timeout=30)
+    result = subprocess.run(
+        [sys.executable, "-m", "appliance", "run"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert result.returncode == 2
     assert "ports.flow_http" in result.stderr and "'eighty'" in result.stderr

@@ -10,7 +10,7 @@ import zmq
 
 from appliance.runtime import bus, endpoints
 
-WORKER = textwrap.dedent('''
+WORKER = textwrap.dedent("""
     import sys, threading, time
     from appliance import config
     from appliance.runtime.worker import ServiceWorker, HandlerError
@@ -31,18 +31,24 @@ WORKER = textwrap.dedent('''
             return {}
 
     sys.exit(Echo(config.load()).run())
-''')
+""")
 
 
 @pytest.fixture
 def worker(tmp_path_factory):
-    import tempfile, os
+    import os
+    import tempfile
+
     run = tempfile.mkdtemp(prefix="ka-w-")
     ctx = zmq.Context()
     control = ctx.socket(zmq.PULL)
     control.bind(endpoints.supervisor_control(run))
-    env = {**os.environ, "APPLIANCE_PATHS_RUNTIME_DIR": run, "APPLIANCE_LIMITS_MAX_INFLIGHT": "2",
-           "APPLIANCE_SUPERVISOR_HEARTBEAT_INTERVAL": "0.1"}
+    env = {
+        **os.environ,
+        "APPLIANCE_PATHS_RUNTIME_DIR": run,
+        "APPLIANCE_LIMITS_MAX_INFLIGHT": "2",
+        "APPLIANCE_SUPERVISOR_HEARTBEAT_INTERVAL": "0.1",
+    }
     proc = subprocess.Popen([sys.executable, "-c", WORKER], env=env)
     assert control.poll(30_000), "worker never reported"
     first, _ = bus.decode(control.recv_multipart())
@@ -88,9 +94,12 @@ def test_errors_are_answers_not_crashes(worker):
 def test_full_queue_answers_busy(worker):
     clients = [bus.BusClient(worker[2], timeout=5) for _ in range(3)]
     import threading
+
     results = []
-    threads = [threading.Thread(target=lambda c=c: results.append(c.request("slow", {"seconds": 1.0})))
-               for c in clients[:2]]
+    threads = [
+        threading.Thread(target=lambda c=c: results.append(c.request("slow", {"seconds": 1.0})))
+        for c in clients[:2]
+    ]
     for t in threads:
         t.start()
     time.sleep(0.3)  # both slow requests are in flight (max_inflight = 2)
@@ -104,6 +113,7 @@ def test_full_queue_answers_busy(worker):
 def test_heartbeat_reports_a_long_request(worker):
     proc, control, endpoint = worker
     import threading
+
     client = bus.BusClient(endpoint, timeout=5)
     t = threading.Thread(target=lambda: client.request("slow", {"seconds": 1.0}))
     t.start()

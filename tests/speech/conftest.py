@@ -1,4 +1,5 @@
 """Shared fixtures of the speech engine tests: models (fetched once), engines loaded once."""
+
 import os
 from pathlib import Path
 

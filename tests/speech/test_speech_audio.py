@@ -1,4 +1,5 @@
 """Audio decoding/encoding: every WAV flavour, resampling accuracy, and each bad input."""
+
 import io
 import struct
 import wave
@@ -9,8 +10,9 @@ import pytest
 from appliance.speech.audio import AudioError, decode_audio, encode_wav, read_wav, resample
 
 
-def _wav(samples: np.ndarray, rate: int, channels: int, bits: int, fmt: int = 1,
-         extensible: bool = False) -> bytes:
+def _wav(
+    samples: np.ndarray, rate: int, channels: int, bits: int, fmt: int = 1, extensible: bool = False
+) -> bytes:
     """Build a RIFF/WAVE file by hand (the stdlib cannot write float or extensible)."""
     x = np.repeat(samples[:, None], channels, axis=1).reshape(-1)
     if fmt == 3:
@@ -31,7 +33,9 @@ def _wav(samples: np.ndarray, rate: int, channels: int, bits: int, fmt: int = 1,
         body += struct.pack("<HHI", 22, bits, 0) + struct.pack("<H", fmt) + b"\x00" * 14
     fmt_chunk = b"fmt " + struct.pack("<I", len(body)) + body
     data_chunk = b"data" + struct.pack("<I", len(raw)) + raw
-    return b"RIFF" + struct.pack("<I", 4 + len(fmt_chunk) + len(data_chunk)) + b"WAVE" + fmt_chunk + data_chunk
+    return (
+        b"RIFF" + struct.pack("<I", 4 + len(fmt_chunk) + len(data_chunk)) + b"WAVE" + fmt_chunk + data_chunk
+    )
 
 
 def _sine(freq: float, rate: int, seconds: float = 1.0, amp: float = 0.5) -> np.ndarray:

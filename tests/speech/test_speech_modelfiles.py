@@ -1,4 +1,5 @@
 """Model set-up: checksums pinned, idempotent, clear errors for corrupt or missing files."""
+
 import pytest
 
 from appliance.speech import modelfiles
@@ -26,6 +27,7 @@ def test_join_with_wrong_checksum_is_refused(tmp_path):
         modelfiles._install(target, [a, b], "0" * 64)
     assert not target.exists() and not target.with_name("model.bin.tmp").exists()
     import hashlib
+
     modelfiles._install(target, [a, b], hashlib.sha256(b"part onepart two").hexdigest())
     assert target.read_bytes() == b"part onepart two"
 
@@ -44,6 +46,7 @@ def test_engines_refuse_to_start_without_models(tmp_path):
     with pytest.raises(ModelError, match="ensure_models"):
         require(tmp_path, ["whisper-base/model.bin"])
     from appliance.speech.stt import SpeechToText
+
     with pytest.raises(ModelError):
         SpeechToText(tmp_path)
 
@@ -58,4 +61,5 @@ def test_sha256_of_streams(tmp_path):
     p = tmp_path / "f"
     p.write_bytes(b"x" * (3 << 20))
     import hashlib
+
     assert sha256_of(p) == hashlib.sha256(b"x" * (3 << 20)).hexdigest()

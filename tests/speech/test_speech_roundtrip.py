@@ -1,5 +1,14 @@
 """Round trip TTS -> WAV bytes -> STT on real models: the service names must come back."""
-from appliance.speech.roundtrip import REQUESTS, cer, edit_distance, normalize_for_cer, round_trip, evaluate, service_hits
+
+from appliance.speech.roundtrip import (
+    REQUESTS,
+    cer,
+    edit_distance,
+    evaluate,
+    normalize_for_cer,
+    round_trip,
+    service_hits,
+)
 
 
 def test_edit_distance_and_cer_normalisation():
@@ -20,7 +29,9 @@ def test_round_trip_keeps_the_intent(speech_stt, speech_tts):
     rows = round_trip(speech_stt, speech_tts, texts)
     heard, said = service_hits(rows)
     print(f"service names heard verbatim {heard}/{said}; rows {rows}")
-    intents = [classifier.classify(r["heard"]).classify == classifier.classify(r["text"]).classify for r in rows]
+    intents = [
+        classifier.classify(r["heard"]).classify == classifier.classify(r["text"]).classify for r in rows
+    ]
     assert sum(intents) / len(intents) >= 0.9, rows
     assert sum(r["cer"] for r in rows) / len(rows) < 0.35, rows
 

@@ -1,10 +1,11 @@
 """Speech to text on real models: synthesised Mandarin, silence, noise, any WAV, backends."""
+
 import numpy as np
 import pytest
 
 from appliance.speech.audio import AudioError, decode_audio, encode_wav, resample
 from appliance.speech.modelfiles import ModelError
-from appliance.speech.stt import STTError, SpeechToText, build_prompt, repetitive, tidy_chinese, to_simplified
+from appliance.speech.stt import SpeechToText, STTError, build_prompt, repetitive, tidy_chinese, to_simplified
 
 
 @pytest.fixture(scope="module")
@@ -44,6 +45,7 @@ def test_stereo_44k1_wav_bytes_are_transcribed(speech_stt, speech_request_audio)
     stereo = np.stack([x, x], axis=1).reshape(-1)
     import io
     import wave
+
     buf = io.BytesIO()
     with wave.open(buf, "wb") as w:
         w.setnchannels(2)
@@ -141,6 +143,7 @@ def test_whispercpp_backend_with_installed_model(speech_request_audio):
     """Runs only where a technician installed a ggml model (none ships in any registry)."""
     import os
     from pathlib import Path
+
     pytest.importorskip("pywhispercpp")
     ggml = Path(os.environ.get("APPLIANCE_WHISPER_GGML", "/nonexistent/ggml-base.bin"))
     if not ggml.is_file():

@@ -1,7 +1,15 @@
 """TTS text preparation: codes read digit by digit, letters spelled, sentences split."""
+
 import pytest
 
-from appliance.speech.textnorm import digits_to_zh, language_of, normalize_zh, spell_codes, spell_letters, split_sentences
+from appliance.speech.textnorm import (
+    digits_to_zh,
+    language_of,
+    normalize_zh,
+    spell_codes,
+    spell_letters,
+    split_sentences,
+)
 
 
 def test_phone_number_is_read_digit_by_digit():

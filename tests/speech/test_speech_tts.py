@@ -1,4 +1,5 @@
 """Text to speech on real models: valid audio, streaming, limits, English, fallback."""
+
 import io
 import shutil
 import wave
@@ -17,7 +18,7 @@ def test_chinese_audio_is_valid(speech_tts):
     seconds = len(audio) / rate
     assert 1.0 < seconds < 8.0
     assert np.all(np.isfinite(audio)) and np.max(np.abs(audio)) <= 1.5
-    assert np.sqrt(np.mean(audio ** 2)) > 0.01  # not silence
+    assert np.sqrt(np.mean(audio**2)) > 0.01  # not silence
 
 
 def test_wav_output_is_16bit_mono(speech_tts):
@@ -82,7 +83,7 @@ def test_espeak_fallback_speaks_chinese():
     except Exception:
         pytest.skip("espeak-ng not installed")
     audio, rate = engine.speak("我要办身份证", "zh")
-    assert len(audio) / rate > 0.5 and np.sqrt(np.mean(audio ** 2)) > 0.01
+    assert len(audio) / rate > 0.5 and np.sqrt(np.mean(audio**2)) > 0.01
 
 
 def test_without_models_falls_back_to_espeak(tmp_path):

@@ -1,4 +1,5 @@
 """TextToSpeech with the sentence cache (real Kokoro): fixed prompts come from disk, others stream."""
+
 import numpy as np
 import pytest
 
@@ -56,9 +57,9 @@ def test_uncached_text_streams_its_first_clause_first(cached_tts):
     assert rest == "对吗？请回答。"
     whole_first = cached_tts.synthesize("您说的是一三九一二三四五六七八，对吗？")[0]
     assert 0 < head.size < whole_first.size  # only the clause was made
-    assert np.all(head[-int(CLAUSE_GAP * cached_tts.rate):] == 0)  # ends with the comma's pause
+    assert np.all(head[-int(CLAUSE_GAP * cached_tts.rate) :] == 0)  # ends with the comma's pause
     second, rest = cached_tts.head(rest, clause=False)
-    assert rest == "请回答。" and np.all(second[-int(SENTENCE_GAP * cached_tts.rate):] == 0)
+    assert rest == "请回答。" and np.all(second[-int(SENTENCE_GAP * cached_tts.rate) :] == 0)
     last, rest = cached_tts.head(rest, clause=False)
     assert rest == "" and last.size > 0 and np.any(last[-100:] != 0)  # no pause after the end
 

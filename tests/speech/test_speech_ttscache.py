@@ -1,4 +1,5 @@
 """The persistent sentence cache: keys, durability, torn files, size bound, concurrent writers."""
+
 import multiprocessing
 import os
 import threading
@@ -29,8 +30,10 @@ def test_round_trip_is_the_16bit_audio(tmp_path):
     assert np.array_equal(np.round(got * 32767), np.round(audio * 32767))  # what encode_wav would send
 
 
-@pytest.mark.parametrize("change", [{"voice": "jf_alpha"}, {"speed": 1.0}, {"engine": "espeak-ng"},
-                                    {"models": {"m": ["abd", 1, 2]}}])
+@pytest.mark.parametrize(
+    "change",
+    [{"voice": "jf_alpha"}, {"speed": 1.0}, {"engine": "espeak-ng"}, {"models": {"m": ["abd", 1, 2]}}],
+)
 def test_any_identity_change_misses(tmp_path, change):
     cache = TTSCache(tmp_path)
     cache.put(IDENT, "好的。", tone())

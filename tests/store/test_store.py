@@ -75,7 +75,10 @@ def _writer(path, n, who):
 def test_several_processes_write_without_errors(tmp_path):
     path = tmp_path / "b.sqlite3"
     store.migrate(store.open_database(path))
-    procs = [multiprocessing.get_context("spawn").Process(target=_writer, args=(path, 100, f"p{k}")) for k in range(3)]
+    procs = [
+        multiprocessing.get_context("spawn").Process(target=_writer, args=(path, 100, f"p{k}"))
+        for k in range(3)
+    ]
     for p in procs:
         p.start()
     for p in procs:

@@ -11,9 +11,8 @@ import time
 import urllib.request
 from pathlib import Path
 
-from PIL import Image
-
 from harness import MODELS, ROOT, free_port
+from PIL import Image
 
 from appliance.runtime import bus, endpoints
 
@@ -47,11 +46,14 @@ class SimProcess:
         self.port = port or free_port()
         self.proc: subprocess.Popen | None = None
 
-    def start(self, timeout: float = 60.0) -> "SimProcess":
+    def start(self, timeout: float = 60.0) -> SimProcess:
         self.log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen([sys.executable, "-m", f"appliance.simulators.{self.kind}",
-                                      "--port", str(self.port), *self.args], cwd=ROOT,
-                                     stdout=self.log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", f"appliance.simulators.{self.kind}", "--port", str(self.port), *self.args],
+            cwd=ROOT,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
@@ -73,8 +75,9 @@ class SimProcess:
 
     def control(self, path: str, body: dict | None = None) -> dict:
         data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}", data=data,
-                                         method="GET" if body is None else "POST")
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{self.port}{path}", data=data, method="GET" if body is None else "POST"
+        )
         with urllib.request.urlopen(request, timeout=30) as response:
             return json.loads(response.read())
 
@@ -83,16 +86,27 @@ class SimProcess:
 
 
 def tencent_sim(tmp: Path, journal: Path, port: int | None = None) -> SimProcess:
-    return SimProcess("tencent", ["--token", TOKEN, "--journal", str(journal), "--models", str(MODELS)],
-                      tmp / "tencent-sim.log", port)
+    return SimProcess(
+        "tencent",
+        ["--token", TOKEN, "--journal", str(journal), "--models", str(MODELS)],
+        tmp / "tencent-sim.log",
+        port,
+    )
 
 
 def sync_env(base_url: str, **extra: str) -> dict:
-    return {"APPLIANCE_TENCENT_ENABLED": "true", "APPLIANCE_TENCENT_BASE_URL": base_url,
-            "APPLIANCE_TENCENT_TOKEN": TOKEN, "APPLIANCE_TENCENT_TIMEOUT": "3",
-            "APPLIANCE_SYNC_BACKOFF_BASE": "0.2", "APPLIANCE_SYNC_BACKOFF_MAX": "1",
-            "APPLIANCE_SYNC_RECORD_WAIT": "0.3", "APPLIANCE_SYNC_RECONCILE_INTERVAL": "2",
-            "APPLIANCE_SYNC_MAX_FAILURES": "2", **extra}
+    return {
+        "APPLIANCE_TENCENT_ENABLED": "true",
+        "APPLIANCE_TENCENT_BASE_URL": base_url,
+        "APPLIANCE_TENCENT_TOKEN": TOKEN,
+        "APPLIANCE_TENCENT_TIMEOUT": "3",
+        "APPLIANCE_SYNC_BACKOFF_BASE": "0.2",
+        "APPLIANCE_SYNC_BACKOFF_MAX": "1",
+        "APPLIANCE_SYNC_RECORD_WAIT": "0.3",
+        "APPLIANCE_SYNC_RECONCILE_INTERVAL": "2",
+        "APPLIANCE_SYNC_MAX_FAILURES": "2",
+        **extra,
+    }
 
 
 def sync_request(app, op: str, fields: dict | None = None, timeout: float = 10.0) -> dict:

@@ -12,16 +12,27 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 
 from harness import ROOT, Appliance  # noqa: E402
-from sync_helpers import (frames_of, sync_env, sync_request, tencent_sim, train,  # noqa: E402
-                          variant, wait_for)
+from sync_helpers import (
+    frames_of,
+    sync_env,
+    sync_request,
+    tencent_sim,
+    train,  # noqa: E402
+    variant,
+    wait_for,
+)
 
-from appliance.runtime import endpoints  # noqa: E402
 from appliance import store  # noqa: E402
+from appliance.runtime import endpoints  # noqa: E402
 from appliance.store import citizens  # noqa: E402
 from appliance.store import faces as face_store  # noqa: E402
 
-IDS = {"obama": "11010119610804001X", "biden": "110101194211200011", "astronaut": "110101196001010022",
-       "late": "110101198001010033"}
+IDS = {
+    "obama": "11010119610804001X",
+    "biden": "110101194211200011",
+    "astronaut": "110101196001010022",
+    "late": "110101198001010033",
+}
 NAMES = {"obama": "奥巴马", "biden": "拜登", "astronaut": "宇航员", "late": "迟到"}
 
 
@@ -36,15 +47,17 @@ def item_of(app, user_id: str) -> dict | None:
 
 def cli(app, *args: str) -> subprocess.CompletedProcess:
     code = "import sys; from appliance import cli; sys.exit(cli.main())"
-    return subprocess.run([sys.executable, "-c", code, *args], cwd=ROOT, env=app.env, capture_output=True,
-                          text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-c", code, *args], cwd=ROOT, env=app.env, capture_output=True, text=True, timeout=60
+    )
 
 
 def test_every_enrolment_arrives_exactly_once(tmp_path):
     journal = tmp_path / "registrations.jsonl"
     sim = tencent_sim(tmp_path, journal).start()
-    env = sync_env(f"http://127.0.0.1:{sim.port}/tech/ai/face/",
-                   APPLIANCE_FACE_ALLOW_DUPLICATE_ENROLMENT="true")  # "late" reuses an Obama photo
+    env = sync_env(
+        f"http://127.0.0.1:{sim.port}/tech/ai/face/", APPLIANCE_FACE_ALLOW_DUPLICATE_ENROLMENT="true"
+    )  # "late" reuses an Obama photo
     app = Appliance(workers="face,sync,gateway", env=env).wait_ready()
     env["APPLIANCE_PATHS_DATA_DIR"] = str(app.data_dir)  # the restarted appliance keeps its database
     try:
@@ -105,7 +118,9 @@ def test_every_enrolment_arrives_exactly_once(tmp_path):
         sim.control("/_sim/fault", {"mode": "slow", "delay": 2.5, "count": 1})
         before = sim.state()["registrations"][IDS["astronaut"]]
         pid = app.worker_pid("sync")
-        train(app, "astronaut", [variant("astronaut.jpg", op, 70) for op in ("none", "mirror", "rot", "crop")])
+        train(
+            app, "astronaut", [variant("astronaut.jpg", op, 70) for op in ("none", "mirror", "rot", "crop")]
+        )
         wait_for(lambda: sim.state()["registrations"][IDS["astronaut"]] == before + 1, 30, "request arrived")
         os.kill(pid, signal.SIGKILL)
         app.wait_healthy(60, lambda h: app.worker_pid("sync") not in (None, pid))
@@ -119,9 +134,9 @@ def test_every_enrolment_arrives_exactly_once(tmp_path):
 
 def _template():
     import numpy as np
+    from harness import MODELS
 
     from appliance.face.engine import FaceEngine
-    from harness import MODELS
 
     analysis = FaceEngine(MODELS).analyse(variant("astronaut.jpg", "none"))
     return np.stack([analysis.embedding])

@@ -34,7 +34,7 @@ def db(tmp_path):
 def test_dedup_and_order_per_person(db):
     assert outbox.queue_registration("a", jpeg(1))
     assert not outbox.queue_registration("a", jpeg(1))  # the same enrolment again (event + reconcile)
-    assert outbox.queue_registration("a", jpeg(2))      # a new enrolment of the same person
+    assert outbox.queue_registration("a", jpeg(2))  # a new enrolment of the same person
     assert outbox.queue_registration("b", jpeg(3))
     due = outbox.due()
     assert [(i.key, i.id) for i in due] == [("a", 1), ("b", 3)]  # a's second waits behind its first

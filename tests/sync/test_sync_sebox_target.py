@@ -8,12 +8,12 @@ import subprocess
 import sys
 
 import pytest
+from harness import ROOT
 
 from appliance import config
 from appliance.config import ConfigError
 from appliance.doctor.upstream import _sebox_plan
 from appliance.sync.sebox_target import config_problem, host_port, is_this_machine, self_feed_problem
-from harness import ROOT
 
 SHIPPED = ROOT / "firmware-config" / "appliance.toml"
 ALL = "camera,dialogue,face,liveness,speech,sync,gateway"
@@ -32,15 +32,31 @@ def test_no_default_points_at_the_kiosk():
 def test_host_port_and_this_machine():
     assert host_port("ws://Box.local:5679") == ("box.local", 5679)
     assert host_port("wss://10.0.0.9") == ("10.0.0.9", 443) and host_port("http://x:1") is None
-    for host in ("127.0.0.1", "127.8.9.10", "localhost", "localhost.", "::1", "0.0.0.0", socket.gethostname()):
+    for host in (
+        "127.0.0.1",
+        "127.8.9.10",
+        "localhost",
+        "localhost.",
+        "::1",
+        "0.0.0.0",
+        socket.gethostname(),
+    ):
         assert is_this_machine(host), host
     assert not is_this_machine("192.0.2.7")  # TEST-NET-1: never assigned here
     assert not is_this_machine("box.example")  # a name is not resolved by the settings loader
     assert is_this_machine("10.1.2.3", bind="10.1.2.3")
 
 
-@pytest.mark.parametrize("url", ["ws://127.0.0.1:5679", "ws://localhost:5679", "ws://[::1]:5679",
-                                 "ws://0.0.0.0:5679/", f"ws://{socket.gethostname()}:5679"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "ws://127.0.0.1:5679",
+        "ws://localhost:5679",
+        "ws://[::1]:5679",
+        "ws://0.0.0.0:5679/",
+        f"ws://{socket.gethostname()}:5679",
+    ],
+)
 def test_the_kiosks_own_feed_is_refused(url):
     with pytest.raises(ConfigError, match="own event feed"):
         load(sebox_enabled="true", sebox_url=url, supervisor_workers=ALL)
@@ -63,8 +79,14 @@ def test_config_validate_refuses_it_with_the_reason(tmp_path):
     bad = tmp_path / "appliance.toml"
     bad.write_text('[sebox]\nenabled = true\nurl = "ws://127.0.0.1:5679"\n')
     env = {k: v for k, v in os.environ.items() if not k.startswith("APPLIANCE_")}
-    done = subprocess.run([sys.executable, "-m", "appliance", "config", "validate", str(bad)], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "appliance", "config", "validate", str(bad)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 2, done.stdout + done.stderr
     assert "own event feed" in done.stdout + done.stderr
 
@@ -80,6 +102,8 @@ def test_doctor_explains_and_resolves_names():
         coroutine, row = _sebox_plan(own)
         assert coroutine is None and row[0] == "FAIL" and "own event feed" in row[1] and "box" in row[2]
     fqdn = socket.getfqdn()
-    if fqdn.lower() not in ("localhost", socket.gethostname().lower()) and is_this_machine(fqdn, resolve=True):
+    if fqdn.lower() not in ("localhost", socket.gethostname().lower()) and is_this_machine(
+        fqdn, resolve=True
+    ):
         named = dataclasses.replace(on, sebox=dataclasses.replace(on.sebox, url=f"ws://{fqdn}:5679"))
         assert not config_problem(named) and self_feed_problem(named, resolve=True)

@@ -24,7 +24,9 @@ OBAMA_ID = "11010119610804001X"
 def raw(sim, path: str, body, token: str | None = TOKEN) -> dict:
     data = body if isinstance(body, bytes) else json.dumps(body, ensure_ascii=False).encode()
     headers = {"Content-Type": "application/json", **({"Authorization": token} if token else {})}
-    request = urllib.request.Request(f"http://127.0.0.1:{sim.port}/tech/ai/face/{path}", data=data, headers=headers)
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{sim.port}/tech/ai/face/{path}", data=data, headers=headers
+    )
     with urllib.request.urlopen(request, timeout=30) as response:
         return json.loads(response.read())
 
@@ -55,22 +57,33 @@ def ask(app, op: str, fields: dict, payloads=()) -> dict:
 
 def test_simulator_checks_requests_as_documented(setup):
     sim, _ = setup
-    good = {"personType": "vip", "idNum": OBAMA_ID, "name": "奥巴马", "customerID": "",
-            "faceImage": {"type": "image", "origin": "self", "data": b64("obama_1.jpg")}, "async": False}
+    good = {
+        "personType": "vip",
+        "idNum": OBAMA_ID,
+        "name": "奥巴马",
+        "customerID": "",
+        "faceImage": {"type": "image", "origin": "self", "data": b64("obama_1.jpg")},
+        "async": False,
+    }
     assert raw(sim, "faceLib/person/reg", good) == {"errcode": 0, "data": {"ok": "true"}, "errmsg": "SUCCESS"}
     cases = [
-        ("faceLib/person/reg", good, None, 1001),                                   # no Authorization
-        ("faceLib/person/reg", b"[1, 2]", TOKEN, 1002),                             # not an object
-        ("faceLib/person/reg", {**good, "name": ""}, TOKEN, 1003),                  # missing field
-        ("faceLib/person/reg", {**good, "personType": "boss"}, TOKEN, 1004),        # wrong value
-        ("faceLib/person/reg", {**good, "async": "no"}, TOKEN, 1004),               # wrong type
+        ("faceLib/person/reg", good, None, 1001),  # no Authorization
+        ("faceLib/person/reg", b"[1, 2]", TOKEN, 1002),  # not an object
+        ("faceLib/person/reg", {**good, "name": ""}, TOKEN, 1003),  # missing field
+        ("faceLib/person/reg", {**good, "personType": "boss"}, TOKEN, 1004),  # wrong value
+        ("faceLib/person/reg", {**good, "async": "no"}, TOKEN, 1004),  # wrong type
         ("faceLib/person/reg", {**good, "faceImage": {"data": "A" * (400 * 1024 + 4)}}, TOKEN, 1005),
-        ("faceLib/person/reg", {**good, "faceImage": {"data": base64.b64encode(b"x" * 99).decode()}}, TOKEN, 1006),
+        (
+            "faceLib/person/reg",
+            {**good, "faceImage": {"data": base64.b64encode(b"x" * 99).decode()}},
+            TOKEN,
+            1006,
+        ),
         ("faceLib/person/recong", {"faceImage": {"origin": "fds", "data": "x.jpg"}}, TOKEN, 1008),
-        ("faceAdv", {"userId": "u1", "type": "selfie"}, TOKEN, 1004),               # wrong type
-        ("faceAdv", {"userId": "u 1!", "type": "match"}, TOKEN, 1004),              # special characters
+        ("faceAdv", {"userId": "u1", "type": "selfie"}, TOKEN, 1004),  # wrong type
+        ("faceAdv", {"userId": "u 1!", "type": "match"}, TOKEN, 1004),  # special characters
         ("faceAdv", {"userId": "u1", "type": "authmatch", "name": "x"}, TOKEN, 1003),  # idNo missing
-        ("faceAdv", {"userId": "u1", "type": "match"}, TOKEN, 1003),                # sourcePhotoStr missing
+        ("faceAdv", {"userId": "u1", "type": "match"}, TOKEN, 1003),  # sourcePhotoStr missing
         ("faceAdvResult", {"orderNo": "nope"}, TOKEN, 1009),
     ]
     for path, body, token, errcode in cases:
@@ -78,13 +91,24 @@ def test_simulator_checks_requests_as_documented(setup):
         assert answer["errcode"] == errcode and answer["errmsg"], (path, answer)
     match = raw(sim, "faceLib/person/recong", {"faceImage": {"data": b64("obama_2.jpg")}})["data"]
     assert match["isMatch"] == "true" and match["idNum"] == OBAMA_ID and float(match["score"]) >= 70
-    assert raw(sim, "faceLib/person/recong", {"faceImage": {"data": b64("biden.jpg")}})["data"]["isMatch"] == "false"
+    assert (
+        raw(sim, "faceLib/person/recong", {"faceImage": {"data": b64("biden.jpg")}})["data"]["isMatch"]
+        == "false"
+    )
 
 
 def test_worker_recong_and_verify(setup):
     sim, app = setup
-    raw(sim, "faceLib/person/reg", {"personType": "normal", "idNum": OBAMA_ID, "name": "奥巴马",
-                                    "faceImage": {"data": b64("obama_1.jpg")}})
+    raw(
+        sim,
+        "faceLib/person/reg",
+        {
+            "personType": "normal",
+            "idNum": OBAMA_ID,
+            "name": "奥巴马",
+            "faceImage": {"data": b64("obama_1.jpg")},
+        },
+    )
     obama2, biden = (FACES / "obama_2.jpg").read_bytes(), (FACES / "biden.jpg").read_bytes()
     found = ask(app, "recong", {}, [obama2])
     assert found["ok"] and found["isMatch"] and found["idNum"] == OBAMA_ID and found["score"] >= 70
@@ -97,7 +121,9 @@ def test_worker_recong_and_verify(setup):
     assert impostor["ok"] and not impostor["passed"] and impostor["similarity"] < 70
     wrong_name = ask(app, "verify", {"name": "别人", "id_no": OBAMA_ID}, [obama2])
     assert not wrong_name["passed"] and wrong_name["tencentCode"] == "66660015"
-    one_to_one = ask(app, "verify", {"type": "match", "user_id": "kiosk1"}, [obama2, (FACES / "obama_3.jpg").read_bytes()])
+    one_to_one = ask(
+        app, "verify", {"type": "match", "user_id": "kiosk1"}, [obama2, (FACES / "obama_3.jpg").read_bytes()]
+    )
     assert one_to_one["passed"]
     assert ask(app, "verify", {"name": "x"}, [obama2])["error"] == "bad_request"
 
@@ -114,35 +140,59 @@ def test_worker_recong_and_verify(setup):
 def test_policy_helpers_for_the_face_and_dialogue_workers(setup):
     sim, app = setup
     from appliance import config, store
-    from appliance.store import citizens
     from appliance.runtime.peers import Peers
+    from appliance.store import citizens
     from appliance.sync.remote import remote_identify, verify_citizen
 
-    raw(sim, "faceLib/person/reg", {"personType": "normal", "idNum": OBAMA_ID, "name": "奥巴马",
-                                    "faceImage": {"data": b64("obama_1.jpg")}})
+    raw(
+        sim,
+        "faceLib/person/reg",
+        {
+            "personType": "normal",
+            "idNum": OBAMA_ID,
+            "name": "奥巴马",
+            "faceImage": {"data": b64("obama_1.jpg")},
+        },
+    )
     off = Peers(config.load(environ=app.env))
-    assert remote_identify(off, b"x") is None and verify_citizen(off, "u", "n", "i", b"x") is None  # policies off
-    on = Peers(config.load(environ={**app.env, "APPLIANCE_TENCENT_RECONG_FALLBACK": "true",
-                                    "APPLIANCE_TENCENT_VERIFY_BEFORE_STORAGE": "true",
-                                    "APPLIANCE_TENCENT_RECONG_THRESHOLD": "70"}))
+    assert (
+        remote_identify(off, b"x") is None and verify_citizen(off, "u", "n", "i", b"x") is None
+    )  # policies off
+    on = Peers(
+        config.load(
+            environ={
+                **app.env,
+                "APPLIANCE_TENCENT_RECONG_FALLBACK": "true",
+                "APPLIANCE_TENCENT_VERIFY_BEFORE_STORAGE": "true",
+                "APPLIANCE_TENCENT_RECONG_THRESHOLD": "70",
+            }
+        )
+    )
     store.open_database(endpoints.database_path(app.data_dir))
     citizens.upsert("obama@kiosk", {"name": "奥巴马", "id_card": OBAMA_ID})
     obama2 = (FACES / "obama_2.jpg").read_bytes()
     assert remote_identify(on, obama2)["user_id"] == "obama@kiosk"
     assert remote_identify(on, (FACES / "biden.jpg").read_bytes()) is None
-    verdict = verify_citizen(on, "obama@kiosk", "奥巴马", OBAMA_ID, obama2)  # a user_id with special characters
+    verdict = verify_citizen(
+        on, "obama@kiosk", "奥巴马", OBAMA_ID, obama2
+    )  # a user_id with special characters
     assert verdict["passed"] and verdict["similarity"] >= 70
     assert verify_citizen(on, "nobody", "x", "y")["error"] == "no_photo"
 
 
 def test_cli_commands_exist_and_work_offline(tmp_path):
-    env = {"APPLIANCE_PATHS_DATA_DIR": str(tmp_path / "data"), "APPLIANCE_PATHS_RUNTIME_DIR": str(tmp_path / "r"),
-           "PATH": "/usr/bin:/bin"}
+    env = {
+        "APPLIANCE_PATHS_DATA_DIR": str(tmp_path / "data"),
+        "APPLIANCE_PATHS_RUNTIME_DIR": str(tmp_path / "r"),
+        "PATH": "/usr/bin:/bin",
+    }
     code = "import sys; from appliance import cli; sys.exit(cli.main())"
 
     def run(*args):
-        return subprocess.run([sys.executable, "-c", code, *args], cwd=ROOT, env=env, capture_output=True,
-                              text=True, timeout=60)
+        return subprocess.run(
+            [sys.executable, "-c", code, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+        )
+
     shown = run("sync", "status")
     assert shown.returncode == 0 and "pending 0" in shown.stdout and "database only" in shown.stdout, shown
     assert "0 item(s) due again" in run("sync", "retry").stdout
@@ -154,11 +204,23 @@ def test_cli_commands_exist_and_work_offline(tmp_path):
 
 def test_faceadv_result_as_a_json_string_is_read(setup):
     sim, app = setup
-    raw(sim, "faceLib/person/reg", {"personType": "normal", "idNum": OBAMA_ID, "name": "奥巴马",
-                                    "faceImage": {"data": b64("obama_1.jpg")}})
+    raw(
+        sim,
+        "faceLib/person/reg",
+        {
+            "personType": "normal",
+            "idNum": OBAMA_ID,
+            "name": "奥巴马",
+            "faceImage": {"data": b64("obama_1.jpg")},
+        },
+    )
     sim.control("/_sim/fault", {"mode": "string_result", "count": 2})  # faceAdv and faceAdvResult
-    verdict = ask(app, "verify", {"name": "奥巴马", "id_no": OBAMA_ID, "user_id": "obama"},
-                  [(FACES / "obama_2.jpg").read_bytes()])
+    verdict = ask(
+        app,
+        "verify",
+        {"name": "奥巴马", "id_no": OBAMA_ID, "user_id": "obama"},
+        [(FACES / "obama_2.jpg").read_bytes()],
+    )
     assert sim.state()["fault"]["mode"] == "ok"  # both answers were sent with `result` as a string
     assert verdict["passed"] is True and verdict["similarity"] >= 70 and verdict["liveRate"] == 99.0
 
@@ -168,21 +230,22 @@ def test_a_registration_answer_without_data_ok_is_uncertain_not_delivered(setup)
     with recong before sending again, and never counts the bare answer as delivered."""
     sim, app = setup
     import numpy as np
+    from harness import MODELS
 
     from appliance import store
     from appliance.face.engine import FaceEngine
     from appliance.store import citizens
     from appliance.store import faces as face_store
     from appliance.store.models import OutboxItem
-    from harness import MODELS
 
     biden_id = "110101194211200011"
     store.open_database(endpoints.database_path(app.data_dir))
     citizens.upsert("noack", {"name": "拜登", "id_card": biden_id})
     sim.control("/_sim/fault", {"mode": "no_ok", "count": 1})
     photo = (FACES / "biden.jpg").read_bytes()
-    face_store.save_template("noack", "sface-2021dec", np.stack([FaceEngine(MODELS).analyse(photo).embedding]),
-                             photo)
+    face_store.save_template(
+        "noack", "sface-2021dec", np.stack([FaceEngine(MODELS).analyse(photo).embedding]), photo
+    )
     ask(app, "reconcile", {})
 
     def delivered():

@@ -18,11 +18,17 @@ from appliance.runtime import endpoints  # noqa: E402
 from appliance.store import faces as face_store  # noqa: E402
 from appliance.sync import verify  # noqa: E402
 
-INFO = {"name": "张三", "gender": "男", "nationality": "汉", "phone": "13912345678",
-        "id_card": "110101196108040018"}
+INFO = {
+    "name": "张三",
+    "gender": "男",
+    "nationality": "汉",
+    "phone": "13912345678",
+    "id_card": "110101196108040018",
+}
 
 
 # -- reading the answers -----------------------------------------------------------------
+
 
 def test_result_as_object_or_json_string():
     result = {"orderNo": "o1", "similarity": "97.0", "liveRate": "99"}
@@ -47,7 +53,9 @@ def test_judge_uses_similarity_and_live_rate():
     assert verify.judge(final(similarity="40"), "o", "authmatch", 70, 60)["passed"] is False
     spoof = verify.judge(final(similarity="97.0", liveRate="12"), "o", "authmatch", 70, 60)
     assert spoof["passed"] is False and "liveRate" in spoof["reason"]
-    assert verify.judge(final(similarity="97.0"), "o", "authmatch", 70, 60)["passed"] is True  # no liveRate given
+    assert (
+        verify.judge(final(similarity="97.0"), "o", "authmatch", 70, 60)["passed"] is True
+    )  # no liveRate given
     empty = verify.judge(final(tencentCode="66660004", similarity=""), "o", "authmatch", 70, 60)
     assert empty["passed"] is None and empty["error"] == "no_similarity"
     failed = verify.judge({"status": "FAIL", "result": {}}, "o", "authmatch", 70, 60)
@@ -64,6 +72,7 @@ def test_summary_note_only_when_no_verdict():
 
 # -- the flow, with the upstream unreachable -------------------------------------------------
 
+
 def finish_questions(app, user_id: str, hash_: str) -> None:
     """Open qna and take the first words: storage is allowed once the questions began."""
     ws = app.ws("flow_socket", "/qna")
@@ -73,8 +82,15 @@ def finish_questions(app, user_id: str, hash_: str) -> None:
 
 
 def flow_until_summary(app, user_id: str) -> tuple[dict, dict]:
-    status, hs = app.post("/handshake", {"user_id": user_id, "type": "handshake", "info": INFO,
-                                         "input": {"type": "text", "text": "我要办身份证"}})
+    status, hs = app.post(
+        "/handshake",
+        {
+            "user_id": user_id,
+            "type": "handshake",
+            "info": INFO,
+            "input": {"type": "text", "text": "我要办身份证"},
+        },
+    )
     assert status == 200, hs
     finish_questions(app, user_id, hs["hash"])
     status, stored = app.post("/storage", {"user_id": user_id, "type": "storage", "hash": hs["hash"]})
@@ -87,10 +103,16 @@ def flow_until_summary(app, user_id: str) -> tuple[dict, dict]:
 
 def test_unreachable_upstream_or_missing_photo_never_blocks_storage(tmp_path):
     closed = free_port()  # nothing listens here: the upstream is unreachable
-    app = Appliance(workers="dialogue,sync,gateway", env={
-        "APPLIANCE_TENCENT_ENABLED": "true", "APPLIANCE_TENCENT_TOKEN": TOKEN,
-        "APPLIANCE_TENCENT_BASE_URL": f"http://127.0.0.1:{closed}/tech/ai/face/",
-        "APPLIANCE_TENCENT_TIMEOUT": "2", "APPLIANCE_TENCENT_VERIFY_BEFORE_STORAGE": "true"})
+    app = Appliance(
+        workers="dialogue,sync,gateway",
+        env={
+            "APPLIANCE_TENCENT_ENABLED": "true",
+            "APPLIANCE_TENCENT_TOKEN": TOKEN,
+            "APPLIANCE_TENCENT_BASE_URL": f"http://127.0.0.1:{closed}/tech/ai/face/",
+            "APPLIANCE_TENCENT_TIMEOUT": "2",
+            "APPLIANCE_TENCENT_VERIFY_BEFORE_STORAGE": "true",
+        },
+    )
     try:
         app.wait_ready()
         store.open_database(endpoints.database_path(app.data_dir))
@@ -107,7 +129,9 @@ def test_unreachable_upstream_or_missing_photo_never_blocks_storage(tmp_path):
             assert output["tables"][-1] == {"身份核验": "未能完成", "说明": verify.UNVERIFIED_ZH}
             assert output["tables"][0]["name"] == "张三"  # the citizen's record still comes first
             db = sqlite3.connect(app.data_dir / "appliance.sqlite3")
-            (kept,) = db.execute("select verification from flow_session where hash = ?", (hs["hash"],)).fetchone()
+            (kept,) = db.execute(
+                "select verification from flow_session where hash = ?", (hs["hash"],)
+            ).fetchone()
             db.close()
             kept = json.loads(kept)
             assert kept["passed"] is None and kept["error"] == code, kept  # the session records it

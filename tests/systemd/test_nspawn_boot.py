@@ -14,13 +14,24 @@ import time
 from pathlib import Path
 
 import pytest
-
 from harness import ROOT
 
-LIBS = ["libsqlite3-0", "libffi8", "libssl3", "libstdc++6", "libgomp1", "libglib2.0-0", "libbz2-1.0",
-        "liblzma5", "zlib1g", "libuuid1"]
-pytestmark = pytest.mark.skipif(os.geteuid() != 0 or not (shutil.which("debootstrap") and shutil.which("systemd-nspawn")),
-                                reason="needs root, debootstrap and systemd-nspawn (Debian systemd-container)")
+LIBS = [
+    "libsqlite3-0",
+    "libffi8",
+    "libssl3",
+    "libstdc++6",
+    "libgomp1",
+    "libglib2.0-0",
+    "libbz2-1.0",
+    "liblzma5",
+    "zlib1g",
+    "libuuid1",
+]
+pytestmark = pytest.mark.skipif(
+    os.geteuid() != 0 or not (shutil.which("debootstrap") and shutil.which("systemd-nspawn")),
+    reason="needs root, debootstrap and systemd-nspawn (Debian systemd-container)",
+)
 
 
 def run(*cmd, check=True, timeout=300):
@@ -28,12 +39,29 @@ def run(*cmd, check=True, timeout=300):
 
 
 def build_rootfs(root: Path) -> None:
-    result = run("debootstrap", "--variant=minbase", f"--include=systemd,systemd-sysv,dbus,{','.join(LIBS)}",
-                 "bookworm", str(root), "http://deb.debian.org/debian", check=False, timeout=900)
+    result = run(
+        "debootstrap",
+        "--variant=minbase",
+        f"--include=systemd,systemd-sysv,dbus,{','.join(LIBS)}",
+        "bookworm",
+        str(root),
+        "http://deb.debian.org/debian",
+        check=False,
+        timeout=900,
+    )
     if result.returncode != 0:
         pytest.skip(f"debootstrap could not build a rootfs here: {result.stderr[-300:]}")
-    run("chroot", str(root), "useradd", "--system", "--user-group", "--no-create-home",
-        "--home-dir", "/var/lib/kiosk-appliance", "kiosk-appliance")
+    run(
+        "chroot",
+        str(root),
+        "useradd",
+        "--system",
+        "--user-group",
+        "--no-create-home",
+        "--home-dir",
+        "/var/lib/kiosk-appliance",
+        "kiosk-appliance",
+    )
     os.chmod(root / "root", 0o755)
     etc = root / "etc" / "kiosk-appliance"
     etc.mkdir(parents=True)
@@ -41,7 +69,9 @@ def build_rootfs(root: Path) -> None:
         shutil.copy(ROOT / "firmware-config" / name, etc / name)
         os.chmod(etc / name, 0o644)
     units = root / "etc" / "systemd" / "system"
-    unit = (ROOT / "systemd" / "kiosk-appliance.service").read_text().replace("/opt/kiosk-appliance", str(ROOT))
+    unit = (
+        (ROOT / "systemd" / "kiosk-appliance.service").read_text().replace("/opt/kiosk-appliance", str(ROOT))
+    )
     (units / "kiosk-appliance.service").write_text(unit)
     dropin = units / "kiosk-appliance.service.d"
     dropin.mkdir()
@@ -66,9 +96,22 @@ class Container:
     def __init__(self, root: Path):
         python_home = Path(os.path.realpath(ROOT / ".venv" / "bin" / "python")).parents[2]
         self.log = open(root.parent / "nspawn.log", "wb")
-        self.proc = subprocess.Popen(["systemd-nspawn", "-D", str(root), "--boot", "--register=no", "--keep-unit",
-                                      "--private-network", f"--bind-ro={ROOT}", f"--bind-ro={python_home}"],
-                                     stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(
+            [
+                "systemd-nspawn",
+                "-D",
+                str(root),
+                "--boot",
+                "--register=no",
+                "--keep-unit",
+                "--private-network",
+                f"--bind-ro={ROOT}",
+                f"--bind-ro={python_home}",
+            ],
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
 
     def init_pid(self) -> int:
         out = run("pgrep", "-P", str(self.proc.pid), check=False).stdout.split()
@@ -80,8 +123,21 @@ class Container:
         return run("nsenter", "-t", str(self.init_pid()), *namespaces, *cmd, check=False)
 
     def show(self) -> dict:
-        out = self.sh("systemctl", "show", "kiosk-appliance", "-p", "ActiveState", "-p", "SubState", "-p", "StatusText",
-                      "-p", "WatchdogTimestampMonotonic", "-p", "NRestarts").stdout
+        out = self.sh(
+            "systemctl",
+            "show",
+            "kiosk-appliance",
+            "-p",
+            "ActiveState",
+            "-p",
+            "SubState",
+            "-p",
+            "StatusText",
+            "-p",
+            "WatchdogTimestampMonotonic",
+            "-p",
+            "NRestarts",
+        ).stdout
         return dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
 
     def wait(self, predicate, timeout: float, what: str) -> dict:
@@ -115,7 +171,11 @@ def worker_pid(name: str) -> int:
             args = (proc / "cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        if b"appliance.workers" in args and name.encode() in args and b"/etc/kiosk-appliance/appliance.toml" in args:
+        if (
+            b"appliance.workers" in args
+            and name.encode() in args
+            and b"/etc/kiosk-appliance/appliance.toml" in args
+        ):
             return int(proc.name)
     raise AssertionError(f"no {name} worker running")
 
@@ -125,10 +185,15 @@ def test_the_unit_under_a_real_systemd(tmp_path):
     build_rootfs(root)
     container = Container(root)
     try:
-        state = container.wait(lambda s: s.get("ActiveState") == "active" and s.get("SubState") == "running",
-                               180, "active (running)")
+        state = container.wait(
+            lambda s: s.get("ActiveState") == "active" and s.get("SubState") == "running",
+            180,
+            "active (running)",
+        )
         assert "workers ready" in state["StatusText"] and state["StatusText"].endswith("serving")
-        container.wait(lambda s: int(s.get("WatchdogTimestampMonotonic", "0") or 0) > 0, 30, "a watchdog ping")
+        container.wait(
+            lambda s: int(s.get("WatchdogTimestampMonotonic", "0") or 0) > 0, 30, "a watchdog ping"
+        )
         sockets = container.sh("ss", "-ltnp", namespaces=("-n",)).stdout  # the container's network namespace
         gateway = next(line for line in sockets.splitlines() if ":444 " in line)
         pid = int(gateway.split("pid=")[1].split(",")[0])
@@ -140,8 +205,11 @@ def test_the_unit_under_a_real_systemd(tmp_path):
         # freeze a worker: heartbeats stop, the supervisor stops pinging, systemd's watchdog fires
         frozen = worker_pid("dialogue")
         os.kill(frozen, signal.SIGSTOP)
-        container.wait(lambda s: int(s.get("NRestarts", "0")) >= 1 and s.get("ActiveState") == "active", 120,
-                       "systemd restarting the service after its watchdog went quiet")
+        container.wait(
+            lambda s: int(s.get("NRestarts", "0")) >= 1 and s.get("ActiveState") == "active",
+            120,
+            "systemd restarting the service after its watchdog went quiet",
+        )
         journal = container.sh("journalctl", "-u", "kiosk-appliance", "--no-pager").stdout
         assert "Watchdog timeout" in journal or "watchdog" in journal.lower()
     finally:

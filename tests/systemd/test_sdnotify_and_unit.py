@@ -6,9 +6,9 @@ import socket
 import subprocess
 
 import pytest
+from harness import ROOT
 
 from appliance.runtime.sdnotify import Notifier
-from harness import ROOT
 
 
 def test_notify_over_a_path_socket(tmp_path):
@@ -34,19 +34,34 @@ def test_notify_abstract_socket():
 def test_no_socket_is_a_no_op():
     n = Notifier({})
     assert n.notify("READY=1") is False and n.watchdog_interval is None
-    assert Notifier({"NOTIFY_SOCKET": "/x", "WATCHDOG_USEC": "1000", "WATCHDOG_PID": "1"}).watchdog_interval is None
+    assert (
+        Notifier({"NOTIFY_SOCKET": "/x", "WATCHDOG_USEC": "1000", "WATCHDOG_PID": "1"}).watchdog_interval
+        is None
+    )
 
 
 @pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze not installed")
 def test_unit_verifies_clean(tmp_path):
     unit = (ROOT / "systemd" / "kiosk-appliance.service").read_text()
-    for key in ("Type=notify", "WatchdogSec=", "NotifyAccess=main", "Restart=on-failure", "User=kiosk-appliance",
-                "AmbientCapabilities=CAP_NET_BIND_SERVICE", "StateDirectory=", "RuntimeDirectory=",
-                "ProtectSystem=strict", "NoNewPrivileges=yes", "PrivateTmp=yes"):
+    for key in (
+        "Type=notify",
+        "WatchdogSec=",
+        "NotifyAccess=main",
+        "Restart=on-failure",
+        "User=kiosk-appliance",
+        "AmbientCapabilities=CAP_NET_BIND_SERVICE",
+        "StateDirectory=",
+        "RuntimeDirectory=",
+        "ProtectSystem=strict",
+        "NoNewPrivileges=yes",
+        "PrivateTmp=yes",
+    ):
         assert key in unit
     # verify checks that ExecStart exists: point it at this checkout's venv
     local = tmp_path / "kiosk-appliance.service"
     local.write_text(unit.replace("/opt/kiosk-appliance", str(ROOT)))
     assert (ROOT / ".venv" / "bin" / "appliance").exists()
-    result = subprocess.run(["systemd-analyze", "verify", str(local)], capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        ["systemd-analyze", "verify", str(local)], capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0 and result.stderr.strip() == "", result.stderr

@@ -11,9 +11,9 @@ import cv2
 import numpy as np
 import pytest
 import websocket
+from harness import ROOT, Appliance
 
 from appliance.camera.sources import SourceError, make_source, transform
-from harness import ROOT, Appliance
 
 FACES = ROOT / "tests" / "data" / "faces"
 
@@ -39,13 +39,30 @@ def write_visits(folder, visits):
 def enrolled_data(tmp_path):
     """A data dir where obama is already enrolled (offline, through the CLI)."""
     data = tmp_path / "data"
-    env = {"APPLIANCE_PATHS_DATA_DIR": str(data), "APPLIANCE_PATHS_RUNTIME_DIR": str(tmp_path / "r"),
-           "APPLIANCE_PATHS_MODELS_DIR": str(ROOT / "models")}
+    env = {
+        "APPLIANCE_PATHS_DATA_DIR": str(data),
+        "APPLIANCE_PATHS_RUNTIME_DIR": str(tmp_path / "r"),
+        "APPLIANCE_PATHS_MODELS_DIR": str(ROOT / "models"),
+    }
     flipped = tmp_path / "obama_flip.jpg"
     cv2.imwrite(str(flipped), cv2.flip(cv2.imread(str(FACES / "obama_1.jpg")), 1))
-    result = subprocess.run([sys.executable, "-m", "appliance", "enroll", "obama", str(FACES / "obama_1.jpg"),
-                             str(flipped), str(FACES / "obama_2.jpg")], cwd=ROOT, env={**__import__("os").environ, **env},
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "appliance",
+            "enroll",
+            "obama",
+            str(FACES / "obama_1.jpg"),
+            str(flipped),
+            str(FACES / "obama_2.jpg"),
+        ],
+        cwd=ROOT,
+        env={**__import__("os").environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     return data
 
@@ -78,19 +95,29 @@ def test_one_event_per_visit_and_the_reference_client(tmp_path, enrolled_data):
     stills = tmp_path / "stills"
     # a cycle of 3 s at 8 fps: obama for 0.75 s, nobody for 1.5 s, a stranger for 0.75 s
     write_visits(stills, [("obama_2.jpg", 6), (None, 6), ("biden.jpg", 6), (None, 6)])
-    app = Appliance(workers="camera,face,gateway", env={
-        "APPLIANCE_PATHS_DATA_DIR": str(enrolled_data), "APPLIANCE_CAMERA_SOURCE": f"stills:{stills}",
-        "APPLIANCE_CAMERA_FPS": "8", "APPLIANCE_CAMERA_RECOGNISE_FPS": "8", "APPLIANCE_CAMERA_VISIT_GAP": "0.5",
-        "APPLIANCE_CAMERA_DEVICE_ID": "04f98265-1fad-47e5-9dda-66e191272055",
-        "APPLIANCE_PORTS_EVENT_FEED": str(__import__("harness").free_port())})
+    app = Appliance(
+        workers="camera,face,gateway",
+        env={
+            "APPLIANCE_PATHS_DATA_DIR": str(enrolled_data),
+            "APPLIANCE_CAMERA_SOURCE": f"stills:{stills}",
+            "APPLIANCE_CAMERA_FPS": "8",
+            "APPLIANCE_CAMERA_RECOGNISE_FPS": "8",
+            "APPLIANCE_CAMERA_VISIT_GAP": "0.5",
+            "APPLIANCE_CAMERA_DEVICE_ID": "04f98265-1fad-47e5-9dda-66e191272055",
+            "APPLIANCE_PORTS_EVENT_FEED": str(__import__("harness").free_port()),
+        },
+    )
     try:
         app.wait_ready()
         port = app.env["APPLIANCE_PORTS_EVENT_FEED"]
         # the seed's reference client, unchanged but for the address
         s = websocket.WebSocket()
         s.connect(f"ws://127.0.0.1:{port}")
-        config = {"with_face_image": True, "with_register_image": True,
-                  "media_device_ids": ["04f98265-1fad-47e5-9dda-66e191272055"]}
+        config = {
+            "with_face_image": True,
+            "with_register_image": True,
+            "media_device_ids": ["04f98265-1fad-47e5-9dda-66e191272055"],
+        }
         s.send(json.dumps(config))
         events = []
         deadline = time.monotonic() + 60
@@ -100,17 +127,28 @@ def test_one_event_per_visit_and_the_reference_client(tmp_path, enrolled_data):
         kinds = [(e["identity_id"], e["user_type"]) for e in events]
         assert ("obama", "visitor") in kinds and ("", "stranger") in kinds, kinds
         known = next(e for e in events if e["identity_id"] == "obama")
-        for key in ("event_id", "timestamp", "identity_name", "score", "media_device_ip", "media_device_id",
-                    "media_device_type"):
+        for key in (
+            "event_id",
+            "timestamp",
+            "identity_name",
+            "score",
+            "media_device_ip",
+            "media_device_id",
+            "media_device_type",
+        ):
             assert key in known
         assert known["media_device_type"] == "photo" and known["score"] >= 70
         assert known["recognize_face_image"].startswith("data:image/jpeg;base64,")
         assert known["register_image"].startswith("data:image/jpeg;base64,")
         # one event per visit: two obama events are a whole cycle (3 s) apart, never two in one visit
         db = sqlite3.connect(enrolled_data / "appliance.sqlite3")
-        times = [t for (t,) in db.execute("select timestamp_ms from recognition_event "
-                                          "where identity_id = 'obama' order by timestamp_ms")]
-        assert times and all(b - a > 2000 for a, b in zip(times, times[1:])), times
+        times = [
+            t
+            for (t,) in db.execute(
+                "select timestamp_ms from recognition_event where identity_id = 'obama' order by timestamp_ms"
+            )
+        ]
+        assert times and all(b - a > 2000 for a, b in zip(times, times[1:], strict=False)), times
         s.close()
         health = app.health()
         camera = next(w for w in health["workers"] if w["name"] == "camera")

@@ -5,7 +5,6 @@ import base64
 import time
 
 import pytest
-
 from harness import Appliance
 
 TTL = 10  # dialogue.session_ttl's minimum
@@ -13,8 +12,9 @@ TTL = 10  # dialogue.session_ttl's minimum
 
 @pytest.fixture(scope="module")
 def app():
-    app = Appliance(workers="dialogue,speech,gateway",
-                    env={"APPLIANCE_DIALOGUE_SESSION_TTL": str(TTL)}).wait_ready(300)
+    app = Appliance(
+        workers="dialogue,speech,gateway", env={"APPLIANCE_DIALOGUE_SESSION_TTL": str(TTL)}
+    ).wait_ready(300)
     yield app
     app.stop()
 
@@ -50,8 +50,12 @@ def session_state(app, user_id, hash_) -> str:
 
 
 def test_replay_after_expiry_gets_a_new_valid_hash(app):
-    body = {"user_id": "canned", "type": "handshake", "info": {},
-            "input": {"type": "audio", "media": base64.b64encode(speak(app, "我要补办社保卡")).decode()}}
+    body = {
+        "user_id": "canned",
+        "type": "handshake",
+        "info": {},
+        "input": {"type": "audio", "media": base64.b64encode(speak(app, "我要补办社保卡")).decode()},
+    }
     first = until_answered(app, body)
     assert first["classify"] == "社保卡"
     assert until_answered(app, body)["hash"] == first["hash"]  # asked again at once: the same answer

@@ -4,7 +4,6 @@ the same user's next handshake answers it; the question is answered once, by tha
 import json
 
 import pytest
-
 from harness import Appliance
 
 # Close between two services (a tuning row; the classifier before issue 16 answered 结婚登记): ask.
@@ -19,9 +18,15 @@ def app():
 
 
 def handshake(app, user_id, text):
-    status, body = app.post("/handshake", {"user_id": user_id, "type": "handshake",
-                                           "info": {"name": "李明", "phone": None},
-                                           "input": {"type": "text", "text": text}})
+    status, body = app.post(
+        "/handshake",
+        {
+            "user_id": user_id,
+            "type": "handshake",
+            "info": {"name": "李明", "phone": None},
+            "input": {"type": "text", "text": text},
+        },
+    )
     assert status == 200, body
     return body
 

@@ -6,10 +6,10 @@ import signal
 import sqlite3
 
 import pytest
+from harness import Appliance
 
 from appliance.dialogue.idcard import check_digit
 from appliance.dialogue.record import OUTPUT_FIELDS
-from harness import Appliance
 
 ID17 = "11010519900307001"  # Beijing, born 1990-03-07, 17th digit odd: a man
 ID_CARD = ID17 + check_digit(ID17)
@@ -40,9 +40,15 @@ def app():
 
 
 def handshake(app, user_id="citizen-1", text="我要办身份证", info=None):
-    return app.post("/handshake", {"user_id": user_id, "type": "handshake",
-                                   "info": info if info is not None else {"name": "李明", "phone": None},
-                                   "input": {"type": "text", "text": text}})
+    return app.post(
+        "/handshake",
+        {
+            "user_id": user_id,
+            "type": "handshake",
+            "info": info if info is not None else {"name": "李明", "phone": None},
+            "input": {"type": "text", "text": text},
+        },
+    )
 
 
 def answer_for(question, asked, overrides=None):
@@ -75,8 +81,9 @@ def test_marriage_registration_asks_its_own_fields(app):
     status, hs = handshake(app, user_id="citizen-2", text="我们想去登记结婚")
     assert hs["classify"] == "结婚登记"
     other = "44010619850512002"  # another person: a woman from Guangzhou
-    transcript, asked = run_qna(app, "citizen-2", hs["hash"], {"身份证": [other + check_digit(other)],
-                                                                "性别": ["女"]})
+    transcript, asked = run_qna(
+        app, "citizen-2", hs["hash"], {"身份证": [other + check_digit(other)], "性别": ["女"]}
+    )
     assert {"婚姻", "学历", "职业"} <= set(asked)
     status, stored = app.post("/storage", {"user_id": "citizen-2", "hash": hs["hash"], "type": "storage"})
     out = stored["output"]
@@ -138,11 +145,18 @@ def test_malformed_info_names_the_field(app):
     assert status == 400 and "gender" in body["reason"] and "name" in body["reason"]
     assert set(body["fields"]) == {"gender", "name"}
     # well-formed but wrong values (the seed's own example record) are asked again, not refused
-    status, body = handshake(app, info={"name": "英锐gg", "phone": "12345678901", "id_card": "440209200601018080"})
+    status, body = handshake(
+        app, info={"name": "英锐gg", "phone": "12345678901", "id_card": "440209200601018080"}
+    )
     assert status == 200 and {"phone", "id_card"} <= set(body["invalid_info"])
-    assert body["invalid_info"]["phone"] == "手机号应为1开头的11位大陆手机号，第二位为3–9，收到的“12345678901”第二位是2"
+    assert (
+        body["invalid_info"]["phone"]
+        == "手机号应为1开头的11位大陆手机号，第二位为3–9，收到的“12345678901”第二位是2"
+    )
     status, body = handshake(app, info={"name": "a", "age": 18, "birth": 20250721})  # seed 000's handshake
-    assert status == 200 and body["invalid_info"] == {"name": "姓名应为2–40个汉字或字母，收到的“a”只有1个字符"}
+    assert status == 200 and body["invalid_info"] == {
+        "name": "姓名应为2–40个汉字或字母，收到的“a”只有1个字符"
+    }
     status, body = app.post("/", {"user_id": "u", "type": "handshake", "info": {}, "input": {"type": "text"}})
     assert status == 400 and "input.text" in body["reason"]
 
@@ -161,8 +175,11 @@ def test_a_resent_answer_is_applied_once_by_the_worker(app):
     """The gateway resends an answer whose reply was lost: the worker recognises it by its number."""
     from appliance.runtime import bus, endpoints
 
-    _, hs = handshake(app, user_id="resend", info={"name": "李明", "gender": "男", "nationality": "汉",
-                                                   "phone": "13912345678"})
+    _, hs = handshake(
+        app,
+        user_id="resend",
+        info={"name": "李明", "gender": "男", "nationality": "汉", "phone": "13912345678"},
+    )
     client = bus.BusClient(endpoints.worker_requests(app.dir / "run", "dialogue"), timeout=10)
     ids = {"user_id": "resend", "hash": hs["hash"]}
     try:
@@ -171,8 +188,9 @@ def test_a_resent_answer_is_applied_once_by_the_worker(app):
         first, _ = client.request("qna.answer", {**ids, "seq": 1, "text": ID_CARD})
         again, _ = client.request("qna.answer", {**ids, "seq": 1, "text": ID_CARD})
         assert first["applied"] and not again["applied"] and first["seq"] == again["seq"] == 2
-        assert {k: v for k, v in again.items() if k not in ("id", "applied")} == \
-            {k: v for k, v in first.items() if k not in ("id", "applied")}
+        assert {k: v for k, v in again.items() if k not in ("id", "applied")} == {
+            k: v for k, v in first.items() if k not in ("id", "applied")
+        }
         nxt, _ = client.request("qna.answer", {**ids, "seq": 2, "text": "北京市朝阳区"})
         assert nxt["applied"] and nxt["field"] == "hukou" and nxt["seq"] == 3  # birth came with the ID
         with pytest.raises(bus.RemoteError, match="seq"):

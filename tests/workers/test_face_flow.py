@@ -4,9 +4,8 @@ import io
 import json
 
 import pytest
-from PIL import Image
-
 from harness import ROOT, Appliance, assert_closed_by_server
+from PIL import Image
 
 FACES = ROOT / "tests" / "data" / "faces"
 
@@ -57,7 +56,9 @@ def test_enrol_then_recognise_a_different_photo(app):
 
 
 def test_stranger_never_succeeds_then_fail_and_close(app):
-    train(app, "obama", [photo("obama_1.jpg"), mirrored("obama_1.jpg"), photo("obama_2.jpg")])  # a gallery to miss
+    train(
+        app, "obama", [photo("obama_1.jpg"), mirrored("obama_1.jpg"), photo("obama_2.jpg")]
+    )  # a gallery to miss
     fp = app.ws("tool", "/face_predict")
     replies = []
     for _ in range(3):
@@ -103,7 +104,7 @@ def test_bad_images_get_a_reason_and_the_socket_stays_usable(app):
     cases = [
         (b"\x00garbage bytes, not an image" * 10, "bad_image"),
         (photo("obama_2.jpg")[:2000], "bad_image"),  # truncated JPEG
-        (png(50_000, 1000, "1"), "bad_image"),       # 50 megapixels, a tiny file
+        (png(50_000, 1000, "1"), "bad_image"),  # 50 megapixels, a tiny file
     ]
     # a fresh connection per 3 frames (predict_max_frames = 3)
     for data, reason in cases:

@@ -5,17 +5,19 @@ import json
 
 import cv2
 import pytest
+from harness import MODELS, ROOT, Appliance
 
 from appliance.face.engine import FaceEngine
 from appliance.liveness.attacks import sequence
-from harness import MODELS, ROOT, Appliance
 
 FACES = ROOT / "tests" / "data" / "faces"
 
 
 @pytest.fixture(scope="module")
 def app():
-    app = Appliance(workers="face,liveness,gateway", env={"APPLIANCE_FACE_PREDICT_MAX_FRAMES": "16"}).wait_ready()
+    app = Appliance(
+        workers="face,liveness,gateway", env={"APPLIANCE_FACE_PREDICT_MAX_FRAMES": "16"}
+    ).wait_ready()
     yield app
     app.stop()
 

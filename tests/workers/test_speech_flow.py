@@ -8,7 +8,6 @@ import time
 import wave
 
 import pytest
-
 from harness import Appliance
 
 
@@ -88,8 +87,12 @@ def test_tts_bad_text(app):
 
 
 def test_audio_handshake_processing_then_result_without_redoing_work(app):
-    body = {"user_id": "voice-1", "type": "handshake", "info": {},
-            "input": {"type": "audio", "media": base64.b64encode(say(app, "我要补办社保卡")).decode()}}
+    body = {
+        "user_id": "voice-1",
+        "type": "handshake",
+        "info": {},
+        "input": {"type": "audio", "media": base64.b64encode(say(app, "我要补办社保卡")).decode()},
+    }
     status, first = app.post("/handshake", body)
     assert status == 202 and first["type"] == "processing" and first["user_id"] == "voice-1"
     for _ in range(120):
@@ -103,9 +106,15 @@ def test_audio_handshake_processing_then_result_without_redoing_work(app):
 
 
 def test_spoken_answer_in_qna_is_read_back(app):
-    _, hs = app.post("/handshake", {"user_id": "voice-2", "type": "handshake",
-                                    "info": {"name": "王芳", "gender": "女", "nationality": "汉"},
-                                    "input": {"type": "text", "text": "我要办社保卡"}})
+    _, hs = app.post(
+        "/handshake",
+        {
+            "user_id": "voice-2",
+            "type": "handshake",
+            "info": {"name": "王芳", "gender": "女", "nationality": "汉"},
+            "input": {"type": "text", "text": "我要办社保卡"},
+        },
+    )
     ws = app.ws("flow_socket", "/qna")
     ws.send(json.dumps({"user_id": "voice-2", "type": "qna", "hash": hs["hash"]}))
     question = ws.recv()
@@ -115,10 +124,20 @@ def test_spoken_answer_in_qna_is_read_back(app):
     assert "对吗" in reply or "请" in reply  # a number heard by ear is read back (or asked again)
 
 
-INTENTS = [("我要办身份证", "身份证"), ("我想补办社保卡", "社保卡"), ("我要办理居住证", "居住证"),
-           ("我想查询公积金", "公积金"), ("我的医保怎么报销", "医保"), ("我要办护照", "护照"),
-           ("我想办港澳通行证", "港澳通行证"), ("我要申请营业执照", "营业执照"), ("我的驾驶证到期了", "驾驶证"),
-           ("我们想办结婚登记", "结婚登记"), ("我要办不动产登记", "不动产登记"), ("户口本丢了怎么办", "户口本")]
+INTENTS = [
+    ("我要办身份证", "身份证"),
+    ("我想补办社保卡", "社保卡"),
+    ("我要办理居住证", "居住证"),
+    ("我想查询公积金", "公积金"),
+    ("我的医保怎么报销", "医保"),
+    ("我要办护照", "护照"),
+    ("我想办港澳通行证", "港澳通行证"),
+    ("我要申请营业执照", "营业执照"),
+    ("我的驾驶证到期了", "驾驶证"),
+    ("我们想办结婚登记", "结婚登记"),
+    ("我要办不动产登记", "不动产登记"),
+    ("户口本丢了怎么办", "户口本"),
+]
 ANSWER_TEXTS = ["我的电话是13912345678", "我叫张伟", "我的身份证号是110105194912310021", "1990年3月7日出生"]
 
 
@@ -132,8 +151,15 @@ def test_round_trip_through_the_ports_keeps_the_intent(app):
     for text, service in INTENTS:
         stt.send_binary(say(app, text))
         heard = stt.recv()
-        _, body = app.post("/handshake", {"user_id": "rt", "type": "handshake", "info": {},
-                                          "input": {"type": "text", "text": heard or "?"}})
+        _, body = app.post(
+            "/handshake",
+            {
+                "user_id": "rt",
+                "type": "handshake",
+                "info": {},
+                "input": {"type": "text", "text": heard or "?"},
+            },
+        )
         right += body.get("classify") == service
         rows.append((text, heard, body.get("classify")))
     errors = []
@@ -145,10 +171,19 @@ def test_round_trip_through_the_ports_keeps_the_intent(app):
 
 
 def test_spoken_questions_follow_each_text_frame():
-    spoken = Appliance(workers="dialogue,speech,gateway", env={"APPLIANCE_SPEECH_SPEAK_QUESTIONS": "true"}).wait_ready(300)
+    spoken = Appliance(
+        workers="dialogue,speech,gateway", env={"APPLIANCE_SPEECH_SPEAK_QUESTIONS": "true"}
+    ).wait_ready(300)
     try:
-        _, hs = spoken.post("/handshake", {"user_id": "ears", "type": "handshake", "info": {"name": "王芳"},
-                                           "input": {"type": "text", "text": "我要办护照"}})
+        _, hs = spoken.post(
+            "/handshake",
+            {
+                "user_id": "ears",
+                "type": "handshake",
+                "info": {"name": "王芳"},
+                "input": {"type": "text", "text": "我要办护照"},
+            },
+        )
         ws = spoken.ws("flow_socket", "/qna")
         ws.send(json.dumps({"user_id": "ears", "type": "qna", "hash": hs["hash"]}))
         question = ws.recv()
@@ -211,8 +246,12 @@ def test_untrustworthy_audio_handshake_is_asked_again_not_classified(app):
     """Music: asked again. Speech at -5 dB SNR: asked again, or (a CPU that hears it) 身份证 —
     never another service."""
     for n, audio in enumerate((melody_wav(), noisy(app, "我要办身份证"))):
-        body = {"user_id": f"voice-noise-{n}", "type": "handshake", "info": {},
-                "input": {"type": "audio", "media": base64.b64encode(audio).decode()}}
+        body = {
+            "user_id": f"voice-noise-{n}",
+            "type": "handshake",
+            "info": {},
+            "input": {"type": "audio", "media": base64.b64encode(audio).decode()},
+        }
         for _ in range(240):
             status, reply = app.post("/handshake", body)
             if reply["type"] != "processing":
@@ -226,9 +265,15 @@ def test_untrustworthy_audio_handshake_is_asked_again_not_classified(app):
 
 
 def test_untrustworthy_spoken_answer_repeats_the_question_and_fills_nothing(app):
-    _, hs = app.post("/handshake", {"user_id": "voice-3", "type": "handshake",
-                                    "info": {"name": "王芳", "gender": "女", "nationality": "汉"},
-                                    "input": {"type": "text", "text": "我要办社保卡"}})
+    _, hs = app.post(
+        "/handshake",
+        {
+            "user_id": "voice-3",
+            "type": "handshake",
+            "info": {"name": "王芳", "gender": "女", "nationality": "汉"},
+            "input": {"type": "text", "text": "我要办社保卡"},
+        },
+    )
     ws = app.ws("flow_socket", "/qna")
     ws.send(json.dumps({"user_id": "voice-3", "type": "qna", "hash": hs["hash"]}))
     question = ws.recv()

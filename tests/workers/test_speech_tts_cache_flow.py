@@ -8,7 +8,6 @@ import time
 import wave
 
 import pytest
-
 from harness import Appliance
 
 from appliance.dialogue import qna

@@ -1,13 +1,12 @@
 """The camera's recogniser detects each frame once: its detections feed the analysis (issue 18 §3)."""
-from types import SimpleNamespace
 
+from types import SimpleNamespace
 
 from appliance.config.settings import load
 from appliance.face.engine import FaceEngine
 from appliance.face.imagedecode import decode_image
 from appliance.runtime import bus
 from appliance.workers.recognition import Recogniser
-
 from tests.face.conftest import DATA
 
 
