@@ -90,7 +90,7 @@ def parse_phone(text: str) -> ParseResult:
     return ParseResult(True, s, confirm=True)
 
 
-def parse_id_card(text: str, record: dict | None = None, today: _dt.date | None = None) -> ParseResult:
+def parse_id_card(text: str | int, record: dict | None = None, today: _dt.date | None = None) -> ParseResult:
     """18-character ID with check digit; must agree with a known birth date and gender."""
     s = clean(text)
     if len(s) > MAX_ANSWER:
@@ -118,9 +118,11 @@ def id_card_conflict(number: str, record: dict, today: _dt.date | None = None) -
             known = parse_date(birth, today)
         except DateError:
             return None  # an unreadable stored birth date cannot contradict anything
-        if birth_of(number) != known:
+        id_birth = birth_of(number)
+        if id_birth != known:
+            assert id_birth is not None  # number is a validated ID: its birth date exists
             return (
-                f"这个身份证号里的出生日期是{format_date(birth_of(number))}，和登记的"
+                f"这个身份证号里的出生日期是{format_date(id_birth)}，和登记的"
                 f"{format_date(known)}不一致，请核对后再说一遍身份证号。"
             )
     return None

@@ -126,7 +126,7 @@ def _full_year(raw: str, today: _dt.date) -> int:
     return year
 
 
-def parse_date(text: str | int, today: _dt.date | None = None) -> _dt.date:
+def parse_date(text: str | int | _dt.date, today: _dt.date | None = None) -> _dt.date:
     """Any usual written or spoken date -> date. Raises DateError with a hint."""
     today = today or _dt.date.today()
     if isinstance(text, bool):
@@ -142,11 +142,11 @@ def parse_date(text: str | int, today: _dt.date | None = None) -> _dt.date:
             raise DateError("还缺少日子，请说完整的年月日")
         year = _full_year(m.group(1), today)
         month, day = small_number(m.group(2)), small_number(m.group(3))
-    elif _ISO_DATE.search(raw):
-        y, mo, d = _ISO_DATE.search(raw).groups()
+    elif iso := _ISO_DATE.search(raw):
+        y, mo, d = iso.groups()
         year, month, day = int(y), int(mo), int(d)
-    elif _COMPACT.search(spoken_digits(raw)):
-        s = _COMPACT.search(spoken_digits(raw)).group(1)
+    elif compact := _COMPACT.search(spoken_digits(raw)):
+        s = compact.group(1)
         year, month, day = int(s[:4]), int(s[4:6]), int(s[6:])
     else:
         raise DateError("没听清日期")

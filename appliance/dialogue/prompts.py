@@ -70,5 +70,4 @@ def fixed_prompts(catalogue: Catalogue, services: Iterable[str] | None = None) -
     ]
     wanted = set(services) if services is not None else None
     texts += [s.flow for s in catalogue.services if s.flow and (wanted is None or s.classify in wanted)]
-    seen: set[str] = set()
-    return [t for t in texts if t and not (t in seen or seen.add(t))]
+    return list(dict.fromkeys(t for t in texts if t))  # first occurrence of each, in order

@@ -141,8 +141,9 @@ class QnaPlanner:
         if not result.ok:
             return self._retry(state, field, result.hint)
         if result.confirm and from_audio:
-            state["pending"] = {"field": field, "value": result.value}
-            return Reply(self._confirm_prompt(state["pending"]), False, field, "confirm")
+            pending = {"field": field, "value": result.value}
+            state["pending"] = pending
+            return Reply(self._confirm_prompt(pending), False, field, "confirm")
         return self._accept(state, field, result.value)
 
     def _answer_confirmation(self, state: dict[str, Any], text: str, from_audio: bool) -> Reply:
@@ -190,7 +191,9 @@ class QnaPlanner:
 
     def _derive_from_id(self, state: dict[str, Any], number: str) -> None:
         """A checked ID number already says the birth date and gender: don't ask them again."""
-        derived = {"birth": format_date(birth_of(number)), "gender": gender_of(number)}
+        born = birth_of(number)
+        assert born is not None  # an accepted ID number was validated: its birth date exists
+        derived = {"birth": format_date(born), "gender": gender_of(number)}
         for key, value in derived.items():
             if key in state["queue"]:
                 state["queue"].remove(key)

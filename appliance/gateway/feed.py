@@ -219,6 +219,7 @@ class EventFeed:
         """Fan the bus's recognition events out to the clients' queues; never waits on a client."""
         ctx = zmq.asyncio.Context.instance()
         sock = bus.subscriber(self.settings.runtime_dir, [endpoints.TOPIC_RECOGNISED], ctx)
+        assert isinstance(sock, zmq.asyncio.Socket)  # made by the asyncio context
         try:
             while True:
                 frames = await sock.recv_multipart()
@@ -230,7 +231,9 @@ class EventFeed:
                     key = (client.config["with_face_image"], client.config["with_register_image"])
                     if key not in rendered:
                         rendered[key] = render(record, payloads, {**client.config, "media_device_ids": ()})
-                    client.offer(rendered[key])
+                    text = rendered[key]
+                    assert text is not None  # rendered with media_device_ids=(): every camera is wanted
+                    client.offer(text)
         except (asyncio.CancelledError, zmq.ZMQError):
             pass
         finally:

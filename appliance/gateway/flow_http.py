@@ -100,6 +100,7 @@ class FlowHttp:
         body, refusal = parse_body(await request.read(), request.match_info.get("type"))
         if refusal is not None:
             return refusal
+        assert body is not None  # parse_body gives a body whenever it gives no refusal
         request["operation"] = flow_operation(body)  # the metrics middleware's label
         logs.CORRELATION.set(logs.correlation_for(body["user_id"]))  # this citizen's journey, in every log
         digest = hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode()).hexdigest()

@@ -84,6 +84,7 @@ class RecentEvents:
         ctx = zmq.asyncio.Context.instance()
         topics = [endpoints.TOPIC_RECOGNISED, endpoints.TOPIC_SEBOX]
         sock = bus.subscriber(self.settings.runtime_dir, topics, ctx)
+        assert isinstance(sock, zmq.asyncio.Socket)  # made by the asyncio context
         try:
             while True:
                 frames = await sock.recv_multipart()

@@ -133,7 +133,7 @@ class GatewayWorker(ServiceWorker):
         runners = []
         try:
             for key, app in apps.items():
-                runners.append(await self._serve(key, app))
+                runners.append(await self._serve_app(key, app))
             runners += [
                 r for r in [await metrics_http.serve(backends, self.settings, self.ports, [allowed])] if r
             ]
@@ -147,7 +147,7 @@ class GatewayWorker(ServiceWorker):
                 await runner.cleanup()
             await backends.close()
 
-    async def _serve(self, key: str, app: web.Application) -> web.AppRunner:
+    async def _serve_app(self, key: str, app: web.Application) -> web.AppRunner:
         runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=2.0)
         await runner.setup()
         port = getattr(self.settings.ports, key)
@@ -164,7 +164,7 @@ class GatewayWorker(ServiceWorker):
             if exc.errno == errno.EADDRINUSE:
                 raise OSError(f"port {port} (ports.{key}) is already in use") from None
             raise
-        self.ports[key] = site._server.sockets[0].getsockname()[1]
+        self.ports[key] = runner.addresses[0][1]  # the site's first socket (its only site)
         return runner
 
     async def _beat(self, control: Control, stop: asyncio.Event) -> None:

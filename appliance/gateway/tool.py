@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import Any
 
 from aiohttp import WSMsgType, web
 
@@ -50,6 +51,7 @@ class ToolSockets:
                 frames += 1
                 started = time.perf_counter()
                 oversize = wsutil.too_large(msg.data, self.settings.limits.max_image_bytes)
+                reply: dict[str, Any]
                 if msg.type == WSMsgType.TEXT:
                     reply = {
                         **base,
@@ -60,9 +62,10 @@ class ToolSockets:
                 elif oversize:
                     reply = {**base, "message": "continue", "reason": "too_large", "detail": oversize}
                 else:
-                    reply = await self._predict(ws, base, frames, msg.data)
-                    if reply is None:
+                    predicted = await self._predict(ws, base, frames, msg.data)
+                    if predicted is None:
                         return ws
+                    reply = predicted
                 if reply["message"] != "success" and frames >= max_frames:
                     reply = {**reply, "message": "fail", "user_id": ""}
                 metrics.get().face_reply(reply, started)

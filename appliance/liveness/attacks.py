@@ -120,7 +120,9 @@ def camera(frame: np.ndarray, rng: np.random.Generator, quality: int = 88) -> np
     ok, jpeg = cv2.imencode(
         ".jpg", np.clip(frame, 0, 255).astype(np.uint8), [cv2.IMWRITE_JPEG_QUALITY, quality]
     )
-    return cv2.imdecode(jpeg, cv2.IMREAD_COLOR)
+    decoded = cv2.imdecode(jpeg, cv2.IMREAD_COLOR)
+    assert decoded is not None  # a JPEG just encoded by OpenCV always decodes
+    return decoded
 
 
 def _trajectory(rng, n, yaw_amp, pitch_amp, roll_amp, shift_amp):

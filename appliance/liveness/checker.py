@@ -28,6 +28,7 @@ import math
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import cv2
 import numpy as np
@@ -256,7 +257,9 @@ class LivenessChecker:
 
     def _cues(self, state: _Presentation) -> tuple[dict, dict]:
         """(cue values for the reply, cue scores 0..1 with 0.5 at the threshold)."""
-        p, values, scores = self.policy, {}, {}
+        p = self.policy
+        values: dict[str, Any] = {}
+        scores: dict[str, float] = {}
         if state.best is not None:
             values.update(
                 turn=round(state.best.turn, 4),

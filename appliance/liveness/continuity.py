@@ -46,7 +46,7 @@ class Link:
     cut: str | None = None  # None: continuous; else gap | jump | tracking | identity
 
     def to_dict(self) -> dict:
-        out = {"dt": round(self.dt, 3), "jump": round(self.jump, 3)}
+        out: dict[str, float | str] = {"dt": round(self.dt, 3), "jump": round(self.jump, 3)}
         for name in ("fraction", "ncc", "identity"):
             value = getattr(self, name)
             if value is not None:

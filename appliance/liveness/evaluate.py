@@ -24,6 +24,7 @@ import json
 import zlib
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -35,7 +36,9 @@ from .policy import Policy
 ROOT = Path(__file__).resolve().parents[2]
 PHOTOS = FACES_DIR
 BONA_FIDE = ("bona_fide", "bona_fide_blink", "bona_fide_still")
-NO_CONTINUITY = dict(track_min=0.0, identity_min=-1.0, jump_min=1e9, max_gap=1e9, max_cuts=10**9)
+NO_CONTINUITY: dict[str, Any] = dict(
+    track_min=0.0, identity_min=-1.0, jump_min=1e9, max_gap=1e9, max_cuts=10**9
+)
 """Policy overrides under which no frame is ever a cut (the checker before the continuity gate)."""
 KINDS = (
     *BONA_FIDE,
@@ -143,7 +146,7 @@ def evaluate(
 
 
 def summarise(results: dict[str, list[dict]]) -> dict:
-    report = {"kinds": {}, "presentations": dict(results)}
+    report: dict[str, Any] = {"kinds": {}, "presentations": dict(results)}
     for kind, rows in results.items():
         accepted = sum(1 for r in rows if r["live"])
         reasons = collections.Counter(r["reason"] for r in rows)

@@ -97,7 +97,7 @@ class FaceMesh:
         xy = raw[:, :2] @ inverse[:, :2].T + inverse[:, 2]
         z = raw[:, 2] * float(np.hypot(*inverse[0, :2]))  # same unit as x, y
         points = np.column_stack([xy, z])
-        eyes = tuple(eye_aspect(points, e) for e in EYES.values())
+        eyes = (eye_aspect(points, EYES["image_left"]), eye_aspect(points, EYES["image_right"]))
         return MeshResult(
             points=points,
             presence=1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, flag)))),

@@ -28,6 +28,7 @@ does not.  Thresholds are measured: docs/liveness.md.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
@@ -37,7 +38,9 @@ WORK_IOD = 50.0
 tracking precision whatever the camera's resolution and the face's distance."""
 MIN_TRACKS = 25
 FB_MAX = 0.7  # forward-backward disagreement allowed, pixels at WORK_IOD
-LK = dict(winSize=(15, 15), maxLevel=3, criteria=(cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 30, 0.01))
+LK: dict[str, Any] = dict(
+    winSize=(15, 15), maxLevel=3, criteria=(cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 30, 0.01)
+)
 
 
 @dataclass
@@ -127,7 +130,8 @@ def _track(a: FrameView, b: FrameView):
         flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
         borderMode=cv2.BORDER_REPLICATE,
     )
-    q, st1, _ = cv2.calcOpticalFlowPyrLK(a.gray, b_in_a, p0, None, **LK)
+    # cv2 stubs omit that nextPts may be None (no initial guess), which OpenCV accepts
+    q, st1, _ = cv2.calcOpticalFlowPyrLK(a.gray, b_in_a, p0, None, **LK)  # type: ignore[call-overload]
     if q is None:
         return None
     back, st2, _ = cv2.calcOpticalFlowPyrLK(

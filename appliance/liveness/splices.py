@@ -65,7 +65,8 @@ def project(points, depth, centre, rot, distance):
 
 def _switches(rng, n: int, sources: int, longest: int = 3) -> list[int]:
     """Which source each frame comes from: runs of 1..longest frames, never the same twice in a row."""
-    order, current = [], int(rng.integers(sources))
+    order: list[int] = []
+    current = int(rng.integers(sources))
     while len(order) < n:
         order += [current] * int(rng.integers(1, longest + 1))
         current = (current + int(rng.integers(1, sources))) % sources
@@ -107,7 +108,9 @@ def _still_rest(photo, landmarks, rng, n, closure=None, keep=None):
     return frames
 
 
-def build(kind, photo, landmarks, rng, n, partner=None) -> tuple[list[np.ndarray], int]:
+def build(
+    kind, photo, landmarks, rng, n, partner: tuple[np.ndarray, np.ndarray] | None = None
+) -> tuple[list[np.ndarray], int]:
     """Raw (pre-camera) frames of one presentation and the first judged frame."""
     if kind == "bona_fide_blink":
         return _still_rest(photo, landmarks, rng, n, blinks.closing_frames(rng, n)), 0
