@@ -263,7 +263,7 @@ def _service_running(settings) -> bool:
         client.close()
 
 
-def _read_key(path: str) -> str:
+def _read_key(path: str) -> str | None:
     from ..store.keys import DatabaseKeyError, read_key
 
     try:

@@ -92,7 +92,7 @@ async def start(
             "no metrics: cannot listen on %s:%d (ports.metrics): %s; the kiosk serves on", bind, port, exc
         )
         return None, 0
-    return runner, site._server.sockets[0].getsockname()[1]
+    return runner, runner.addresses[0][1]
 
 
 # -- port 10925: one count and one latency per POST ------------------------------------------------

@@ -16,7 +16,7 @@ import logging
 import os
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import zmq
 import zmq.asyncio
@@ -33,6 +33,7 @@ EVENT_HWM = 100
 FRAME_HWM = 2
 """Camera frames: a slow consumer gets the newest frame, never a growing queue."""
 _ids = itertools.count(1)
+_Socket = TypeVar("_Socket", bound=zmq.Socket)
 CONNECT_GRACE = 0.25
 """Seconds a new client waits for its first connection before calling a worker unavailable."""
 
@@ -92,7 +93,7 @@ def check_reply(header: dict[str, Any]) -> dict[str, Any]:
     raise RemoteError(code, header.get("reason", "worker error"))
 
 
-def _dealer(ctx: zmq.Context, endpoint: str) -> zmq.Socket:
+def _dealer(ctx: zmq.Context[_Socket], endpoint: str) -> _Socket:
     sock = ctx.socket(zmq.DEALER)
     sock.setsockopt(zmq.IMMEDIATE, 1)  # refuse to queue when no worker is connected
     sock.setsockopt(zmq.LINGER, 0)
@@ -133,7 +134,7 @@ class BusClient:
                 time.sleep(0.01)
         while True:
             remaining = deadline - time.monotonic()
-            if remaining <= 0 or not self._sock.poll(remaining * 1000, zmq.POLLIN):
+            if remaining <= 0 or not self._sock.poll(int(remaining * 1000), zmq.POLLIN):
                 raise BusTimeout(f"{op}: no answer from {self.endpoint} within {timeout:.1f}s")
             reply, frames = decode(self._sock.recv_multipart())
             if reply.get("id") == req_id:  # older replies belong to timed-out requests
@@ -208,7 +209,7 @@ class AsyncBusClient:
             except ValueError:
                 log.warning("undecodable reply on %s dropped", self.endpoint)
                 continue
-            future = self._pending.get(reply.get("id"))
+            future = self._pending.get(reply.get("id", ""))
             if future is not None and not future.done():
                 future.set_result((reply, [f.bytes for f in payloads]))
 

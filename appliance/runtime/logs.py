@@ -74,9 +74,10 @@ class ContextFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         record.worker = self.role
-        record.correlation_id = getattr(record, "correlation_id", "") or CORRELATION.get()
+        correlation_id = getattr(record, "correlation_id", "") or CORRELATION.get()
+        record.correlation_id = correlation_id
         # journald keeps upper-case field names only (JournalHandler sends the record's attributes)
-        record.WORKER, record.CORRELATION_ID = self.role, record.correlation_id
+        record.WORKER, record.CORRELATION_ID = self.role, correlation_id
         return True
 
 

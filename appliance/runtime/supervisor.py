@@ -197,7 +197,7 @@ class Supervisor:
                 return
             except ValueError:
                 continue
-            worker = self.workers.get(message.get("worker"))
+            worker = self.workers.get(message.get("worker", ""))
             if worker is None:
                 continue
             pid, kind = message.get("pid"), message.get("kind")
@@ -221,6 +221,7 @@ class Supervisor:
     @staticmethod
     def _spare_says(worker: Worker, kind: Any, message: dict) -> None:
         if kind == Kind.SPARE:
+            assert worker.spare is not None  # only a spare's messages come here
             worker.spare_warm, worker.spare_failures = True, 0
             log.info("%s: warm spare ready (pid %d)", worker.name, worker.spare.pid)
         elif kind == Kind.FATAL:

@@ -146,7 +146,7 @@ class ServiceWorker:
 
     def __init__(self, settings: Settings):
         self.settings = settings
-        self.ctx = zmq.Context.instance()
+        self.ctx: zmq.Context[zmq.Socket] = zmq.Context.instance()
         self._stop = threading.Event()
         self.meter = Meter()
         self.peers = Peers(settings)
@@ -250,7 +250,7 @@ class ServiceWorker:
             if now >= next_beat:
                 control.beat(self.meter.heartbeat(self.status()))
                 next_beat = now + interval
-            events = dict(poller.poll(max(1, (next_beat - time.monotonic()) * 1000)))
+            events = dict(poller.poll(int(max(1, (next_beat - time.monotonic()) * 1000))))
             if router in events:
                 while True:
                     try:

@@ -30,7 +30,7 @@ import logging
 import random
 from collections.abc import Iterable
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
 import peewee
 
@@ -55,6 +55,8 @@ OPEN_STATES = (State.PENDING, State.WAITING)
 STATES = tuple(State)
 FINISHED = (State.DELIVERED, State.DEAD)
 """What `purge` may strip of its image."""
+ITEM_ID = cast(peewee.AutoField, OutboxItem._meta.primary_key)
+"""OutboxItem.id: peewee adds it to every model without a primary key; its stubs do not declare it."""
 
 
 def dedup_key(user_id: str, jpeg: bytes) -> str:
@@ -107,10 +109,10 @@ def due(limit: int = 50) -> list[OutboxItem]:
     """Open items whose time has come and that are first in line for their person."""
     current = now()
     firsts: dict[str, OutboxItem] = {}
-    for item in OutboxItem.select().where(OutboxItem.state.in_(OPEN_STATES)).order_by(OutboxItem.id):
+    for item in OutboxItem.select().where(OutboxItem.state.in_(OPEN_STATES)).order_by(ITEM_ID):
         firsts.setdefault(item.key, item)
     ready = [item for item in firsts.values() if item.next_attempt_at <= current]
-    return sorted(ready, key=lambda i: (i.next_attempt_at, i.id))[:limit]
+    return sorted(ready, key=lambda i: (i.next_attempt_at, i.get_id()))[:limit]
 
 
 def next_due_in(default: float) -> float:
@@ -217,14 +219,15 @@ def wake_all() -> int:
 # -- the technician's view (appliance sync status|retry|purge) -----------------------
 def summary(limit: int = 20) -> dict[str, Any]:
     counts = {state: 0 for state in STATES}
-    for row in OutboxItem.select(OutboxItem.state, peewee.fn.COUNT(OutboxItem.id).alias("n")).group_by(
+    row: Any  # an OutboxItem plus the count's alias "n", which its type cannot declare
+    for row in OutboxItem.select(OutboxItem.state, peewee.fn.COUNT(ITEM_ID).alias("n")).group_by(
         OutboxItem.state
     ):
         counts[row.state] = row.n
     open_or_dead = (
         OutboxItem.select()
         .where(OutboxItem.state.in_(OPEN_STATES + (State.DEAD,)))
-        .order_by(OutboxItem.id)
+        .order_by(ITEM_ID)
         .limit(limit)
     )
     return {"counts": counts, "items": [describe(item) for item in open_or_dead]}
@@ -232,7 +235,7 @@ def summary(limit: int = 20) -> dict[str, Any]:
 
 def describe(item: OutboxItem) -> dict[str, Any]:
     return {
-        "id": item.id,
+        "id": item.get_id(),
         "kind": item.kind,
         "user_id": item.key,
         "state": item.state,
@@ -248,7 +251,7 @@ def describe(item: OutboxItem) -> dict[str, Any]:
 def retry(ids: Iterable[int] = (), states: Iterable[str] = (State.DEAD,)) -> int:
     """Revive items (these ids, else every item in ``states``): due now, failures reset."""
     ids, states = list(ids), list(states)
-    query = OutboxItem.select().where(OutboxItem.id.in_(ids) if ids else OutboxItem.state.in_(states))
+    query = OutboxItem.select().where(ITEM_ID.in_(ids) if ids else OutboxItem.state.in_(states))
     count = 0
     for item in query:
         if item.state in (State.DELIVERED, State.PURGED):

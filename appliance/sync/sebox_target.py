@@ -55,7 +55,7 @@ def is_this_machine(host: str, bind: str = "", resolve: bool = False) -> bool:
             return False
         try:
             addresses = [
-                ipaddress.ip_address(info[4][0].split("%")[0]) for info in socket.getaddrinfo(host, None)
+                ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in socket.getaddrinfo(host, None)
             ]
         except (OSError, ValueError):
             return False

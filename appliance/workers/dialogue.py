@@ -179,7 +179,8 @@ class DialogueWorker(ServiceWorker):
             hs.classify,
             f" (asks: {hs.candidates})" if hs.candidates else "",
         )
-        extra = {"invalid_info": hs.info_errors} if hs.info_errors else {}  # what will be asked again
+        # what will be asked again
+        extra: dict[str, Any] = {"invalid_info": hs.info_errors} if hs.info_errors else {}
         if hs.candidates:  # not sure which service: `flow` asks, the next handshake answers
             extra["candidates"] = hs.candidates
         return response(

@@ -124,6 +124,7 @@ class FaceWorker(ServiceWorker):
         included: the multi-frame cues need the head to move."""
         if not self.check_liveness or analysis.box is None or analysis.image is None:
             return None
+        assert analysis.image_size is not None  # set together with the image (face/engine.py)
         frame = np.ascontiguousarray(analysis.image)
         try:
             header = {
@@ -149,7 +150,7 @@ class FaceWorker(ServiceWorker):
             "blink_or_turn": "look at the camera: a blink or a small turn of the head",
             "face_changed": "one face, kept in view: starting again",
             "collecting": "keep looking at the camera",
-        }.get(verdict.get("reason"), "")
+        }.get(verdict.get("reason", ""), "")
         return {
             "message": "continue",
             "reason": "not_live",
@@ -171,6 +172,7 @@ class FaceWorker(ServiceWorker):
         with self._lock:
             self._predicting[hash_] = time.monotonic()
         image = self._image(payloads)
+        assert self.engine is not None  # prepare() runs before any request
         analysis = self.engine.analyse(image)
         refused = self._liveness(hash_, analysis)
         if refused is not None and refused.get("live") is False:
@@ -226,6 +228,7 @@ class FaceWorker(ServiceWorker):
         if entry is None:
             raise HandlerError("out_of_order", "no face_train in progress on this connection")
         user_id, session, _ = entry
+        assert self.engine is not None  # prepare() runs before any request
         analysis = self.engine.analyse(self._image(payloads))
         refused = None if header.get("trusted") else self._liveness(header["hash"], analysis)
         if refused is not None and (refused.get("live") is False or analysis.ok):
@@ -251,8 +254,10 @@ class FaceWorker(ServiceWorker):
             if not analysis.ok:
                 reply["detail"] = analysis.detail
         if step.message == "success":
-            self._store(user_id, session.result.template, session.result.best_jpeg)
-            reply["consistency"] = session.result.consistency
+            result = session.result
+            assert result is not None  # a successful step has made the result
+            self._store(user_id, result.template, result.best_jpeg)
+            reply["consistency"] = result.consistency
         return reply
 
     def _enrolled_as_other(self, user_id: str, analysis: FaceAnalysis) -> str | None:
@@ -266,6 +271,7 @@ class FaceWorker(ServiceWorker):
         face_store.save_template(user_id, MODEL_NAME, template, sample_jpeg)
         with self._lock:
             self.gallery.set_user(user_id, template)
+        assert self.publisher is not None  # setup() runs before any request
         self.publisher.publish(
             endpoints.TOPIC_ENROLLED,
             {"user_id": user_id, "model": MODEL_NAME, "templates": int(template.shape[0])},
@@ -275,6 +281,7 @@ class FaceWorker(ServiceWorker):
 
     # -- technician's tools (CLI) ------------------------------------------------------
     def identify(self, header: dict, payloads: list[bytes]) -> dict:
+        assert self.engine is not None  # prepare() runs before any request
         analysis = self.engine.analyse(self._image(payloads))
         if not analysis.ok:
             return {"found": False, "reason": analysis.reason, "detail": analysis.detail}

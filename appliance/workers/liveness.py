@@ -96,7 +96,10 @@ def decode_frame(header: dict, payloads: list[bytes]) -> tuple[np.ndarray, np.nd
     frame = np.frombuffer(payloads[0], np.uint8).reshape(shape)
     try:
         landmarks = np.asarray(header.get("landmarks"), np.float32).reshape(5, 2)
-        box = [float(v) for v in header.get("box")]
+        raw_box = header.get("box")
+        if raw_box is None:
+            raise TypeError("box is missing")
+        box = [float(v) for v in raw_box]
         assert len(box) == 4
     except (TypeError, ValueError, AssertionError):
         raise HandlerError("bad_request", "landmarks must be 5 [x, y] points and box [x, y, w, h]") from None
@@ -149,12 +152,15 @@ class LivenessWorker(ServiceWorker):
         if not isinstance(key, str) or not key:
             raise HandlerError("bad_request", "hash (the connection id) is required")
         frame, landmarks, box = decode_frame(header, payloads)
+        assert self.checker is not None  # prepare() runs before any request
         return self.checker.observe(key, frame, landmarks, box, embedding=decode_embedding(header)).to_dict()
 
     def forget(self, header: dict, _payloads) -> dict:
+        assert self.checker is not None  # prepare() runs before any request
         return {"forgot": self.checker.forget(str(header.get("hash", "")))}
 
     def describe(self, _header: dict, _payloads) -> dict:
+        assert self.checker is not None  # prepare() runs before any request
         p = self.checker.policy
         return {
             "sessions": self.checker.sessions,

@@ -143,6 +143,7 @@ class SyncWorker(ServiceWorker):
         new = store_record(record, keep)
         if new:
             frames = [record.face_image] if keep and record.face_image else []
+            assert self.publisher is not None  # start() made it before the feed's client
             self.publisher.publish(endpoints.TOPIC_SEBOX, record.event_header(), frames)
         return new
 
@@ -159,6 +160,7 @@ class SyncWorker(ServiceWorker):
                     user_id = header["user_id"]
                     jpeg = payloads[0] if payloads else face_store.sample_of(user_id)
                     if jpeg and outbox.queue_registration(user_id, bytes(jpeg)):
+                        assert self.deliverer is not None  # start() made it before this thread
                         self.loop.call_soon_threadsafe(self.deliverer.wake.set)
                 except Exception:  # one bad event must not stop the listener; reconcile catches up
                     log.exception("enrolment event not queued")
@@ -187,6 +189,7 @@ class SyncWorker(ServiceWorker):
     def describe(self, header: dict, _payloads) -> dict:
         tencent = None
         if self.deliverer is not None:
+            assert self.client is not None  # the deliverer exists only with a client
             tencent = {**self.deliverer.stats, "base_url": self.client.base_url}
         return {
             "outbox": outbox.summary(int(header.get("limit", 20))),
@@ -260,6 +263,7 @@ class SyncWorker(ServiceWorker):
     ) -> dict:
         from ..sync.tencent_client import fit_image
 
+        assert self.client is not None  # op_verify runs this only with a client
         adv = await self.client.face_adv(
             user_id,
             kind,
