@@ -37,6 +37,10 @@ WIDTH, HEIGHT = 640, 480
 def frame_jpeg(photo: Path = PHOTO) -> bytes:
     """The photo letterboxed onto a 640×480 canvas, as JPEG bytes (a camera-sized frame)."""
     img = cv2.imread(str(photo), cv2.IMREAD_COLOR)
+    if img is None:  # what img.shape would have raised
+        raise AttributeError(
+            f"'NoneType' object has no attribute 'shape' (cv2.imread could not read {photo})"
+        )
     scale = min(WIDTH / img.shape[1], HEIGHT / img.shape[0])
     img = cv2.resize(
         img, (int(img.shape[1] * scale), int(img.shape[0] * scale)), interpolation=cv2.INTER_AREA
@@ -64,6 +68,7 @@ def run(settings: Settings, quick: bool) -> dict:
     # machine load (other processes, CPU frequency), so the ratio is fair.
     buf = np.frombuffer(data, np.uint8)
     bgr = cv2.imdecode(buf, cv2.IMREAD_COLOR)
+    assert bgr is not None  # the engine has just decoded the same bytes
     landmarks = np.asarray(first.landmarks, np.float32)
     matrix = similarity_transform(landmarks)
     crop = align_face(bgr, landmarks)
@@ -72,7 +77,8 @@ def run(settings: Settings, quick: bool) -> dict:
         "align": lambda: cv2.warpAffine(bgr, matrix, (112, 112), flags=cv2.INTER_LINEAR),
     }
     raw_calls.update(model_calls(settings, engine, bgr, crop))
-    runs, raw_runs = [], {k: [] for k in raw_calls}
+    runs = []
+    raw_runs: dict[str, list[float]] = {k: [] for k in raw_calls}
     for _ in range(repeats):
         runs.append(engine.analyse(data).timings_ms)
         for key, call in raw_calls.items():
@@ -83,7 +89,7 @@ def run(settings: Settings, quick: bool) -> dict:
     ours = {stage: statistics.median(r[stage] for r in runs) for stage in stages}
     raw = {key: statistics.median(v) for key, v in raw_runs.items()}
     fastest = {
-        model: min((k for k in raw if k.startswith(model + ":")), key=raw.get)
+        model: min((k for k in raw if k.startswith(model + ":")), key=lambda k: raw[k])
         for model in ("detect", "embed")
     }
     raw["detect"], raw["embed"] = raw[fastest["detect"]], raw[fastest["embed"]]
@@ -94,6 +100,7 @@ def run(settings: Settings, quick: bool) -> dict:
     for i, row in enumerate(rows):
         gallery.set_user(f"u{i}", row)
     query = first.embedding
+    assert query is not None  # an ok analysis has an embedding
     ours["match"] = median_ms(lambda: gallery.search(query), repeats * 4)
     matrix_1k = rows  # the same templates in float32, as before issue 18
     raw["match"] = median_ms(lambda: matrix_1k @ query, repeats * 4)

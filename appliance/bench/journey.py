@@ -54,7 +54,10 @@ async def _face(service: Service, repeats: int) -> tuple[list, list]:
     # the photos as they are (a letterboxed 640x480 leaves the face under the minimum size); the
     # mirrored first photo is a third view, as a selfie camera shows it
     first = (photos / "obama_1.jpg").read_bytes()
-    mirrored = cv2.imencode(".jpg", cv2.flip(cv2.imread(str(photos / "obama_1.jpg")), 1))[1].tobytes()
+    img = cv2.imread(str(photos / "obama_1.jpg"))
+    if img is None:  # cv2.error, as cv2.imencode of the empty flip would have raised
+        raise cv2.error(f"could not read {photos / 'obama_1.jpg'}")
+    mirrored = cv2.imencode(".jpg", cv2.flip(img, 1))[1].tobytes()
     frames = [first, mirrored, (photos / "obama_2.jpg").read_bytes()]
     probe = (photos / "obama_3.jpg").read_bytes()
     async with aiohttp.ClientSession() as session:
@@ -235,7 +238,10 @@ async def _journey(service: Service, settings: Settings, quick: bool) -> dict:
             n=len(hs_ms),
             note="'我要办护照' in the kiosk's voice, polled",
         )
-        answer_ms, audio_ms, asked, hs = [], [], [], None
+        answer_ms: list[float] = []
+        audio_ms: list[float] = []
+        asked: list[str] = []
+        hs: dict | None = None
         for i in range(1 if quick else 2):
             a, b, asked, hs = await _qna(session, service, f"journey-qna-{i}")
             answer_ms += a
@@ -261,6 +267,7 @@ async def _journey(service: Service, settings: Settings, quick: bool) -> dict:
             n=len(answer_ms),
             note="text answers over the qna socket (the next question's text)",
         )
+        assert hs is not None  # the loop above runs at least once
         ids = {"user_id": hs["user_id"], "hash": hs["hash"]}
         t0 = time.perf_counter()
         status, _ = await _post(session, service, {**ids, "type": "storage"})

@@ -73,8 +73,9 @@ def run(settings: Settings, quick: bool, sizes: tuple[int, ...] | None = None) -
         }
         exact = None
         if size <= FLOAT32_GALLERY_UP_TO:
-            exact, _ = _filled(data, "float32")
-            calls["float32"] = lambda: exact.search(query)
+            exact32, _ = _filled(data, "float32")
+            exact = exact32
+            calls["float32"] = lambda: exact32.search(query)
         if faiss is not None:
             faiss.omp_set_num_threads(
                 1
@@ -109,7 +110,10 @@ def run(settings: Settings, quick: bool, sizes: tuple[int, ...] | None = None) -
                 t["ours"], "ms", t["faiss"], "faiss IndexFlatIP k=2, 1 thread", n=n
             )
             index = None
-        gallery = exact = data = words32 = words8 = None  # free the big arrays before the next size
+        # free the big arrays before the next size
+        gallery = exact = exact32 = None
+        data = np.empty((0, DIM), np.float32)
+        words32 = words8 = np.empty(0, np.uint64)
     if faiss is None:
         out["faiss"] = figure(
             None, "", None, "faiss-cpu not installed", note="pip install faiss-cpu to compare"

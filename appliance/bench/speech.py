@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import statistics
 import time
+from typing import Any
 
 import numpy as np
 
@@ -35,7 +36,7 @@ def run(settings: Settings, quick: bool) -> dict:
         raise RuntimeError("Kokoro did not load: the TTS figures would be espeak-ng's")
     kokoro, voice = tts.kokoro, settings.speech.voice
     tts.synthesize("预热。")
-    rows = []
+    rows: list[dict[str, Any]] = []  # one per text: floats (raw_first may be None) and the texts heard
     for text in texts:
         t0 = time.perf_counter()
         chunks = tts.stream(text)

@@ -72,11 +72,14 @@ def run(
     spares: tuple[str, ...] = (),
 ) -> dict:
     floors = {w: floor_seconds(w, models_dir) for w in workers if w in ("face", "speech")}
-    slowest = max(floors, key=floors.get) if floors else "gateway"
+    slowest = max(floors, key=lambda w: floors[w]) if floors else "gateway"
     floor = floors.get(slowest) or floor_seconds(slowest, models_dir)
+    ready_s = service.ready_s
+    if ready_s is None:  # what `None * 1000` would have raised
+        raise TypeError("service.ready_s is None: the service never reported READY")
     out = {
         "start_to_ready": figure(
-            service.ready_s * 1000,
+            ready_s * 1000,
             "ms",
             floor * 1000,
             f"fresh python loading {slowest} alone",

@@ -161,13 +161,15 @@ def augment(bgr: np.ndarray, box: np.ndarray) -> list[tuple[str, np.ndarray, np.
     rot = cv2.getRotationMatrix2D((cx, cy), 8, 1.0)
     _, jpg = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, 30])
     same = np.array([x, y, bw, bh])
+    decoded = cv2.imdecode(jpg, cv2.IMREAD_COLOR)
+    assert decoded is not None  # just encoded from a valid image
     return [
         ("flip", bgr[:, ::-1].copy(), np.array([w - x - bw, y, bw, bh])),
         ("crop", bgr[y0:y1, x0:x1].copy(), np.array([x - x0, y - y0, bw, bh])),
         ("dark", cv2.convertScaleAbs(bgr, alpha=0.6, beta=0), same),
         ("bright", cv2.convertScaleAbs(bgr, alpha=1.3, beta=25), same),
         ("half", cv2.resize(bgr, (w // 2, h // 2), interpolation=cv2.INTER_AREA), same / 2),
-        ("jpeg30", cv2.imdecode(jpg, cv2.IMREAD_COLOR), same),
+        ("jpeg30", decoded, same),
         ("rot8", cv2.warpAffine(bgr, rot, (w, h), borderMode=cv2.BORDER_REPLICATE), same),
     ]
 
@@ -264,9 +266,10 @@ def template_study(
     'mean' = one normalised mean template; 'multi' = best of the 3 templates.
     """
     templates = templates if templates is not None else enrolled_templates(models, faces, q, consistency)
-    result = {}
+    result: dict[str, object] = {}
     for mode in ("mean", "multi"):
-        gen, imp = [], []
+        gen: list[float] = []
+        imp: list[float] = []
         for ident, embs, photo in templates.values():
             mean = l2_normalise(embs.mean(0))
             for probe in faces:
@@ -347,7 +350,9 @@ def compare_template_forms(templates: dict, faces: list[dict]) -> dict:
     """open_set_study with float32 and with int8 templates, and how far they differ."""
     runs = {dtype: open_set_study(templates, faces, dtype) for dtype in DTYPES}
     a, b = runs["float32"]["decisions"], runs["int8"]["decisions"]
-    out = {dtype: {k: v for k, v in run.items() if k != "decisions"} for dtype, run in runs.items()}
+    out: dict[str, object] = {
+        dtype: {k: v for k, v in run.items() if k != "decisions"} for dtype, run in runs.items()
+    }
     out["decisions_changed"] = sum(x[0] != y[0] for x, y in zip(a, b, strict=False))
     diffs = [abs(x[1] - y[1]) for x, y in zip(a, b, strict=False) if x[1] is not None and y[1] is not None]
     out["best_score_max_abs_diff"] = round(max(diffs), 5) if diffs else None

@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -58,17 +59,19 @@ class FaceSettings:
         "quality": {"min_face_px": 100}, "limits": {"max_pixels": 20e6}}``.
         Unknown keys raise ValueError so a typo in the config is not ignored."""
         data = dict(data or {})
-        nested = {"quality": quality.QualitySettings, "limits": DecodeLimits}
-        kwargs = {}
+        nested: dict[str, type[quality.QualitySettings] | type[DecodeLimits]] = {
+            "quality": quality.QualitySettings,
+            "limits": DecodeLimits,
+        }
+        kwargs: dict[str, Any] = {}
         for key, value in data.items():
             if key in nested:
                 known = nested[key].__dataclass_fields__
                 bad = set(value) - set(known)
                 if bad:
                     raise ValueError(f"unknown face.{key} settings: {sorted(bad)}")
-                kwargs[key] = nested[key](
-                    **{k: (tuple(v) if isinstance(v, list) else v) for k, v in value.items()}
-                )
+                sub: dict[str, Any] = {k: (tuple(v) if isinstance(v, list) else v) for k, v in value.items()}
+                kwargs[key] = nested[key](**sub)
             elif key in cls.__dataclass_fields__:
                 kwargs[key] = value
             else:
@@ -156,7 +159,7 @@ class FaceEngine:
         """One model on one runtime."""
         s = self.settings
         if model == "detector":
-            args = dict(
+            args: dict[str, Any] = dict(
                 score_threshold=s.detect_score,
                 nms_threshold=s.detect_nms,
                 max_side=s.detect_max_side,
@@ -260,6 +263,7 @@ class FaceEngine:
             result.reason, result.detail = reason, _describe(reason, numbers, self.settings)
             result.timings_ms = clock.done()
             return result
+        assert subject is not None  # check_geometry gives a reason whenever there is no subject
         result.aligned = align_face(bgr, subject.landmarks)
         numbers["sharpness"] = round(quality.sharpness(result.aligned), 1)
         clock.lap("align")

@@ -75,7 +75,11 @@ def _sample_rank(analysis: FaceAnalysis) -> float:
 def sample_jpeg(analysis: FaceAnalysis, settings: EnrolmentSettings) -> bytes:
     """The face with some context around it, as a JPEG under the byte limit."""
     img = analysis.image
+    if analysis.box is None:  # what unpacking None would have raised
+        raise TypeError("cannot unpack non-iterable NoneType object")
     x, y, w, h = analysis.box
+    if img is None:  # what img.shape would have raised
+        raise AttributeError("'NoneType' object has no attribute 'shape'")
     mx, my = w * settings.sample_margin, h * settings.sample_margin
     x0, y0 = int(max(0, x - mx)), int(max(0, y - my))
     x1, y1 = int(min(img.shape[1], x + w + mx)), int(min(img.shape[0], y + h + my))
@@ -115,6 +119,14 @@ class EnrolmentSession:
             None if similarity is None else round(similarity, 4),
         )
 
+    def _embeddings(self) -> list[np.ndarray]:
+        """The kept samples' embeddings (``feed`` keeps only analyses that have one)."""
+        out = []
+        for sample in self._samples:
+            assert sample.embedding is not None
+            out.append(sample.embedding)
+        return out
+
     def feed(self, analysis: FaceAnalysis) -> EnrolmentStep:
         """Take one analysed frame. After success, further frames change nothing."""
         if self.done:
@@ -123,7 +135,7 @@ class EnrolmentSession:
             return self._step(CONTINUE, analysis.reason or "unknown")
         similarity = None
         if self._samples:
-            mean = l2_normalise(np.mean([s.embedding for s in self._samples], axis=0))
+            mean = l2_normalise(np.mean(self._embeddings(), axis=0))
             similarity = float(mean @ analysis.embedding)
             if similarity < self.settings.same_person_threshold:
                 # Someone else: start over with this person as the first sample.
@@ -137,7 +149,7 @@ class EnrolmentSession:
         return self._step(SUCCESS, None, similarity=similarity)
 
     def _finish(self) -> EnrolmentResult:
-        embs = l2_normalise(np.stack([s.embedding for s in self._samples]))
+        embs = l2_normalise(np.stack(self._embeddings()))
         pair = embs @ embs.T
         consistency = float(pair[np.triu_indices(len(embs), 1)].min()) if len(embs) > 1 else 1.0
         template = (

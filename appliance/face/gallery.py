@@ -177,6 +177,7 @@ class Gallery:
             return self._matrix[:n] @ q
         out = np.empty(n, np.float32)
         buf = self._buffer
+        assert buf is not None  # allocated whenever dtype is INT8
         for start in range(0, n, CHUNK):
             stop = min(n, start + CHUNK)
             block = buf[: stop - start]

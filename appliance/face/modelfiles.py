@@ -78,7 +78,9 @@ def _expand_block_quantized(model) -> None:
 
     graph = model.graph
     inits = {t.name: t for t in graph.initializer}
-    keep_nodes, new_inits, consumed = [], [], set()
+    keep_nodes: list = []
+    new_inits: list = []
+    consumed: set[str] = set()
     for node in graph.node:
         if node.op_type != "DequantizeLinear" or node.input[0] not in inits:
             keep_nodes.append(node)

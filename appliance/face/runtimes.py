@@ -22,7 +22,9 @@ import logging
 import os
 import platform
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import cv2
@@ -119,7 +121,7 @@ class OpenCVEmbedder:
         return self.embed_batch([crop])[0]
 
 
-def interleaved_medians(calls: dict[str, callable], rounds: int = ROUNDS) -> dict[str, float]:
+def interleaved_medians(calls: dict[str, Callable[[], object]], rounds: int = ROUNDS) -> dict[str, float]:
     """Median ms per call, one warm-up each, then the calls in turn (same load for each)."""
     for call in calls.values():
         call()
@@ -188,7 +190,10 @@ def store_choice(models_dir: Path, data: dict) -> None:
 
 
 def measure(
-    models_dir: Path, pairs: dict[str, dict[str, object]], sample: dict[str, callable], key: dict
+    models_dir: Path,
+    pairs: dict[str, dict[str, object]],
+    sample: dict[str, Callable[[object], object]],
+    key: dict,
 ) -> dict:
     """{'detector': name, 'recognizer': name, 'measured_ms': {...}}, measured now and stored.
 
@@ -197,11 +202,9 @@ def measure(
     """
     measured, verdict = {}, {}
     for model, candidates in pairs.items():
-        ms = interleaved_medians(
-            {name: (lambda inst=inst, model=model: sample[model](inst)) for name, inst in candidates.items()}
-        )
+        ms = interleaved_medians({name: partial(sample[model], inst) for name, inst in candidates.items()})
         measured[model] = {name: round(v, 2) for name, v in ms.items()}
-        verdict[model] = min(ms, key=ms.get)
+        verdict[model] = min(ms, key=lambda name: ms[name])
     data = {
         "key": key,
         **verdict,

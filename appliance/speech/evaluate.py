@@ -18,7 +18,7 @@ import json
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Optional
@@ -84,7 +84,12 @@ class Judge:
 
 
 def run(
-    stt, tts, catalogue, quick: bool = False, espeak=None, progress: Optional[callable] = None
+    stt,
+    tts,
+    catalogue,
+    quick: bool = False,
+    espeak=None,
+    progress: Optional[Callable[[Judged], object]] = None,
 ) -> list[Judged]:
     """Judge every item of the set; ``progress(judged)`` is called after each one.
 

@@ -198,7 +198,7 @@ class _WhisperCpp:
 
     stats = False  # pywhispercpp gives no log-probabilities: only the text checks apply
 
-    def __init__(self, ggml_path: Path, cpu_threads: int):
+    def __init__(self, ggml_path: Optional[Path], cpu_threads: int):
         if not ggml_path or not Path(ggml_path).is_file():
             # pywhispercpp treats a non-path as a model *name* and downloads it: never allow that.
             raise ModelError(f"whisper.cpp ggml model file not found: {ggml_path}")
@@ -246,6 +246,7 @@ class SpeechToText:
         self.prompt = build_prompt(terms)
         self.echo = prompt_echo_for(terms)
         self.use_vad = use_vad
+        self._backend: _FasterWhisper | _WhisperCpp
         if backend == "faster-whisper":
             if model == "tiny.en" and language not in ("en", "auto", None):
                 raise ValueError('the tiny.en model understands English only: set speech.language = "en"')
@@ -273,7 +274,7 @@ class SpeechToText:
         """
         t0 = time.perf_counter()
         x = _check(samples16k)
-        lang = language or self.language
+        lang: Optional[str] = language or self.language
         lang = None if lang == "auto" else lang  # None lets Whisper detect the language
         duration = x.size / TARGET_RATE
         timings = {"vad": 0.0, "decode": 0.0}

@@ -281,14 +281,15 @@ class TextToSpeech:
 
         Only ``store`` (the fixed prompts, see prewarm) writes: a citizen's own words (a phone number
         read back) are never kept on disk."""
-        ident = self.identity(lang, voice) if self.cache is not None else None
-        if ident is not None:
-            cached = self.cache.get(ident, sentence)
+        cache = self.cache
+        ident = self.identity(lang, voice) if cache is not None else None
+        if cache is not None and ident is not None:
+            cached = cache.get(ident, sentence)
             if cached is not None:
                 return cached
         audio = self._speak_zh(sentence, voice) if lang == "zh" else self._speak_en(sentence)
-        if store and ident is not None and audio.size:
-            self.cache.put(ident, sentence, audio)
+        if store and cache is not None and ident is not None and audio.size:
+            cache.put(ident, sentence, audio)
         return audio
 
     def cached_audio(self, text: str, voice: Optional[str] = None) -> Optional[np.ndarray]:

@@ -80,11 +80,13 @@ class SpeechWorker(ServiceWorker):
             log.exception("TTS prewarm: could not list the fixed prompts")
             return
         self._prewarm["prompts"] = len(prompts)
+        tts = self.tts
+        assert tts is not None  # start() runs this only with a TTS
         for text in prompts:
             if self._stop.is_set():
                 return
             try:
-                self._prewarm["synthesised"] += self.tts.prewarm(text, lock=_Yielding(self))
+                self._prewarm["synthesised"] += tts.prewarm(text, lock=_Yielding(self))
             except (TTSError, ValueError) as exc:
                 log.warning("TTS prewarm: %r not spoken: %s", text[:30], exc)
         self._prewarm["done"] = True
@@ -104,9 +106,11 @@ class SpeechWorker(ServiceWorker):
     def transcribe(self, header: dict, payloads: list[bytes]) -> dict:
         if len(payloads) != 1:
             raise HandlerError("bad_request", "exactly one audio payload expected")
+        stt = self.stt
+        assert stt is not None  # prepare() set it before any request is served
         try:
             with self._stt_lock:
-                result = self.stt.transcribe_bytes(payloads[0], max_seconds=self.settings.speech.max_seconds)
+                result = stt.transcribe_bytes(payloads[0], max_seconds=self.settings.speech.max_seconds)
         except AudioError as exc:
             raise HandlerError("bad_audio", str(exc)) from None
         except STTError as exc:
@@ -132,19 +136,21 @@ class SpeechWorker(ServiceWorker):
         if not isinstance(text, str):
             raise HandlerError("bad_text", "text to speak must be a string")
         rest = ""
+        tts = self.tts
+        assert tts is not None  # prepare() set it before any request is served
         try:
-            cached = self.tts.cached_audio(text, header.get("voice"))
+            cached = tts.cached_audio(text, header.get("voice"))
             if cached is not None:  # no engine call: no lock, never behind the prewarm's sentence
                 self._counts["synthesized"] += 1
-                wav = encode_wav(cached, self.tts.rate)
+                wav = encode_wav(cached, tts.rate)
                 return {"bytes": len(wav), "rest": "", "cached": True}, [wav]
             with self._live, self._tts_lock:
                 if header.get("stream"):  # the first piece now, `rest` asked for next (README "Speech")
                     clause = header.get("stream") != "sentence"
-                    audio, rest = self.tts.head(text, header.get("voice"), clause=clause)
-                    wav = encode_wav(audio, self.tts.rate)
+                    audio, rest = tts.head(text, header.get("voice"), clause=clause)
+                    wav = encode_wav(audio, tts.rate)
                 else:
-                    wav = self.tts.synthesize_wav(text, header.get("voice"))
+                    wav = tts.synthesize_wav(text, header.get("voice"))
         except (TTSError, ValueError) as exc:
             raise HandlerError("bad_text", str(exc)) from None
         self._counts["synthesized"] += 1
