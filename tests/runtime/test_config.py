@@ -120,8 +120,20 @@ def test_settings_are_frozen_and_documented():
         s.ports.tool = 1
     from appliance.config import sections as config_sections
 
-    source = open(config_sections.__file__, encoding="utf-8").read()
+    import ast
+
+    tree = ast.parse(open(config_sections.__file__, encoding="utf-8").read())
+    classes = {node.name: node for node in tree.body if isinstance(node, ast.ClassDef)}
     for section in config.SECTIONS.values():
+        body = classes[section.__name__].body
+        documented = {
+            node.target.id
+            for node, after in zip(body, body[1:], strict=False)
+            if isinstance(node, ast.AnnAssign)
+            and isinstance(node.target, ast.Name)
+            and isinstance(after, ast.Expr)
+            and isinstance(after.value, ast.Constant)
+            and isinstance(after.value.value, str)
+        }
         for f in dataclasses.fields(section):
-            after = source.split(f"    {f.name}: ", 1)[1].split("\n", 2)[1]
-            assert after.strip().startswith('"""'), f"{section.__name__}.{f.name} lacks a docstring"
+            assert f.name in documented, f"{section.__name__}.{f.name} lacks a docstring"
