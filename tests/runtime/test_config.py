@@ -118,9 +118,9 @@ def test_settings_are_frozen_and_documented():
     s = config.load(SHIPPED, environ={})
     with pytest.raises(dataclasses.FrozenInstanceError):
         s.ports.tool = 1
-    from appliance.config import sections as config_sections
-
     import ast
+
+    from appliance.config import sections as config_sections
 
     tree = ast.parse(open(config_sections.__file__, encoding="utf-8").read())
     classes = {node.name: node for node in tree.body if isinstance(node, ast.ClassDef)}
