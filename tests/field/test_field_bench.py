@@ -23,7 +23,7 @@ def test_quick_bench_writes_a_valid_report(tmp_path):
     report = json.loads(out.read_text())
     assert report["errors"] == {}, report["errors"]
     assert report["meta"]["quick"] is True and report["meta"]["cpus"] >= 1
-    assert set(report["results"]) == {"face", "search", "gateway", "supervisor", "memory"}
+    assert set(report["results"]) == {"face", "search", "gateway", "metrics", "supervisor", "memory"}
     for family, figures in report["results"].items():
         for name, figure in figures.items():
             assert set(figure) == FIGURE_KEYS, (family, name)
