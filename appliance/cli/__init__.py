@@ -7,6 +7,8 @@ Exit codes: 0 success; 1 the check or request failed; 2 usage or configuration e
 
 from __future__ import annotations
 
+import click
+
 from . import dialogue, field, liveness, speech, sync, tools
 from .base import config_group, config_show, config_validate, main, models, run, simulate, status
 
@@ -18,7 +20,7 @@ for command in (
     models,
     config_group,
     simulate,  # the service and its set-up
-    tools.enroll,
+    tools.enrol,
     tools.identify,
     tools.users,
     tools.transcribe,
@@ -33,6 +35,10 @@ for command in (
     dialogue.classify_eval,
 ):
     main.add_command(command)
+# the American spelling of earlier releases, kept for technicians' scripts, not listed in --help
+main.add_command(
+    click.Command("enroll", callback=tools.enrol.callback, params=tools.enrol.params, hidden=True)
+)
 for command in (
     config_show,
     config_validate,

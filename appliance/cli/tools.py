@@ -1,4 +1,4 @@
-"""Technician and diagnostic commands: enroll, identify, users, transcribe, say.
+"""Technician and diagnostic commands: enrol, identify, users, transcribe, say.
 
 Each asks the running service over the bus (so the gallery and sessions stay
 consistent); when the service is not running it loads the same worker code
@@ -66,7 +66,7 @@ def read_file(path: str) -> bytes:
 
 
 def enrol_one(ctx: click.Context, user_id: str, images: list[str]) -> dict:
-    reply, _ = call(ctx, "face", Face.ENROLL, {"user_id": user_id}, [read_file(p) for p in images])
+    reply, _ = call(ctx, "face", Face.ENROL, {"user_id": user_id}, [read_file(p) for p in images])
     return reply
 
 
@@ -85,8 +85,8 @@ def enrol_one(ctx: click.Context, user_id: str, images: list[str]) -> dict:
     help="Bulk: rows of user_id,image_path (several rows per user allowed).",
 )
 @click.pass_context
-def enroll(ctx, user_id, images, folder, csv_path):
-    """Enrol a face from photos of one person: appliance enroll USER_ID A.jpg B.jpg C.jpg
+def enrol(ctx, user_id, images, folder, csv_path):
+    """Enrol a face from photos of one person: appliance enrol USER_ID A.jpg B.jpg C.jpg
 
     The photos pass the same checks as face_train (one clear frontal face, the
     same person in all). Exit 1 if any enrolment failed.

@@ -82,7 +82,7 @@ class FaceWorker(ServiceWorker):
             Face.TRAIN_FRAME: self.train_frame,
             Face.TRAIN_CLOSE: self.train_close,
             Face.IDENTIFY: self.identify,
-            Face.ENROLL: self.enroll,
+            Face.ENROL: self.enrol,
             Face.USER_DELETE: self.delete_user,
         }
 
@@ -299,7 +299,7 @@ class FaceWorker(ServiceWorker):
             ],
         }
 
-    def enroll(self, header: dict, payloads: list[bytes]) -> dict:
+    def enrol(self, header: dict, payloads: list[bytes]) -> dict:
         """Enrol from still images (all of the same person), as face_train would."""
         user_id = header.get("user_id", "")
         key = f"cli-{id(payloads)}"

@@ -25,8 +25,8 @@ class Face(StrEnum):
     TRAIN_CLOSE = "train.close"
     IDENTIFY = "identify"
     """The technician's `appliance identify`."""
-    ENROLL = "enroll"
-    """The technician's `appliance enroll` (still photos)."""
+    ENROL = "enrol"
+    """The technician's `appliance enrol` (still photos)."""
     USER_DELETE = "user.delete"
     STATUS = STATUS
 

@@ -61,7 +61,7 @@ def busy_camera(tmp_path):
         "APPLIANCE_PATHS_MODELS_DIR": str(ROOT / "models"),
     }
     done = subprocess.run(
-        [sys.executable, "-m", "appliance", "enroll", "--folder", str(folder)],
+        [sys.executable, "-m", "appliance", "enrol", "--folder", str(folder)],
         cwd=ROOT,
         env=env,
         capture_output=True,

@@ -51,7 +51,7 @@ def enrolled_data(tmp_path):
             sys.executable,
             "-m",
             "appliance",
-            "enroll",
+            "enrol",
             "obama",
             str(FACES / "obama_1.jpg"),
             str(flipped),
