@@ -28,10 +28,10 @@ from prometheus_client.core import (
 from .. import __version__
 from ..config import Settings
 from ..runtime import endpoints
+from ..sync.outbox import OPEN_STATES
 from . import upstream
 from .labels import RESTART_REASONS, safe
 
-OPEN_STATES = ("pending", "waiting")
 FACE_CHECKSUMS = "face_checksums.json"
 """Written by `appliance models fetch` beside the face models (appliance.face.modelfiles)."""
 CAMERA_UP = ("capturing",)

@@ -88,14 +88,17 @@ class DialogueWorker(ServiceWorker):
     name = "dialogue"
     threads = 4
 
-    def setup(self) -> None:
-        store.open_settings(self.settings)
+    def prepare(self) -> None:
+        # the catalogue is read before serving (a spare too): status() and every handler have it
         self.engine = DialogueEngine(
             load_catalogue(self.settings.path("services")), max_tries=self.settings.dialogue.max_tries
         )
         self.ttl = self.settings.dialogue.session_ttl
         self._transcribing: set[str] = set()
         self._lock = threading.Lock()
+
+    def setup(self) -> None:
+        store.open_settings(self.settings)
         threading.Thread(target=self._retention, name="retention", daemon=True).start()
 
     def _retention(self) -> None:
@@ -118,7 +121,7 @@ class DialogueWorker(ServiceWorker):
         }
 
     def status(self) -> dict[str, Any]:
-        return {"services": len(self.engine.catalogue.services)} if hasattr(self, "engine") else {}
+        return {"services": len(self.engine.catalogue.services)}
 
     # -- HTTP flow ---------------------------------------------------------
     def flow(self, header: dict, _payloads) -> dict:
