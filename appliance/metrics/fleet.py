@@ -136,10 +136,15 @@ def worker_specific(status: dict[str, dict]) -> list[Metric]:
         frames = CounterMetricFamily("kiosk_camera_frames", "Frames captured since the camera worker started")
         frames.add_metric([], float(camera.get("frames") or 0))
         out += [up, fps, frames]
-        if "dropped" in camera:
-            dropped = CounterMetricFamily("kiosk_camera_frames_dropped", "Frames dropped")
-            dropped.add_metric([], float(camera.get("dropped") or 0))
-            out.append(dropped)
+    seen = (status.get("face") or {}).get("camera") or {}
+    if "lost" in seen:
+        dropped = CounterMetricFamily(
+            "kiosk_camera_frames_dropped",
+            "Camera frames that never reached the recogniser: it keeps only the newest, and the frame bus's "
+            "small high-water mark drops what it does not read in time",
+        )
+        dropped.add_metric([], float(seen["lost"]))
+        out.append(dropped)
     cache = (status.get("speech") or {}).get("tts_cache")
     if cache:
         lookups = CounterMetricFamily(

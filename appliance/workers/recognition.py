@@ -57,7 +57,8 @@ class Recogniser:
         self.worker, self.match = worker, match
         self.cfg = worker.settings.camera
         self.tracker = VisitTracker(self.cfg.visit_gap, worker.settings.face.match_threshold)
-        self.stats = {"examined": 0, "events": 0}
+        self.stats = {"examined": 0, "events": 0, "received": 0, "lost": 0}
+        self._last_frame_id: int | None = None
         self._last_box = None
         self._thread = threading.Thread(target=self._run, name="recognise", daemon=True)
 
@@ -84,13 +85,26 @@ class Recogniser:
             self.worker._stop.wait(period)
         sock.close(linger=0)
 
-    @staticmethod
-    def _newest(sock: zmq.Socket):
-        """Drain the socket and keep only the newest frame."""
+    def _newest(self, sock: zmq.Socket):
+        """Drain the socket and keep only the newest frame. Frames skipped here are skipped on
+        purpose (recognise_fps); frames whose ids never arrive were dropped on the way (the PUB
+        socket's high-water mark drops silently), and are counted as ``lost``."""
         newest = None
         while sock.poll(0 if newest is not None else 200):
             newest = sock.recv_multipart()
+            self.count_frame(newest)
         return newest
+
+    def count_frame(self, frames: list[bytes]) -> None:
+        """Account one received frame: a gap in the camera's frame ids is frames lost."""
+        frame_id = bus.decode(frames[1:])[0].get("frame_id")
+        if not isinstance(frame_id, int):
+            return
+        last = self._last_frame_id
+        if last is not None and frame_id > last + 1:
+            self.stats["lost"] += frame_id - last - 1
+        self.stats["received"] += 1
+        self._last_frame_id = frame_id  # a restarted camera counts from 1 again: no gap
 
     def examine(self, frames: list[bytes]) -> dict | None:
         header, payloads = bus.decode(frames[1:])

@@ -27,3 +27,11 @@ def test_a_steady_frame_is_detected_once_and_analysed_with_those_faces(monkeypat
     assert len(analysed) == 1 and analysed[0].ok
     # One detection of the frame (default: one full-resolution pass), none in the analysis.
     assert calls == [frame.shape]
+
+
+def test_frames_the_bus_dropped_are_counted_as_lost_and_a_camera_restart_is_not():
+    settings = load(None, environ={})
+    recogniser = Recogniser(SimpleNamespace(settings=settings, engine=None), match=lambda analysis: {})
+    for frame_id in (1, 2, 5, 6, 1, 2):  # 3 and 4 never arrived; then the camera restarted
+        recogniser.count_frame([b"frame", *bus.encode({"frame_id": frame_id}, [b""])])
+    assert recogniser.stats["received"] == 6 and recogniser.stats["lost"] == 2
