@@ -100,6 +100,12 @@ class Recorder:
             ["flow", "result"],
             registry=r,
         )
+        self.attacks = Counter(
+            "kiosk_liveness_attacks_vetoed",
+            "Face connections refused by liveness, by the kind of presentation the deciding cue points to",
+            ["attack"],
+            registry=r,
+        )
         self.frames_to_pass = Histogram(
             "kiosk_liveness_frames_to_pass",
             "Frames a connection needed until its face was live",
@@ -184,6 +190,22 @@ class Recorder:
         self.qna_flows.labels("completed" if completed else "abandoned").inc()
 
 
+ATTACKS = {
+    "screen_moire": "screen",
+    "model_spoof": "model_spoof",
+    "planar": "flat_print_or_screen",
+    "no_blink_or_turn": "still_presentation",
+    "no_head_turn": "still_presentation",
+    "discontinuous": "face_swap_or_splice",
+}
+"""The refusing cue (the reply's ``liveness`` key) -> the attack it points to; any other is ``other``
+(the remote API's refusals among them)."""
+
+
+def attack_of(cue: Any) -> str:
+    return ATTACKS.get(cue, "other") if isinstance(cue, str) else "other"
+
+
 class Presentation:
     """One face connection (/face_predict or face_train): whether and when its face proved live."""
 
@@ -201,6 +223,7 @@ class Presentation:
             self.recorder.liveness.labels(verdict, safe(reply.get("liveness"))).inc()
             if verdict == "refused" and not self.result:
                 self.result = "refused"
+                self.recorder.attacks.labels(attack_of(reply.get("liveness"))).inc()
         elif reply.get("message") == "success" or reply.get("reason") in ("unknown", "enrolled_as_other"):
             # a match was looked for: the face had passed liveness
             self.seen = True

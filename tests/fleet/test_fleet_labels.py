@@ -99,3 +99,22 @@ def test_worker_figures_become_named_series():
     assert {s.labels["result"]: s.value for s in cache} == {"hit": 7, "miss": 2}
     assert families["kiosk_sebox_connected"].samples[0].value == 0
     assert families["kiosk_sebox_records"].samples[0].value == 4
+
+
+def test_a_refused_presentation_is_one_vetoed_attack_named_by_its_cue():
+    from appliance.metrics.recorder import Presentation
+
+    rec = Recorder()
+    for cue, frames in (("planar", 3), ("screen_moire", 1), ("discontinuous", 2), ("remote_spoof", 1)):
+        shown = Presentation(rec, "face_predict")
+        shown.frame({"reason": "not_live", "live": None, "liveness": "collecting"})  # pending: no attack
+        for _ in range(frames):  # a refusal repeated on later frames is still one attack
+            shown.frame({"reason": "not_live", "live": False, "liveness": cue})
+        shown.close()
+    counted = {
+        s.labels["attack"]: s.value
+        for family in text_string_to_metric_families(generate_latest(rec.registry).decode())
+        for s in family.samples
+        if s.name == "kiosk_liveness_attacks_vetoed_total"
+    }
+    assert counted == {"flat_print_or_screen": 1, "screen": 1, "face_swap_or_splice": 1, "other": 1}

@@ -13,6 +13,7 @@ from harness import MODELS, ROOT, Appliance
 
 from appliance.face.engine import FaceEngine
 from appliance.liveness.attacks import sequence
+from appliance.metrics.recorder import attack_of
 
 sys.path.insert(0, str(Path(__file__).parent))
 
@@ -76,6 +77,11 @@ def test_liveness_field_statistics_counted_exactly():
     assert delta(before, after, shown, flow="face_predict", result=attack_result) == 1
     assert delta(before, after, shown, flow="face_predict", result="passed") == 1
     assert delta(before, after, "kiosk_liveness_frames_to_pass_count", flow="face_predict") == 1
+    if attack_result == "refused":  # one vetoed attack, by the kind its refusing cue points to
+        refusing = next(r.get("liveness") for r in attack if r.get("live") is False)
+        vetoed = "kiosk_liveness_attacks_vetoed_total"
+        assert delta(before, after, vetoed, attack=attack_of(refusing)) == 1
+        assert attack_of(refusing) != "other", refusing  # a print is named for what it is
     assert delta(before, after, "kiosk_liveness_frames_to_pass_sum", flow="face_predict") == passed_at
     assert delta(before, after, "kiosk_face_recognitions_total", outcome="not_live") == sum(
         r.get("reason") == "not_live" and r["message"] != "fail" for r in attack + live
