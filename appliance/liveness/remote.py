@@ -23,6 +23,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from ..metrics import upstream
+
 REQUEST_CODE = 1019
 ALGO_TASK = 1031
 SUCCESS_CODE = 1020
@@ -179,9 +181,22 @@ class SilentLivenessClient:
         body = json.dumps(build_request(images_b64, task_id)).encode()
         request = urllib.request.Request(self.url, data=body, method="POST", headers=self.headers())
         start = time.monotonic()
+        outcome = "unreachable"
+        try:
+            raw = self._post(request)
+            outcome = "ok"
+        except RemoteError:
+            outcome = "refused"
+            raise
+        finally:
+            upstream.record("liveness", outcome, time.monotonic() - start)
+        elapsed = (time.monotonic() - start) * 1000
+        return parse_response(raw, task_id, elapsed)
+
+    def _post(self, request: urllib.request.Request) -> bytes:
         try:
             with urllib.request.urlopen(request, timeout=self.timeout, context=self._ssl) as response:
-                raw = response.read()
+                return response.read()
         except urllib.error.HTTPError as exc:
             detail = exc.read()[:200].decode("utf-8", "replace")
             if exc.code in (401, 403):
@@ -195,8 +210,6 @@ class SilentLivenessClient:
             raise RemoteUnavailable(
                 f"liveness API unreachable at {self.url}: {getattr(exc, 'reason', exc)}"
             ) from None
-        elapsed = (time.monotonic() - start) * 1000
-        return parse_response(raw, task_id, elapsed)
 
 
 def parse_response(raw: bytes, task_id: str = "", elapsed_ms: float = 0.0) -> RemoteVerdict:

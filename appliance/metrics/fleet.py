@@ -155,7 +155,9 @@ def worker_specific(status: dict[str, dict]) -> list[Metric]:
         lookups.add_metric(["hit"], float(cache.get("hits", 0)))
         lookups.add_metric(["miss"], float(cache.get("misses", 0)))
         out.append(lookups)
-    out += upstream_families((status.get("sync") or {}).get("upstream") or {})
+    calls = {**((status.get("sync") or {}).get("upstream") or {})}
+    calls.update((status.get("liveness") or {}).get("upstream") or {})
+    out += upstream_families(calls)
     sebox = (status.get("sync") or {}).get("sebox")
     if sebox:
         connected = _gauge("kiosk_sebox_connected", "1 while the SE box's event feed is connected")

@@ -1,8 +1,9 @@
-"""Upstream calls (the Tencent-style services) counted in the process that makes them.
+"""Upstream calls (the Tencent-style services, the liveness API) counted in the process that makes them.
 
-Plain Python, no prometheus_client: the sync worker puts ``status()`` in its heartbeat and the gateway
-turns it into ``kiosk_upstream_requests_total{api,outcome}`` and ``kiosk_upstream_duration_seconds{api}``
-(fleet.upstream_families). The API label is one of the seed's four paths' names, never a URL.
+Plain Python, no prometheus_client: the sync and liveness workers put ``status()`` in their heartbeats
+and the gateway turns it into ``kiosk_upstream_requests_total{api,outcome}`` and
+``kiosk_upstream_duration_seconds{api}`` (fleet.upstream_families). The API label is one of the seed's
+four paths' names or ``liveness_api``, never a URL.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ APIS = {
     "faceLib/person/recong": "recong",
     "faceAdv": "face_adv",
     "faceAdvResult": "face_adv_result",
+    "liveness": "liveness_api",  # the liveness worker's remote check (liveness_api.url)
 }
 OUTCOMES = ("ok", "refused", "unreachable")
 BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)

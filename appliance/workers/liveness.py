@@ -24,6 +24,7 @@ import numpy as np
 
 from ..liveness.checker import LivenessChecker
 from ..liveness.policy import Policy
+from ..metrics import upstream
 from ..runtime.worker import HandlerError, ServiceWorker
 from .ops import Liveness
 
@@ -145,7 +146,8 @@ class LivenessWorker(ServiceWorker):
         return {Liveness.OBSERVE: self.observe, Liveness.OBSERVE_CLOSE: self.forget}
 
     def status(self) -> dict[str, Any]:
-        return {"sessions": self.checker.sessions if self.checker else 0}
+        # the remote liveness API's calls by outcome, for /metrics (kiosk_upstream_*{api="liveness_api"})
+        return {"sessions": self.checker.sessions if self.checker else 0, **upstream.status()}
 
     def observe(self, header: dict, payloads: list[bytes]) -> dict:
         key = header.get("hash")

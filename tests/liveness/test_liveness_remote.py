@@ -189,3 +189,20 @@ def test_unreachable_remote_never_blocks_by_default_but_can_be_mandatory(livenes
     verdict = decide_with_remote(liveness_api, strict, error=1017)
     assert verdict.live is False and verdict.reason == "remote_unavailable"
     assert "APP_ERR_COMM_BUSY" in verdict.cues["remote"]["error"]
+
+
+def test_every_call_is_counted_for_the_fleet_by_outcome(liveness_api):
+    from appliance.metrics import upstream
+
+    def counts() -> dict:
+        entry = upstream.status().get("upstream", {}).get("liveness_api", {})
+        return {k: entry.get(k, 0) for k in ("ok", "refused", "unreachable", "count")}
+
+    before = counts()
+    client(liveness_api).check([frame()])
+    with pytest.raises(RemoteError):
+        SilentLivenessClient(liveness_api.url, "app-1", "wrong").check([frame()])
+    with pytest.raises(RemoteUnavailable):
+        SilentLivenessClient("http://127.0.0.1:9/x", "a", "b", timeout=1).check([frame()])
+    after = counts()
+    assert {k: after[k] - before[k] for k in after} == {"ok": 1, "refused": 1, "unreachable": 1, "count": 3}
