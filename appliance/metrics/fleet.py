@@ -12,6 +12,7 @@ import datetime as dt
 import json
 import os
 import platform
+import re
 import shutil
 import time
 from collections.abc import Iterable
@@ -214,11 +215,29 @@ def outbox_families(summary: dict[str, Any] | None, now: dt.datetime | None = No
     return [items, age]
 
 
+def _model_name(rel: str) -> str:
+    """A code word for a model file: whisper-base/model.bin -> whisper_base_model_bin."""
+    if rel == "face_landmark.tflite":
+        return "face_mesh"
+    return re.sub(r"[^a-z]+", "_", rel.lower()).strip("_")[-32:].lstrip("_")
+
+
 def model_families(settings: Settings) -> list[Metric]:
-    """The face models in use with their pinned checksums (the file `appliance models fetch` wrote)."""
+    """The model files in use with their sha256: the face models from the file `appliance models fetch`
+    wrote, the speech and face-mesh files from the digests they were checked against at fetch."""
+    from ..liveness.modelfiles import MESH_FILE, MESH_SHA256
+    from ..speech.modelfiles import SHA256 as SPEECH_SHA256
+
     try:
         sums = json.loads((settings.models_dir / FACE_CHECKSUMS).read_text())
     except (OSError, ValueError):
+        sums = {}
+    pinned = {rel: {"file": rel, "sha256": digest} for rel, digest in SPEECH_SHA256.items()}
+    pinned[MESH_FILE] = {"file": MESH_FILE, "sha256": MESH_SHA256}
+    for rel, entry in pinned.items():
+        if (settings.models_dir / rel).is_file():  # only what this kiosk has
+            sums[_model_name(rel)] = entry
+    if not sums:
         return []
     models = InfoMetricFamily(
         "kiosk_model",

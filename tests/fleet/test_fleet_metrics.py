@@ -172,6 +172,11 @@ def test_counters_moved_exactly(journey):
     assert value(after, "kiosk_database_bytes") > 0 and value(after, "kiosk_disk_free_bytes") > 0
     for model, entry in json.loads((MODELS / "face_checksums.json").read_text()).items():
         assert value(after, "kiosk_model_info", model=model, file=entry["file"], sha256=entry["sha256"]) == 1
+    from appliance.speech.modelfiles import SHA256 as SPEECH_SHA256  # the speech models, as fetched
+
+    digest = SPEECH_SHA256["whisper-base/model.bin"]
+    whisper = {"model": "whisper_base_model_bin", "file": "whisper-base/model.bin", "sha256": digest}
+    assert value(after, "kiosk_model_info", **whisper) == 1
     assert (
         value(
             after,
