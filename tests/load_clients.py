@@ -33,6 +33,13 @@ class Load:
             t.start()
         return self
 
+    def served_every_channel(self) -> bool:
+        """Each of the five channels has had at least one request served."""
+        with self._lock:
+            return len(self.outcomes) == len(self._threads) and all(
+                counts["ok"] for counts in self.outcomes.values()
+            )
+
     def stop(self) -> dict:
         self._stop.set()
         for t in self._threads:
@@ -108,11 +115,13 @@ class Load:
         )
 
     def _audio_handshake(self) -> None:
-        n = 0
+        """As a front end does: the same body again while it is `processing`, a new one after its
+        answer (a new body is a fresh transcription, so one is in flight when a worker dies; a client
+        that sent a new one every 0.2 s would pile up transcriptions no kiosk ever asks for)."""
+        n = 1
         while not self._stop.is_set():
-            n += 1  # a new body each time: a fresh transcription, so some are in flight when a worker dies
             audio = self.audio + b"\x00\x00" * n
-            self._http_once(
+            reply_type = self._http_once(
                 "audio_handshake",
                 {
                     "user_id": f"voice-{n}",
@@ -121,18 +130,24 @@ class Load:
                     "input": {"type": "audio", "media": base64.b64encode(audio).decode()},
                 },
             )
+            if reply_type != "processing":
+                n += 1
 
-    def _http_once(self, channel: str, body: dict) -> None:
+    def _http_once(self, channel: str, body: dict) -> str | None:
+        """One request, counted; the reply's type (None when there was no reply)."""
         started = time.monotonic()
+        reply_type = None
         try:
             status, reply = self.app.post("/handshake", body, timeout=self.timeout)
-            outcome = {"handshake": "ok", "processing": "ok", "busy": "busy"}.get(reply.get("type"), "error")
+            reply_type = reply.get("type")
+            outcome = {"handshake": "ok", "processing": "ok", "busy": "busy"}.get(reply_type, "error")
         except (TimeoutError, urllib.error.URLError) as exc:
             outcome = "hung" if "timed out" in str(exc) else "closed"
         except (OSError, json.JSONDecodeError):
             outcome = "closed"
         self._count(channel, outcome, started)
         time.sleep(0.2)
+        return reply_type
 
 
 def classify_ws(reply) -> str:
