@@ -95,6 +95,9 @@ class Appliance:
             "APPLIANCE_SUPERVISOR_HEARTBEAT_TIMEOUT": "3",
             "APPLIANCE_SUPERVISOR_BACKOFF_MAX": "0.5",
             "APPLIANCE_LOGGING_LEVEL": "INFO",
+            # no TTS prewarm: each test's speech worker would synthesise every fixed prompt for minutes
+            # of CPU, starving the other tests on 2 cores (the cache's own tests turn it on)
+            "APPLIANCE_SPEECH_TTS_CACHE_MB": "0",
             "NOTIFY_SOCKET": str(self.dir / "notify"),
             **{f"APPLIANCE_PORTS_{k.upper()}": str(v) for k, v in self.ports.items()},
             **(env or {}),

@@ -14,7 +14,7 @@ from appliance.dialogue import qna
 
 # the prewarm shares the cores with the requests and other test runs share the machine: a bus
 # timeout here would test the machine's load, not the cache
-SLOW_MACHINE = {"APPLIANCE_LIMITS_BUS_TIMEOUT": "120"}
+SLOW_MACHINE = {"APPLIANCE_LIMITS_BUS_TIMEOUT": "120", "APPLIANCE_SPEECH_TTS_CACHE_MB": "128"}
 
 
 def speech_status(app) -> dict:
