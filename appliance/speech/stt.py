@@ -165,7 +165,7 @@ class _FasterWhisper:
         segments, info = self.model.transcribe(
             x,
             language=language,
-            initial_prompt=prompt,
+            initial_prompt=prompt or None,
             beam_size=BEAM_SIZE,
             # No temperature fallback: a re-sampled decode is never trusted anyway (trust.py), and
             # the fallback cost 5-10 s per noisy utterance before the citizen heard "没听清".
@@ -242,8 +242,10 @@ class SpeechToText:
     ):
         t0 = time.perf_counter()
         self.language = language or "auto"
-        terms = list(prompt_terms)
-        self.prompt = build_prompt(terms)
+        # An English-only model gets no prompt: the Chinese domain prompt only pushes it to
+        # hallucinate a continuation (seen on CI: "Please open the door. For now, we're going…").
+        terms = [] if model.endswith(".en") else list(prompt_terms)
+        self.prompt = build_prompt(terms) if terms else ""
         self.echo = prompt_echo_for(terms)
         self.use_vad = use_vad
         self._backend: _FasterWhisper | _WhisperCpp

@@ -88,11 +88,16 @@ class DialogueWorker(ServiceWorker):
     name = "dialogue"
     threads = 4
 
+    def __init__(self, settings):
+        super().__init__(settings)
+        self._services = 0  # heartbeats may ask before prepare() has read the catalogue
+
     def prepare(self) -> None:
         # the catalogue is read before serving (a spare too): status() and every handler have it
         self.engine = DialogueEngine(
             load_catalogue(self.settings.path("services")), max_tries=self.settings.dialogue.max_tries
         )
+        self._services = len(self.engine.catalogue.services)
         self.ttl = self.settings.dialogue.session_ttl
         self._transcribing: set[str] = set()
         self._lock = threading.Lock()
@@ -121,7 +126,7 @@ class DialogueWorker(ServiceWorker):
         }
 
     def status(self) -> dict[str, Any]:
-        return {"services": len(self.engine.catalogue.services)}
+        return {"services": self._services}
 
     # -- HTTP flow ---------------------------------------------------------
     def flow(self, header: dict, _payloads) -> dict:

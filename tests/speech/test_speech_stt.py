@@ -176,5 +176,8 @@ def test_english_only_tiny_model(speech_models_dir, speech_tts):
         SpeechToText(speech_models_dir, model="tiny.en", language="zh")
     stt = SpeechToText(speech_models_dir, model="tiny.en", language="en")
     audio, rate = speech_tts.synthesize("Please open the door.")
-    text = stt.transcribe(decode_audio(encode_wav(audio, rate))).text.lower()
-    assert "door" in text, text
+    heard = stt.transcribe(decode_audio(encode_wav(audio, rate))).heard.lower()
+    # what the model wrote, trusted or not: whether a hallucinated tail is trusted is trust.py's
+    # business (tested there), and varies with the CPU's int8 kernels
+    assert "door" in heard, heard
+    assert stt.prompt == ""  # the Chinese domain prompt would push an English model to hallucinate
