@@ -17,17 +17,14 @@ import cv2
 import numpy as np
 import onnxruntime as ort
 
+from ..runtime import onnx
+
 STRIDES = (8, 16, 32)
 
 
 def make_session(model_path: Path, threads: int = 2) -> ort.InferenceSession:
-    """An onnxruntime CPU session limited to ``threads`` (the kiosk has 2 cores)."""
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = threads
-    opts.inter_op_num_threads = 1
-    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    opts.log_severity_level = 3
-    return ort.InferenceSession(str(model_path), sess_options=opts, providers=["CPUExecutionProvider"])
+    """An onnxruntime CPU session limited to ``threads`` (the kiosk has 2 cores), not spinning."""
+    return onnx.session(model_path, threads, quiet=True)
 
 
 @dataclass

@@ -177,7 +177,12 @@ class LivenessChecker:
             except cv2.error:
                 pair, tracked = None, (0.0, 0.0)
             identity = continuity.identity_agreement(embedding, state.last_embedding, state.run_embedding)
-            eyes = continuity.eyes_moving(self.policy, state.last_openness, openness)
+            # the loose thresholds hold while the eyes move and while they stay shut: a closed eye
+            # moves the embedding away from the run's open-eyed mean for the whole blink
+            open_eyes = max((s.openness for s in state.eyes), default=None)
+            eyes = continuity.eyes_moving(self.policy, state.last_openness, openness) or (
+                continuity.eyes_moving(self.policy, open_eyes, openness)
+            )
             state.link = continuity.make_link(
                 self.policy, state.last, current, now - state.last_t, tracked, identity, eyes
             )

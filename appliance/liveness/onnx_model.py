@@ -17,6 +17,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ..runtime import onnx
+
 INPUT_SIZE = 80
 REAL_CLASS = 1
 
@@ -50,18 +52,11 @@ class OnnxLivenessModel:
     """``real_probability(frame_bgr, box) -> float`` in 0..1."""
 
     def __init__(self, path: Path, crop_scale: float = 2.7, input_scale: float = 1.0, threads: int = 1):
-        import onnxruntime as ort
-
         path = Path(path)
         if not path.is_file():
             raise ModelError(f"liveness model {path} does not exist")
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads
-        opts.inter_op_num_threads = 1
         try:
-            self.session = ort.InferenceSession(
-                str(path), sess_options=opts, providers=["CPUExecutionProvider"]
-            )
+            self.session = onnx.session(path, threads)
         except Exception as exc:  # onnxruntime raises its own types for bad files
             raise ModelError(f"liveness model {path} cannot be loaded: {exc}") from None
         inputs, outputs = self.session.get_inputs(), self.session.get_outputs()

@@ -1,10 +1,11 @@
 """The ZeroMQ bus: request/reply over DEALER/ROUTER, events over PUB/SUB.
 
 A request is a multipart message: one small JSON header, then raw payload
-frames (images, audio) sent without copying.  The header carries ``id`` and
-``op``; the reply header carries the same ``id`` and ``ok``.  Every receive
-has a timeout, and a request to a worker that is not connected fails at once
-(``ZMQ_IMMEDIATE``) instead of queueing for a peer that may never come.
+frames (images, audio) sent without copying.  The header carries ``id``,
+``op`` and ``expires`` (when the caller stops waiting); the reply header
+carries the same ``id`` and ``ok``.  Every receive has a timeout, and a
+request to a worker that is not connected fails at once (``ZMQ_IMMEDIATE``)
+instead of queueing for a peer that may never come.
 """
 
 from __future__ import annotations
@@ -36,6 +37,9 @@ _ids = itertools.count(1)
 _Socket = TypeVar("_Socket", bound=zmq.Socket)
 CONNECT_GRACE = 0.25
 """Seconds a new client waits for its first connection before calling a worker unavailable."""
+EXPIRES = "expires"
+"""Request header: the wall-clock time (epoch seconds) after which the caller no longer waits.
+A worker skips a request that waited in its queue past it: nobody would read the answer."""
 
 
 class BusError(Exception):
@@ -121,6 +125,7 @@ class BusClient:
         timeout = self.timeout if timeout is None else timeout
         req_id = f"{os.getpid()}-{next(_ids)}"
         header = {**logs.bus_fields(), **(fields or {}), "id": req_id, "op": op}  # cid: the journey
+        header[EXPIRES] = round(time.time() + timeout, 3)
         deadline = time.monotonic() + timeout
         # A fresh socket needs a few ms to connect; a worker that is down stays down.
         connect_deadline = time.monotonic() + min(timeout, CONNECT_GRACE)
@@ -176,6 +181,7 @@ class AsyncBusClient:
         timeout = self.timeout if timeout is None else timeout
         req_id = f"{os.getpid()}-{next(_ids)}"
         header = {**logs.bus_fields(), **(fields or {}), "id": req_id, "op": op}  # cid: the journey
+        header[EXPIRES] = round(time.time() + timeout, 3)
         future = asyncio.get_running_loop().create_future()
         self._pending[req_id] = future
         try:

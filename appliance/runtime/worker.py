@@ -304,7 +304,12 @@ class ServiceWorker:
         self.meter.begin(key)
 
         def work() -> None:
-            reply, out = self._call(handler, header, [p.bytes for p in payloads])
+            out: list[bytes] = []
+            if expired(header):  # the caller gave up while this waited: its work helps nobody
+                reply = {"ok": False, "error": "timeout", "reason": "the caller stopped waiting"}
+                log.info("%s: %s skipped, its caller stopped waiting", self.name, header.get("op"))
+            else:
+                reply, out = self._call(handler, header, [p.bytes for p in payloads])
             reply["id"] = req_id
             self.meter.end(key)
             done.put((identity, reply, out))
@@ -324,3 +329,9 @@ class ServiceWorker:
             return {"ok": False, "error": "internal", "reason": f"{type(exc).__name__}: {exc}"}, []
         reply, out = result if isinstance(result, tuple) else (result, [])
         return {"ok": True, **reply}, list(out)
+
+
+def expired(header: dict) -> bool:
+    """The request's caller no longer waits (bus.EXPIRES passed; absent: it waits forever)."""
+    expires = header.get(bus.EXPIRES)
+    return isinstance(expires, (int, float)) and time.time() > expires

@@ -18,6 +18,7 @@ No ggml model ships in any registry, so it is never the default.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -29,6 +30,11 @@ import numpy as np
 from .audio import TARGET_RATE, decode_audio
 from .modelfiles import STT_MODEL_DIRS, ModelError, require
 from .trust import PromptEcho, SegmentStats, Verdict, assess, low_variety, units
+
+# CTranslate2's OpenMP threads spin between kernels by default, burning the cores the other
+# workers need (runtime/onnx.py says the same of onnxruntime). libgomp reads this once, when
+# faster_whisper first loads it, which is after this module is imported.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 log = logging.getLogger(__name__)
 

@@ -24,6 +24,7 @@ from typing import Optional
 
 import numpy as np
 
+from ..runtime import onnx
 from .audio import encode_wav, read_wav, resample
 from .modelfiles import SHA256, ModelError, model_paths, require
 from .textnorm import language_of, normalize_zh, split_sentences
@@ -62,18 +63,12 @@ class KokoroEngine:
     def __init__(self, models_dir: Path, cpu_threads: int = 2):
         require(models_dir, ["kokoro/kokoro-v1.0.int8.onnx", "kokoro/voices_ja.npz", "kokoro/vocab.json"])
         import jieba
-        import onnxruntime as ort
         from misaki import zh
 
         jieba.setLogLevel(logging.WARNING)  # it prints its dictionary build to stderr
 
         paths = model_paths(models_dir)
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = cpu_threads
-        opts.inter_op_num_threads = 1
-        self.session = ort.InferenceSession(
-            str(paths["kokoro_model"]), sess_options=opts, providers=["CPUExecutionProvider"]
-        )
+        self.session = onnx.session(paths["kokoro_model"], cpu_threads)
         self.vocab = json.loads(paths["kokoro_vocab"].read_text(encoding="utf-8"))["vocab"]
         with np.load(paths["kokoro_voices"]) as npz:
             self.voices = {k: npz[k].astype(np.float32) for k in npz.files}

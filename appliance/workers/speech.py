@@ -1,8 +1,9 @@
 """The speech worker: owns the STT and TTS engines.
 
 /stt, /tts, audio handshakes and spoken qna answers arrive here as bus
-requests. The engines are not thread-safe, so each has its own lock; two
-handler threads let a synthesis run while a transcription does.
+requests. The engines are not thread-safe, so each has its own lock, granted
+in arrival order (runtime/fairlock.py); two handler threads let a synthesis
+run while a transcription does.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from typing import Any
 from ..dialogue.catalogue import load_catalogue
 from ..dialogue.prompts import fixed_prompts
 from ..runtime import endpoints
-from ..runtime.worker import HandlerError, ServiceWorker
+from ..runtime.fairlock import FairLock
+from ..runtime.worker import HandlerError, ServiceWorker, expired
 from ..speech.audio import AudioError, encode_wav
 from ..speech.stt import SpeechToText, STTError
 from ..speech.tts import TextToSpeech, TTSError
@@ -33,8 +35,9 @@ class SpeechWorker(ServiceWorker):
         super().__init__(settings)
         self.stt: SpeechToText | None = None
         self.tts: TextToSpeech | None = None
-        self._stt_lock = threading.Lock()
-        self._tts_lock = threading.Lock()
+        # first come, first served: a plain Lock let one stream of requests starve another
+        self._stt_lock = FairLock()
+        self._tts_lock = FairLock()
         self._counts = {"transcribed": 0, "synthesized": 0}
         self._prewarm = {"prompts": 0, "synthesised": 0, "done": False}
         self._live = _Counter()  # requests waiting for the TTS: the prewarm steps aside for them
@@ -110,6 +113,8 @@ class SpeechWorker(ServiceWorker):
         assert stt is not None  # prepare() set it before any request is served
         try:
             with self._stt_lock:
+                if expired(header):  # its caller gave up while it waited for the engine
+                    raise HandlerError("timeout", "the caller stopped waiting")
                 result = stt.transcribe_bytes(payloads[0], max_seconds=self.settings.speech.max_seconds)
         except AudioError as exc:
             raise HandlerError("bad_audio", str(exc)) from None
@@ -145,6 +150,8 @@ class SpeechWorker(ServiceWorker):
                 wav = encode_wav(cached, tts.rate)
                 return {"bytes": len(wav), "rest": "", "cached": True}, [wav]
             with self._live, self._tts_lock:
+                if expired(header):
+                    raise HandlerError("timeout", "the caller stopped waiting")
                 if header.get("stream"):  # the first piece now, `rest` asked for next (README "Speech")
                     clause = header.get("stream") != "sentence"
                     audio, rest = tts.head(text, header.get("voice"), clause=clause)

@@ -82,11 +82,6 @@ def test_a_still_photo_ends_with_fail_after_the_frame_limit(app):
     assert closed
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known defect (issue 16, open): through the port the blink is not found since face detection went "
-    "back to one full-resolution pass (fae073f); the checker's own blink tests pass",
-)
 def test_a_citizen_who_blinks_is_enrolled(app):
     frames, _ = splices.sequence_with_target("bona_fide_blink", *photo("astronaut"), 5, n=12)
     replies, _ = train(app, "astronaut", frames + frames[-1:] * 4)

@@ -124,3 +124,31 @@ def test_heartbeat_reports_a_long_request(worker):
         oldest = max(oldest, message.get("oldest", 0.0))
     t.join()
     assert oldest >= 0.5 and message["inflight"] in (0, 1)
+
+
+def test_a_request_its_caller_stopped_waiting_for_is_not_run(worker):
+    """bus.EXPIRES in the past: the worker answers `timeout` without running the handler (an echo
+    would have answered ok), so a queue of abandoned requests costs nothing."""
+    ctx = zmq.Context.instance()
+    sock = ctx.socket(zmq.DEALER)
+    sock.connect(worker[2])
+    try:
+        sock.send_multipart(
+            bus.encode({"id": "late", "op": "echo", "text": "x", bus.EXPIRES: time.time() - 1})
+        )
+        assert sock.poll(5000)
+        reply, _ = bus.decode(sock.recv_multipart())
+        assert reply == {
+            "id": "late",
+            "ok": False,
+            "error": "timeout",
+            "reason": "the caller stopped waiting",
+        }
+        sock.send_multipart(
+            bus.encode({"id": "on-time", "op": "echo", "text": "x", bus.EXPIRES: time.time() + 30})
+        )
+        assert sock.poll(5000)
+        reply, _ = bus.decode(sock.recv_multipart())
+        assert reply["ok"] and reply["text"] == "x"
+    finally:
+        sock.close(0)
