@@ -27,6 +27,7 @@ from .classifier import Classifier
 from .info import InfoCheck, age_of, validate_info
 from .qna import QnaPlanner
 from .record import OUTPUT_FIELDS, RECORD_FIELDS
+from .soundalike import SoundAlike
 
 ALREADY_COMPLETE = "您的信息已经齐全，不需要再回答问题了。"
 
@@ -58,6 +59,7 @@ class DialogueEngine:
     def __init__(self, catalogue: Catalogue, max_tries: int = 3, today: _dt.date | None = None) -> None:
         self.catalogue = catalogue
         self.classifier = Classifier(catalogue)
+        self.soundalike = SoundAlike(catalogue)
         self.planner = QnaPlanner(max_tries=max_tries, today=today)
         self.today = today
 
@@ -71,15 +73,21 @@ class DialogueEngine:
         """The back end's `info`: usable fields, wrong values (asked again), wrong types (refused)."""
         return validate_info(info, self.today)
 
-    def handshake(self, info: Any, text: str, waiting: dict[str, Any] | None = None) -> Handshake:
+    def handshake(
+        self, info: Any, text: str, waiting: dict[str, Any] | None = None, spoken: bool = False
+    ) -> Handshake:
         """Classify the request and plan the questions for the fields still missing.
 
         ``info`` is the raw `info` object or the InfoCheck already made of it. ``waiting`` is the
         clarification the user's previous handshake asked (its qna_state's "clarify"): ``text`` is
         read as its answer first. When unsure, the fallback is answered with a question as ``flow``
-        and the state keeps the candidates under "clarify" for the next handshake."""
+        and the state keeps the candidates under "clarify" for the next handshake. ``spoken``: ``text``
+        is a transcript, and a service named by a sound-alike is asked about (soundalike.py)."""
         check = info if isinstance(info, InfoCheck) else self.check_info(info)
-        result = clarify.settle(self.catalogue, waiting, text, self.classifier.classify(text))
+        first = self.classifier.classify(text)
+        if spoken:
+            first = self.soundalike.check(first, text)
+        result = clarify.settle(self.catalogue, waiting, text, first)
         needed = self.catalogue.needed_fields(result.services)
         state = self.planner.start(needed, check.record)
         if result.candidates:

@@ -25,7 +25,9 @@ from typing import Optional
 
 from .hardset import Item, build
 
-OUTCOMES = ("right", "asked again", "general", "FALSE ACCEPT")
+OUTCOMES = ("right", "asks which", "asked again", "general", "FALSE ACCEPT")
+"""*asks which*: the request named a service by a sound-alike (dialogue/soundalike.py); the kiosk
+asks which of them, and the citizen's next words choose: nothing was accepted."""
 
 
 @dataclass
@@ -58,8 +60,10 @@ class Judge:
 
     def __init__(self, catalogue):
         from ..dialogue.classifier import Classifier
+        from ..dialogue.soundalike import SoundAlike
 
         self.classifier = Classifier(catalogue)
+        self.soundalike = SoundAlike(catalogue)
 
     def __call__(self, item: Item, tr) -> Judged:
         from ..dialogue.fields import parse_field
@@ -75,7 +79,10 @@ class Judge:
                 return done("asked again")
             value = str(parsed.value)
             return done("right" if value == item.value else "FALSE ACCEPT", value)
-        found = self.classifier.classify(tr.text)
+        # as the dialogue reads a spoken request: a service named by a sound-alike is asked about
+        found = self.soundalike.check(self.classifier.classify(tr.text), tr.text)
+        if found.candidates and item.said:  # the kiosk asks which service: nothing was accepted
+            return done("asks which", "/".join(found.candidates))
         if not item.said:  # words from a recording with no speech: a guess, whatever they name
             return done("FALSE ACCEPT", found.classify)
         if found.fallback:

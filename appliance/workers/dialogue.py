@@ -168,10 +168,12 @@ class DialogueWorker(ServiceWorker):
         return self._audio_handshake(body, check, given.get("media"), digest)
 
     def _open_session(self, body: dict, check, text: str, transcript: str) -> dict:
+        """``transcript``: the words were heard, not typed ("" for text input)."""
         # The user's last handshake may have asked which service (dialogue/clarify.py): this one answers
         # it, once; taking the question and opening the session are one transaction.
         with store.database.atomic("IMMEDIATE"):
-            hs = self.engine.handshake(check, text, sessions.take_clarification(body["user_id"], text))
+            waiting = sessions.take_clarification(body["user_id"], text)
+            hs = self.engine.handshake(check, text, waiting, spoken=bool(transcript))
             session = sessions.create(
                 body["user_id"],
                 self.ttl,
