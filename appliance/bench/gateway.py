@@ -6,7 +6,7 @@
 - HTTP `handshake` requests per second (text input, keep-alive, one at a time
   and 8 in flight) vs a bare aiohttp server answering JSON in another process;
 - bus round trip of a trivial op through a worker's request loop and thread
-  pool vs a raw pyzmq DEALER/ROUTER echo over ipc://.
+  pool vs a raw pyzmq DEALER/ROUTER echo over ipc:// (interleaved).
 
 `python -m appliance.bench.gateway serve PORT` is the bare reference server.
 """
@@ -25,7 +25,7 @@ import zmq
 
 from ..runtime import bus, endpoints
 from .service import ROOT, Service, free_port
-from .stats import figure, median_ms
+from .stats import figure, interleaved_ms
 
 HANDSHAKE = {
     "user_id": "bench",
@@ -122,7 +122,9 @@ def serve(port: int) -> None:
     web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
 
 
-def _raw_zmq_rtt(repeats: int, path: str) -> float:
+def _bus_rtt(client: bus.BusClient, repeats: int, path: str) -> dict[str, float]:
+    """Median ms of a trivial op through the worker (ours) and of a raw pyzmq DEALER/ROUTER echo
+    over ipc:// (the echo on a thread of this process), interleaved so load bursts hit both."""
     ctx: zmq.Context = zmq.Context.instance()
     router, dealer = ctx.socket(zmq.ROUTER), ctx.socket(zmq.DEALER)
     router.bind(f"ipc://{path}")
@@ -140,12 +142,16 @@ def _raw_zmq_rtt(repeats: int, path: str) -> float:
     thread.start()
     msg = [json.dumps({"id": 1, "op": "predict.close", "hash": "bench"}).encode()]
 
-    def once() -> None:
+    def raw() -> None:
         dealer.send_multipart(msg)
         dealer.recv_multipart()
 
     try:
-        return median_ms(once, repeats, warmup=20)
+        return interleaved_ms(
+            {"ours": lambda: client.request("predict.close", {"hash": "bench"}), "raw": raw},
+            repeats,
+            warmup=20,
+        )
     finally:
         stop.set()
         thread.join(1)
@@ -186,12 +192,11 @@ def run(service: Service, quick: bool, jpeg: bytes) -> dict:
             n=repeats * 3,
             note="our WS round trip minus the direct bus one, 64x64 frame",
         )
-        rtt = median_ms(lambda: client.request("predict.close", {"hash": "bench"}), repeats * 10, warmup=20)
-        raw = _raw_zmq_rtt(repeats * 10, str(service.runtime_dir / "raw.req"))
+        rtt = _bus_rtt(client, repeats * 10, str(service.runtime_dir / "raw.req"))
         out["bus_rtt"] = figure(
-            rtt * 1000,
+            rtt["ours"] * 1000,
             "µs",
-            raw * 1000,
+            rtt["raw"] * 1000,
             "raw pyzmq DEALER/ROUTER echo (ipc)",
             n=repeats * 10,
             note="a trivial op through a worker's loop and thread pool",
