@@ -9,18 +9,22 @@ truncated data, a zero-sized image.  Grayscale, palette, CMYK, 16-bit and
 alpha images are converted to 3-channel BGR, and the EXIF orientation tag is
 applied so a phone photo taken sideways is upright for the detector.
 
-Pillow reads only the header (format, mode, size: the checks above); the
-pixels of the common case, an 8-bit RGB/gray JPEG or PNG that ends with its
-end marker (every camera frame), are decoded by ``cv2.imdecode``, 5-10×
-faster than Pillow's decode plus conversion (docs/bench.md).  Anything else
-(CMYK, alpha, palette, 16-bit, WEBP/BMP, a missing end marker) and any
-OpenCV failure go through Pillow, which also names the exact fault.
+The common case, an 8-bit RGB/gray JPEG or PNG that ends with its end marker
+(every camera frame), is recognised by a strict walk over its header
+(``_sniff``: JPEG markers up to the frame header, PNG chunks up to the first
+IDAT with their CRCs) that yields the format and the size for the checks above,
+and its pixels are decoded by ``cv2.imdecode``: about the raw call's cost
+(docs/bench.md, ``frame_decode``).  Anything the walk does not vouch for (CMYK,
+alpha, palette, 16-bit, WEBP/BMP, arithmetic coding, MPO, a missing end marker,
+an odd segment) and any OpenCV failure go through Pillow: it reads the header
+first (the same checks), decodes, and names the exact fault.
 """
 
 from __future__ import annotations
 
 import io
 import warnings
+import zlib
 from dataclasses import dataclass
 
 import cv2
@@ -167,6 +171,97 @@ def _decode_cv2(img: Image.Image, data: bytes) -> np.ndarray | None:
     return bgr
 
 
+_JPEG_SOF = (0xC0, 0xC1, 0xC2)  # baseline, extended and progressive Huffman: what cameras write
+_PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+_PNG_PLAIN = {b"sRGB": 1, b"gAMA": 4, b"cHRM": 32, b"pHYs": 9, b"tIME": 7}
+"""Ancillary PNG chunks (with their sizes) Pillow reads without judging them; any other before IDAT
+(text, ICC, eXIf, palette, transparency…) sends the image to Pillow."""
+
+
+def _sniff(data: bytes) -> tuple[int, int] | None:
+    """(width, height) of an image the fast path decodes exactly as Pillow would, or None."""
+    if data[:3] == b"\xff\xd8\xff":
+        return _sniff_jpeg(data)
+    if data[:8] == _PNG_MAGIC:
+        return _sniff_png(data)
+    return None
+
+
+def _sniff_jpeg(data: bytes) -> tuple[int, int] | None:
+    """A JPEG's size from its frame header: 8-bit, 1 or 3 components (Pillow's L or RGB)."""
+    if not data.rstrip(b"\0").endswith(_JPEG_END):
+        return None
+    pos, n = 2, len(data)
+    while pos + 4 <= n:
+        if data[pos] != 0xFF:
+            return None
+        marker = data[pos + 1]
+        if marker == 0xFF:  # fill byte
+            pos += 1
+            continue
+        length = (data[pos + 2] << 8) | data[pos + 3]
+        body = data[pos + 4 : pos + 2 + length]
+        if length < 2 or len(body) != length - 2:
+            return None
+        if marker in _JPEG_SOF:
+            if len(body) < 6 or body[0] != 8 or body[5] not in (1, 3):
+                return None
+            height, width = (body[1] << 8) | body[2], (body[3] << 8) | body[4]
+            return (width, height) if width and height else None
+        if not (0xE0 <= marker <= 0xEF or marker in (0xDB, 0xC4, 0xDD, 0xFE)):
+            return None  # another frame type, a scan before the frame, a stray marker: Pillow judges
+        if marker == 0xE0 and body[:4] == b"JFIF" and len(body) < 12:
+            return None  # Pillow reads the density from it
+        if marker == 0xE2 and body[:4] == b"MPF\0":
+            return None  # a multi-picture file: Pillow's MPO reader
+        if marker == 0xEE and body[:5] == b"Adobe" and len(body) < 12:
+            return None  # Pillow reads the colour transform from it
+        pos += 2 + length
+    return None
+
+
+def _sniff_png(data: bytes) -> tuple[int, int] | None:
+    """An 8-bit gray or RGB PNG's size from IHDR, every chunk before IDAT checked (CRC, kind)."""
+    if not data.endswith(_PNG_END) or data[12:16] != b"IHDR":
+        return None
+    size = None
+    pos, n = 8, len(data)
+    while pos + 12 <= n:
+        length = int.from_bytes(data[pos : pos + 4], "big")
+        kind = data[pos + 4 : pos + 8]
+        end = pos + 12 + length
+        if end > n or zlib.crc32(data[pos + 4 : end - 4]) != int.from_bytes(data[end - 4 : end], "big"):
+            return None
+        if kind == b"IDAT":
+            return size
+        body = data[pos + 8 : end - 4]
+        if kind == b"IHDR" and size is None and length == 13:
+            width, height = int.from_bytes(body[0:4], "big"), int.from_bytes(body[4:8], "big")
+            depth, colour, method, filtering, interlace = body[8:13]
+            if not (width and height and depth == 8 and colour in (0, 2)) or method or filtering:
+                return None
+            if interlace not in (0, 1):
+                return None
+            size = (width, height)
+        elif size is None or _PNG_PLAIN.get(kind) != length:
+            return None
+        pos = end
+    return None
+
+
+def _decode_sniffed(data: bytes, size: tuple[int, int], limits: DecodeLimits) -> np.ndarray | None:
+    """The pixels of an image ``_sniff`` vouched for, after the size checks; None: ask Pillow."""
+    width, height = size
+    if width * height > limits.max_pixels or (
+        Image.MAX_IMAGE_PIXELS and width * height > 2 * Image.MAX_IMAGE_PIXELS  # Pillow's bomb error
+    ):
+        raise ImageError("too_many_pixels", f"{width}x{height} exceeds {limits.max_pixels} pixels")
+    bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    if bgr is None or bgr.ndim != 3 or bgr.shape[2] != 3 or sorted(bgr.shape[:2]) != sorted(size):
+        return None  # header and pixels disagree, or OpenCV failed: Pillow judges
+    return bgr
+
+
 def decode_image(data: bytes, limits: DecodeLimits | None = None) -> np.ndarray:
     """Decode image bytes to a contiguous HxWx3 BGR uint8 array.
 
@@ -180,10 +275,15 @@ def decode_image(data: bytes, limits: DecodeLimits | None = None) -> np.ndarray:
     if len(data) > limits.max_bytes:
         raise ImageError("too_many_bytes", f"{len(data)} bytes exceeds {limits.max_bytes}")
     data = bytes(data)
+    size = _sniff(data)
+    if size is not None:
+        bgr = _decode_sniffed(data, size, limits)
+        if bgr is not None:
+            return bgr
     img = _open(data)
     try:
         _check_size(img, limits)
-        if _fast_path(img, data):
+        if size is None and _fast_path(img, data):  # sniffed and failed in OpenCV: not again
             bgr = _decode_cv2(img, data)
             if bgr is not None:
                 return bgr
