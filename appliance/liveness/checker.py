@@ -1,23 +1,15 @@
 """LivenessChecker: frames of one presentation in, a verdict out (the in-process API).
 
-``observe(key, frame_bgr, landmarks, box, embedding=None, t=None) -> Verdict``
-is called for every frame the face worker analyses; ``key`` is the
-connection's hash, ``embedding`` the face's SFace embedding (the identity
-check), ``t`` the frame's time in seconds (default: now).  State per key is
-kept (bounded: least-recently-used eviction beyond ``max_sessions``, idle
-expiry) until ``forget(key)``.
-
-Every frame is first linked to the previous one (appliance.liveness.continuity):
-a cut (a jump, tracking lost, another identity) throws the evidence away and
-counts; ``max_cuts`` cuts refuse the presentation.  Fusion is veto-based,
-because each cue answers a different question: ``motion`` is the required
-check by default and is met by either the face's 3-D parallax when it turns
-(appliance.liveness.motion) or a blink (appliance.liveness.blink, when the
-face mesh is installed); ``moire`` (a screen), the optional ONNX ``model`` and
-the ``remote`` API can each reject.  A refusal is final for the key.  A live
-verdict holds only while the face stays continuous: a cut after it revokes
-it, and the face must prove life again.  ``score`` is the weakest cue's score
-(0.5 at its threshold), a number for logs and technicians, not a probability.
+``observe(key, frame_bgr, landmarks, box, embedding=None, t=None) -> Verdict`` is called for every
+frame the face worker analyses (``key``: the connection's hash; ``embedding``: the face's SFace
+embedding; ``t``: the frame's time in seconds, default now).  State per key is kept (LRU beyond
+``max_sessions``, idle expiry) until ``forget(key)``.  Each frame is first linked to the previous
+one (appliance.liveness.continuity): a cut (a jump, tracking lost, another identity, a jerk no
+head makes) throws the evidence away and counts; ``max_cuts`` cuts refuse.  Fusion is veto-based:
+``motion`` (required by default) is met by 3-D parallax when the head turns (motion.py) or a blink
+(blink.py, with the face mesh); ``moire``, the optional ONNX ``model`` and the ``remote`` API can
+each reject.  A refusal is final for the key; a live verdict holds only while the face stays
+continuous.  ``score`` is the weakest cue's score (0.5 at its threshold), for logs, not a probability.
 """
 
 from __future__ import annotations
@@ -77,6 +69,10 @@ class _Presentation:
     run_frames: int = 0  # frames since the last cut
     cuts: int = 0
     link: continuity.Link | None = None
+    trail: tuple | None = None  # (frame n-1, its time, the face's motion n-1 → n) while continuous
+    moves: collections.deque = field(default_factory=lambda: collections.deque(maxlen=2))  # (dt, moved)
+    onset: bool = False  # the newest link may be an impulse: no live verdict before the next frame
+    spanning: tuple | None = None  # (frame n-2, its pair measure with frame n): for _measure to reuse
     eyes: list = field(default_factory=list)  # blink.EyeSample since the last cut
     position: np.ndarray = field(default_factory=lambda: np.zeros(2))  # the face's tracked path
     blink: blink.BlinkMeasure | None = None
@@ -175,7 +171,8 @@ class LivenessChecker:
             try:
                 pair, tracked = motion.measure_linked(state.last, current)
             except cv2.error:
-                pair, tracked = None, (0.0, 0.0)
+                pair, tracked = None, (0.0, 0.0, None)
+            accel = self._acceleration(state, current, now, pair)
             identity = continuity.identity_agreement(embedding, state.last_embedding, state.run_embedding)
             # the loose thresholds hold while the eyes move and while they stay shut: a closed eye
             # moves the embedding away from the run's open-eyed mean for the whole blink
@@ -184,8 +181,12 @@ class LivenessChecker:
                 continuity.eyes_moving(self.policy, open_eyes, openness)
             )
             state.link = continuity.make_link(
-                self.policy, state.last, current, now - state.last_t, tracked, identity, eyes
+                self.policy, state.last, current, now - state.last_t, tracked, identity, eyes, accel
             )
+            if state.link.cut is None:
+                state.link.cut = self._impulse(
+                    state, now - state.last_t, None if pair is None else pair.moved
+                )
             if state.link.cut is not None:
                 self._restart(state, counted=state.link.cut != "gap")
                 pair = None
@@ -197,12 +198,40 @@ class LivenessChecker:
                 )
                 state.position = state.position + moved
         e = continuity.unit(embedding)
+        state.trail = (state.last, state.last_t, pair.moved) if pair is not None else None
         state.last, state.last_t, state.last_embedding = current, now, e
         state.last_openness = openness
         if e is not None:
             state.run_embedding = e if state.run_embedding is None else state.run_embedding + e
         state.run_frames += 1
         return pair
+
+    def _acceleration(self, state: _Presentation, current, now: float, pair) -> tuple[float, float] | None:
+        """The face's acceleration over the run's last three frames (continuity.acceleration)."""
+        state.spanning = None
+        if pair is None or state.trail is None:
+            return None
+        older, t_older, moved = state.trail
+        try:
+            spanning = motion.measure(older, current)
+        except cv2.error:
+            spanning = None
+        if spanning is None:
+            return None
+        state.spanning = (older, spanning)
+        return continuity.acceleration(
+            moved, state.last_t - t_older, pair.moved, now - state.last_t, spanning.moved
+        )
+
+    def _impulse(self, state: _Presentation, dt: float, moved: float | None) -> str | None:
+        """'jerk' when the previous link moved the face and the links on both sides held it still;
+        notes whether the newest link may be one (then the verdict waits a frame)."""
+        m, still = list(state.moves), (0.0, 0.0)  # before the run's first link: taken as still
+        previous = m[-2] if len(m) > 1 else still
+        cut = "jerk" if m and continuity.impulse(self.policy, previous, m[-1], (dt, moved)) else None
+        state.onset = continuity.impulse(self.policy, m[-1] if m else still, (dt, moved))
+        state.moves.append((dt, moved))
+        return cut
 
     def _restart(self, state: _Presentation, counted: bool) -> None:
         """A cut: the frames before it say nothing about the frames after it."""
@@ -214,6 +243,8 @@ class LivenessChecker:
         state.first, state.best, state.blink = None, None, None
         state.recent.clear()
         state.eyes.clear()
+        state.moves.clear()
+        state.onset = False
         state.run_frames, state.run_embedding = 0, None
         state.position = np.zeros(2)
 
@@ -222,6 +253,8 @@ class LivenessChecker:
         for before in earlier:
             if before is earlier[-1]:
                 candidate = pair  # the previous frame: measured by the continuity link already
+            elif state.spanning is not None and before is state.spanning[0]:
+                candidate = state.spanning[1]  # the one before: measured for the acceleration
             else:
                 try:
                     candidate = motion.measure(before, current)
@@ -349,7 +382,8 @@ class LivenessChecker:
             "moire": scores.get("moire", 0.0) >= 0.5,
             "model": scores.get("model", 0.0) >= 0.5,
         }
-        if state.run_frames >= p.min_frames and all(local[name] for name in p.required if name != "remote"):
+        ready = state.run_frames >= p.min_frames and not state.onset
+        if ready and all(local[name] for name in p.required if name != "remote"):
             remote_reason = self._ask_remote(state)
             if remote_reason is not None:
                 return self._verdict(state, False, remote_reason)
@@ -364,24 +398,11 @@ class LivenessChecker:
         return self._verdict(state, None, self._waiting_for(state))
 
     def _ask_remote(self, state: _Presentation) -> str | None:
-        """Ask the remote API once; a reason to reject, or None."""
+        """Ask the remote API once (when it is wanted); a reason to reject, or None."""
         p = self.policy
-        wanted = "remote" in p.required or "remote" in p.vetoes
-        if self.remote is None or not wanted:
+        if self.remote is None or not ("remote" in p.required or "remote" in p.vetoes):
             return None
-        from .remote import NO_LIVE_FACE, RemoteError, RemoteUnavailable
+        from .remote import ask
 
-        try:
-            answer = self.remote.check(list(state.remote_frames))
-            state.remote = {"score": answer.score, "ms": answer.elapsed_ms}
-        except (RemoteError, RemoteUnavailable, ValueError) as exc:
-            state.remote = {"error": str(exc)}
-            log.warning("liveness API: %s", exc)
-            if "remote" in p.required and p.remote_on_unreachable == "reject":
-                return "remote_unavailable"
-            return None  # decide locally: the kiosk never blocks on the remote API
-        if answer.score == NO_LIVE_FACE:
-            return "remote_no_live_face"
-        if answer.score < p.remote_threshold:
-            return "remote_low_score"
-        return None
+        state.remote, reason = ask(self.remote, p, list(state.remote_frames))
+        return reason

@@ -13,7 +13,16 @@ each frame is first linked to the one before it:
 * ``tracking`` — less than ``track_min`` of the inner face's corners (eyes left
   out: a blink is not a cut) track forward and back;
 * ``identity`` — the embedding disagrees with the previous frame's or with the
-  run's mean (``identity_min``, cosine): another person, or another photo.
+  run's mean (``identity_min``, cosine): another person, or another photo;
+* ``jerk``     — the face's velocity changed faster than a head's can: over
+  three frames of the run it reversed, or went from standstill to a large move,
+  within one frame (``accel_max``, eye distances per second², from the frames'
+  own times, and at least ``jerk_min`` eye distances a frame); or the face
+  moved in one link only, still before and after it (an ``impulse``: a whole
+  movement within less than ``impulse_seconds``).  A head has mass and takes
+  time to start and stop; a stream cut together from stills at a few poses
+  switches pose between two frames and holds it.  Judged on the frames' own
+  times: a slow client's frames are far apart, a head does a lot between them.
 
 While the eyes open or close (the face mesh's openness changes by more than
 ``eyes_change``), or when there is no mesh to tell, the looser
@@ -43,11 +52,13 @@ class Link:
     ncc: float | None  # appearance agreement after alignment (reported, not judged)
     identity: float | None  # lowest cosine to the previous frame and the run's mean
     shift: np.ndarray | None = None  # median motion of the tracked face (dx, dy), eye distances
-    cut: str | None = None  # None: continuous; else gap | jump | tracking | identity
+    cut: str | None = None  # None: continuous; else gap | jump | tracking | identity | jerk
+    accel: float | None = None  # the face's acceleration over this link and the one before, eye distances/s²
+    accel_dt: float = 0.0  # the mean time step it was measured over, seconds
 
     def to_dict(self) -> dict:
         out: dict[str, float | str] = {"dt": round(self.dt, 3), "jump": round(self.jump, 3)}
-        for name in ("fraction", "ncc", "identity"):
+        for name in ("fraction", "ncc", "identity", "accel"):
             value = getattr(self, name)
             if value is not None:
                 out[name] = round(float(value), 3)
@@ -86,7 +97,37 @@ def judge(policy, link: Link, eyes_moving: bool = True) -> str | None:
         return "tracking"
     if link.identity is not None and link.identity < identity_min:
         return "identity"
+    if link.accel is not None and link.accel > max(policy.accel_max, policy.jerk_min / link.accel_dt**2):
+        return "jerk"
     return None
+
+
+def impulse(policy, before, middle, after=None) -> bool:
+    """Did the face move in the ``middle`` link only, still in the link ``before`` it and, when
+    known, ``after`` it?  Links are (dt, moved) as in acceleration(); a moved of None: unknown."""
+    sides = [x for x in (before, after) if x is not None]
+    if middle[1] is None or any(x[1] is None for x in sides):
+        return False
+    dt, moved = middle
+    if dt >= policy.impulse_seconds or moved < policy.impulse_min:
+        return False
+    return all(x[1] <= policy.impulse_ratio * moved for x in sides)
+
+
+def acceleration(moved1: float, dt1: float, moved2: float, dt2: float, spanned: float) -> tuple[float, float]:
+    """(acceleration in eye distances/s², the mean time step) of a face whose tracked texture moved
+    ``moved1`` from frame 0 to 1 (``dt1`` seconds), ``moved2`` from 1 to 2 and ``spanned`` from 0 to 2
+    (root-mean-square displacements, eye distances).
+
+    With the displacements u (0→1) and v (1→2), u + v is the displacement 0→2, so
+    u·v = (|u+v|² − |u|² − |v|²) / 2 and |u/dt1 − v/dt2|² follows from the three lengths alone:
+    no point has to be tracked over three frames.  A reversal (u+v ≈ 0) or a start from standstill
+    (|u| ≈ 0, |v| large) both show as a large velocity change."""
+    dt1, dt2 = max(dt1, 1e-3), max(dt2, 1e-3)
+    dot = (spanned**2 - moved1**2 - moved2**2) / 2
+    change = (moved1 / dt1) ** 2 + (moved2 / dt2) ** 2 - 2 * dot / (dt1 * dt2)
+    step = (dt1 + dt2) / 2
+    return float(np.sqrt(max(change, 0.0))) / step, step
 
 
 def eyes_moving(policy, before: float | None, after: float | None) -> bool:
@@ -104,6 +145,7 @@ def make_link(
     tracked: tuple | None,
     identity: float | None,
     eyes: bool = True,
+    accel: tuple[float, float] | None = None,
 ) -> Link:
     iod = max((before.iod + after.iod) / 2, 1.0)
     jump = float(np.max(np.linalg.norm(after.landmarks - before.landmarks, axis=1))) / iod
@@ -115,5 +157,7 @@ def make_link(
         identity=identity,
         shift=None if tracked is None else tracked[2],
     )
+    if accel is not None:
+        link.accel, link.accel_dt = accel
     link.cut = judge(policy, link, eyes)
     return link

@@ -60,6 +60,7 @@ class PairMeasure:
     tracks: int
     fraction: float = 0.0  # share of the inner face's corners tracked forward and back
     ncc: float = 0.0  # inner face (eyes left out) of b warped onto a: normalised correlation
+    moved: float = 0.0  # root-mean-square motion of the tracked face (eyes left out), eye distances
 
 
 def iod_of(landmarks: np.ndarray) -> float:
@@ -111,7 +112,8 @@ def appearance(a: np.ndarray, b: np.ndarray, keep: np.ndarray) -> float:
 
 
 def _track(a: FrameView, b: FrameView):
-    """(p0, p1, fraction tracked, appearance) or None when the face has too little texture."""
+    """(p0, p1, fraction tracked, appearance, which of p0/p1 lie off the eyes) or None when the
+    face has too little texture."""
     mask = inner_face_mask(a.gray.shape, a.landmarks)
     p0 = cv2.goodFeaturesToTrack(a.gray, maxCorners=200, qualityLevel=0.003, minDistance=3, mask=mask)
     if p0 is None or len(p0) < MIN_TRACKS:
@@ -149,9 +151,9 @@ def _track(a: FrameView, b: FrameView):
     fraction = float(good[off_eyes].mean()) if off_eyes.sum() >= 10 else float(good.mean())
     similar = appearance(a.gray, b_in_a, keep)
     if good.sum() < MIN_TRACKS:
-        return None, None, fraction, similar
+        return None, None, fraction, similar, None
     p1 = cv2.perspectiveTransform(q.reshape(-1, 1, 2), plane).reshape(-1, 2)
-    return p0[good], p1[good], fraction, similar
+    return p0[good], p1[good], fraction, similar, off_eyes[good]
 
 
 def _residual(src: np.ndarray, dst: np.ndarray, model: np.ndarray | None) -> np.ndarray:
@@ -182,11 +184,13 @@ def measure_linked(a: FrameView, b: FrameView) -> tuple[PairMeasure | None, tupl
     tracks = _track(a, b)
     if tracks is None:
         return None, None
-    p0, p1, fraction, similar = tracks
+    p0, p1, fraction, similar, off_eyes = tracks
     if p0 is None:
         return None, (fraction, similar, None)
     iod = max((a.iod + b.iod) / 2, 1.0)
     shift = np.median(p1 - p0, axis=0) / iod
+    steady = off_eyes if off_eyes.sum() >= 10 else np.ones(len(p0), bool)  # lids move in a blink
+    moved = float(np.sqrt(np.mean(np.sum((p1 - p0)[steady] ** 2, axis=1)))) / iod
     sim, _ = cv2.estimateAffinePartial2D(p0, p1, method=cv2.RANSAC, ransacReprojThreshold=1.0)
     hom, _ = cv2.findHomography(p0, p1, cv2.RANSAC, 1.0)
     r_sim, r_hom = _residual(p0, p1, sim), _residual(p0, p1, hom)
@@ -197,5 +201,6 @@ def measure_linked(a: FrameView, b: FrameView) -> tuple[PairMeasure | None, tupl
         tracks=int(len(p0)),
         fraction=round(fraction, 3),
         ncc=round(similar, 3),
+        moved=moved,
     )
     return pair, (fraction, similar, shift)

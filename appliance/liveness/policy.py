@@ -62,6 +62,20 @@ class Policy:
     """Fastest landmark motion (eye distances a second) of one continuous face."""
     jump_min: float = 0.35
     """…but a frame may always move this many eye distances (timing jitter of fast streams)."""
+    accel_max: float = 10.0
+    """Fastest change of the face's velocity (eye distances/s², tracked texture, eyes left out) of
+    one continuous face; faster (a reversal or a start within one frame) is a cut (``jerk``)."""
+    jerk_min: float = 0.05
+    """…but a velocity change under this many eye distances a frame is never one (tracking noise
+    at high frame rates)."""
+    impulse_seconds: float = 0.2
+    """A head movement takes at least this long: one that starts and ends within a shorter link is
+    an ``impulse`` (a cut, ``jerk``)…"""
+    impulse_min: float = 0.03
+    """…when it moved the face (RMS of its tracked texture, eyes left out) at least this many eye
+    distances…"""
+    impulse_ratio: float = 0.35
+    """…and the links before and after it moved it at most this share of that."""
     max_gap: float = 2.0
     """Seconds between frames after which the evidence restarts (not counted as a cut)."""
     max_cuts: int = 2

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import ssl
 import time
 import urllib.error
@@ -28,6 +29,7 @@ from ..metrics import upstream
 REQUEST_CODE = 1019
 ALGO_TASK = 1031
 SUCCESS_CODE = 1020
+log = logging.getLogger(__name__)
 NO_LIVE_FACE = -1.0
 
 # The seed's error table: code -> (name, what it means for the kiosk's technician).
@@ -236,3 +238,21 @@ def parse_response(raw: bytes, task_id: str = "", elapsed_ms: float = 0.0) -> Re
     return RemoteVerdict(
         score=score, task_id=str(data.get("task_id", task_id)), elapsed_ms=round(elapsed_ms, 1)
     )
+
+
+def ask(remote, policy, frames) -> tuple[dict, str | None]:
+    """One check by the remote API for a LivenessChecker: (what it answered, for the verdict's
+    cues; a reason to reject, or None).  Unreachable: decided locally unless the policy says reject."""
+    try:
+        answer = remote.check(frames)
+    except (RemoteError, RemoteUnavailable, ValueError) as exc:
+        log.warning("liveness API: %s", exc)
+        if "remote" in policy.required and policy.remote_on_unreachable == "reject":
+            return {"error": str(exc)}, "remote_unavailable"
+        return {"error": str(exc)}, None  # decide locally: the kiosk never blocks on the remote API
+    answered = {"score": answer.score, "ms": answer.elapsed_ms}
+    if answer.score == NO_LIVE_FACE:
+        return answered, "remote_no_live_face"
+    if answer.score < policy.remote_threshold:
+        return answered, "remote_low_score"
+    return answered, None
