@@ -12,6 +12,8 @@ the same run on the same input:
 - storage and summary (HTTP);
 - /tts first audio: a cached fixed prompt, and uncached text with ?stream=1 (the first clause) vs
   the same text's one-frame WAV.
+With liveness on (appliance/bench/journey_liveness.py, its own service): first frame → `success` for
+a turning head, vs the same frames to the face worker over the bus.
 The prewarm runs in the speech worker: the bench waits until the questions are cached (the
 procedures may still be synthesising meanwhile, as on a kiosk in its first minutes).
 """
@@ -305,10 +307,13 @@ async def _journey(service: Service, settings: Settings, quick: bool) -> dict:
 
 
 def run(settings: Settings, quick: bool) -> dict:
+    from . import journey_liveness
+
+    out = journey_liveness.run(settings, quick)  # its own service: face, liveness, gateway
     service = Service(settings, WORKERS, ENV)
     try:
         service.wait_ready()
         _wait_questions_cached(service)
-        return asyncio.run(_journey(service, settings, quick))
+        return {**asyncio.run(_journey(service, settings, quick)), **out}
     finally:
         service.stop()
