@@ -123,12 +123,19 @@ def serve(port: int) -> None:
 
 
 def _bus_rtt(client: bus.BusClient, repeats: int, path: str) -> dict[str, float]:
-    """Median ms of a trivial op through the worker (ours) and of a raw pyzmq DEALER/ROUTER echo
-    over ipc:// (the echo on a thread of this process), interleaved so load bursts hit both."""
+    """Median ms, interleaved so load bursts hit all three: a trivial op through BusClient and the
+    worker (ours); a raw pyzmq DEALER/ROUTER echo over ipc:// (the echo on a thread of this
+    process); and the same op's pre-encoded header sent by a bare DEALER to the worker (``worker``:
+    the worker's request loop without BusClient's share)."""
     ctx: zmq.Context = zmq.Context.instance()
     router, dealer = ctx.socket(zmq.ROUTER), ctx.socket(zmq.DEALER)
     router.bind(f"ipc://{path}")
     dealer.connect(f"ipc://{path}")
+    bare = ctx.socket(zmq.DEALER)
+    bare.connect(client.endpoint)
+    header = bus.encode(
+        {"id": "bare", "op": "predict.close", "hash": "bench", bus.EXPIRES: time.time() + 3600}
+    )
     stop = threading.Event()
 
     def echo() -> None:
@@ -146,9 +153,17 @@ def _bus_rtt(client: bus.BusClient, repeats: int, path: str) -> dict[str, float]
         dealer.send_multipart(msg)
         dealer.recv_multipart()
 
+    def worker() -> None:
+        bare.send_multipart(header)
+        bare.recv_multipart()
+
     try:
         return interleaved_ms(
-            {"ours": lambda: client.request("predict.close", {"hash": "bench"}), "raw": raw},
+            {
+                "ours": lambda: client.request("predict.close", {"hash": "bench"}),
+                "raw": raw,
+                "worker": worker,
+            },
             repeats,
             warmup=20,
         )
@@ -157,6 +172,7 @@ def _bus_rtt(client: bus.BusClient, repeats: int, path: str) -> dict[str, float]
         thread.join(1)
         router.close(0)
         dealer.close(0)
+        bare.close(0)
 
 
 def run(service: Service, quick: bool, jpeg: bytes) -> dict:
@@ -200,6 +216,22 @@ def run(service: Service, quick: bool, jpeg: bytes) -> dict:
             "raw pyzmq DEALER/ROUTER echo (ipc)",
             n=repeats * 10,
             note="a trivial op through a worker's loop and thread pool",
+        )
+        out["bus_rtt_worker_loop"] = figure(
+            rtt["worker"] * 1000,
+            "µs",
+            rtt["raw"] * 1000,
+            "raw pyzmq DEALER/ROUTER echo (ipc)",
+            n=repeats * 10,
+            note="the same op's header from a bare DEALER: the worker's loop and pool without BusClient",
+        )
+        out["bus_rtt_client"] = figure(
+            rtt["ours"] * 1000,
+            "µs",
+            rtt["worker"] * 1000,
+            "a bare DEALER's round trip through the same worker",
+            n=repeats * 10,
+            note="what BusClient.request adds (header, JSON, id check)",
         )
         total = 100 if quick else 600
         for concurrency in (1, 8):
