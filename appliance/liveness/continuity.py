@@ -41,6 +41,11 @@ import numpy as np
 
 from . import motion
 
+FRAME_FLOOR = 0.1
+"""Time steps shorter than this (s) count as this in acceleration(): frames that arrive in a burst
+or are read back to back (the CLI), or a fast client's jittery arrival times, are judged per frame
+as at 10 fps, never as an enormous acceleration."""
+
 
 @dataclass
 class Link:
@@ -123,7 +128,7 @@ def acceleration(moved1: float, dt1: float, moved2: float, dt2: float, spanned: 
     u·v = (|u+v|² − |u|² − |v|²) / 2 and |u/dt1 − v/dt2|² follows from the three lengths alone:
     no point has to be tracked over three frames.  A reversal (u+v ≈ 0) or a start from standstill
     (|u| ≈ 0, |v| large) both show as a large velocity change."""
-    dt1, dt2 = max(dt1, 1e-3), max(dt2, 1e-3)
+    dt1, dt2 = max(dt1, FRAME_FLOOR), max(dt2, FRAME_FLOOR)
     dot = (spanned**2 - moved1**2 - moved2**2) / 2
     change = (moved1 / dt1) ** 2 + (moved2 / dt2) ** 2 - 2 * dot / (dt1 * dt2)
     step = (dt1 + dt2) / 2

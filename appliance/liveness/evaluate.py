@@ -37,7 +37,14 @@ ROOT = Path(__file__).resolve().parents[2]
 PHOTOS = FACES_DIR
 BONA_FIDE = ("bona_fide", "bona_fide_blink", "bona_fide_still")
 NO_CONTINUITY: dict[str, Any] = dict(
-    track_min=0.0, identity_min=-1.0, jump_min=1e9, max_gap=1e9, max_cuts=10**9
+    track_min=0.0,
+    identity_min=-1.0,
+    jump_min=1e9,
+    max_gap=1e9,
+    max_cuts=10**9,
+    accel_max=1e9,
+    jerk_min=1e9,
+    impulse_min=1e9,
 )
 """Policy overrides under which no frame is ever a cut (the checker before the continuity gate)."""
 KINDS = (

@@ -65,9 +65,9 @@ class Policy:
     accel_max: float = 10.0
     """Fastest change of the face's velocity (eye distances/s², tracked texture, eyes left out) of
     one continuous face; faster (a reversal or a start within one frame) is a cut (``jerk``)."""
-    jerk_min: float = 0.05
-    """…but a velocity change under this many eye distances a frame is never one (tracking noise
-    at high frame rates)."""
+    jerk_min: float = 0.1
+    """…but a velocity change under this many eye distances a frame is never one (tracking noise at
+    high frame rates; frames that arrive in a burst are judged as if 10 fps: accel_max × 0.1²)."""
     impulse_seconds: float = 0.2
     """A head movement takes at least this long: one that starts and ends within a shorter link is
     an ``impulse`` (a cut, ``jerk``)…"""

@@ -42,7 +42,7 @@ def test_acceleration_from_three_distances_judged_at_the_frames_real_spacing():
         continuity.judge(POLICY, continuity.Link(**{**base, "dt": 0.5}, accel=slow[0], accel_dt=slow[1]))
         is None
     )
-    # a fast client's tracking noise (0.02 eye distances at 30 fps) is under jerk_min
+    # a fast client (30 fps): judged per frame as at 10 fps, 0.02 eye distances of noise is none
     noisy = continuity.acceleration(0.02, 1 / 30, 0.02, 1 / 30, 0.0)
     assert continuity.judge(POLICY, continuity.Link(**base, accel=noisy[0], accel_dt=noisy[1])) is None
 
