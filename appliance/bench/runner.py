@@ -20,7 +20,7 @@ FAMILIES = ("face", "search", "speech", "stt", "gateway", "metrics", "supervisor
 SERVICE_FAMILIES = ("gateway", "metrics", "supervisor", "memory")
 
 
-def _meta(quick: bool) -> dict:
+def _meta(quick: bool, only: Iterable[str] = ()) -> dict:
     import numpy
     import onnxruntime
 
@@ -40,7 +40,7 @@ def _meta(quick: bool) -> dict:
         "numpy": numpy.__version__,
         "onnxruntime": onnxruntime.__version__,
         "faiss": faiss_version,
-        "command": "appliance bench" + (" --quick" if quick else ""),
+        "command": "appliance bench" + (" --quick" if quick else "") + "".join(f" --only {f}" for f in only),
     }
 
 
@@ -60,10 +60,11 @@ def run(
     only: Iterable[str] = (),
     echo: Callable[[str], None] = lambda line: None,
 ) -> dict:
+    only = tuple(only)
     chosen = [f for f in FAMILIES if not only or f in only]
     if quick and not only:
         chosen = [f for f in chosen if f not in ("speech", "stt", "journey")]  # model loads are not "quick"
-    report: dict = {"meta": _meta(quick), "results": {}, "errors": {}}
+    report: dict = {"meta": _meta(quick, only), "results": {}, "errors": {}}
 
     def attempt(family: str, fn: Callable[[], dict]) -> None:
         echo(f"bench: {family} …")
