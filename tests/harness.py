@@ -98,6 +98,9 @@ class Appliance:
             # no TTS prewarm: each test's speech worker would synthesise every fixed prompt for minutes
             # of CPU, starving the other tests on 2 cores (the cache's own tests turn it on)
             "APPLIANCE_SPEECH_TTS_CACHE_MB": "0",
+            # no warm spares: each would load every model a second time (speech: ~40 s of CPU) in each
+            # appliance a test starts; the tests of spares and of recovery under kill -9 turn them on
+            "APPLIANCE_SUPERVISOR_SPARES": "",
             "NOTIFY_SOCKET": str(self.dir / "notify"),
             **{f"APPLIANCE_PORTS_{k.upper()}": str(v) for k, v in self.ports.items()},
             **(env or {}),
@@ -149,7 +152,7 @@ class Appliance:
         return self.get("/health")[1]
 
     def ws(self, port: str, path: str, timeout: float = 60.0) -> websocket.WebSocket:
-        conn = websocket.WebSocket()
+        conn = DeadlineWebSocket()
         conn.settimeout(timeout)
         conn.connect(f"ws://127.0.0.1:{self.ports[port]}{path}")
         return conn
@@ -223,3 +226,22 @@ def assert_closed_by_server(ws: websocket.WebSocket) -> None:
     except (websocket.WebSocketConnectionClosedException, ConnectionError):
         return
     assert opcode == websocket.ABNF.OPCODE_CLOSE, f"expected a close frame, got opcode {opcode}"
+
+
+class DeadlineWebSocket(websocket.WebSocket):
+    """``recv()`` gives up after the socket's timeout even while the server sends pings.
+
+    websocket-client answers a ping inside ``recv()`` and starts its wait over, so against the
+    gateway's heartbeat a frame that never came left a test waiting forever instead of failing."""
+
+    def recv(self):
+        deadline = time.monotonic() + (self.gettimeout() or 60.0)
+        while True:
+            opcode, frame = self.recv_data_frame(control_frame=True)
+            if opcode in (websocket.ABNF.OPCODE_PING, websocket.ABNF.OPCODE_PONG):
+                if time.monotonic() > deadline:
+                    raise websocket.WebSocketTimeoutException("only pings within the timeout")
+                continue
+            if opcode == websocket.ABNF.OPCODE_TEXT:
+                return frame.data.decode("utf-8")
+            return frame.data if opcode == websocket.ABNF.OPCODE_BINARY else ""

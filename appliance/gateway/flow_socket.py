@@ -15,7 +15,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 
 from ..config import Settings
 from ..metrics import recorder as metrics
-from ..runtime import bus, logs
+from ..runtime import bus, logs, peers
 from . import wsutil
 from .backends import Backends, NotEnabled, is_transient, new_hash
 
@@ -267,7 +267,11 @@ class FlowSockets:
         if not self.settings.speech.speak_questions:
             return
         try:
-            _, payloads = await self.backends.call("speech", "synthesize", {"text": text})
+            # the text frame is already out: the audio may take the speech worker's own timeout
+            # (a long question on a busy kiosk outlasts limits.bus_timeout), not arrive never
+            _, payloads = await self.backends.call(
+                "speech", "synthesize", {"text": text}, timeout=peers.timeout_for(self.settings, "speech")
+            )
             await ws.send_bytes(payloads[0])
         except bus.BusError as exc:
             log.warning("could not speak a question: %s", exc)

@@ -34,7 +34,7 @@ def delays(app, name: str) -> list[float]:
 
 
 def test_a_warm_spare_takes_over_and_a_new_one_loads(start_appliance):
-    app = start_appliance(workers=WORKERS).wait_ready()
+    app = start_appliance(workers=WORKERS, env={"APPLIANCE_SUPERVISOR_SPARES": WORKERS}).wait_ready()
     app.wait_healthy()
     loading_at_once = 0
     while worker(app, "dialogue")["spare"] != "warm":  # dialogue's spare, then the gateway's: one at a time
