@@ -77,12 +77,6 @@ def speech_wav():
     return wav
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="known defect (issue 14, open): under this load on 2 cores /stt is answered only `busy` or not at "
-    "all for 90 s (the speech worker's queue is held by other transcriptions and its start-up work); every "
-    "other promise of this test held in the runs that showed it",
-)
 def test_kill9_each_worker_under_load_then_the_whole_service(speech_wav):
     # the product's warm spares (firmware-config default): what "back within seconds" rests on
     spares = {"APPLIANCE_SUPERVISOR_SPARES": ",".join(sections.DEFAULT_SPARES)}
