@@ -340,6 +340,17 @@ class LivenessSettings:
     """Fastest landmark motion of one continuous face, eye distances a second; faster is a cut."""
     jump_min: float = _opt(0.35, min=0.0, max=100.0)
     """Landmark motion always allowed between two frames, eye distances."""
+    accel_max: float = _opt(10.0, min=0.1, max=10_000.0)
+    """Fastest change of the face's velocity (eye distances/s²) of one continuous face; faster is a cut
+    (``jerk``: a reversal or a start within one frame, what a stream spliced from stills does)."""
+    jerk_min: float = _opt(0.1, min=0.0, max=10.0)
+    """A velocity change under this many eye distances a frame is never a jerk (tracking noise)."""
+    impulse_seconds: float = _opt(0.2, min=0.0, max=10.0)
+    """A move that starts and ends within a shorter link (still before and after) is a jerk…"""
+    impulse_min: float = _opt(0.03, min=0.0, max=10.0)
+    """…when it moved the face at least this many eye distances…"""
+    impulse_ratio: float = _opt(0.35, min=0.0, max=1.0)
+    """…and the links before and after it moved it at most this share of that."""
     max_gap: float = _opt(2.0, min=0.1, max=3600.0)
     """Seconds between frames after which the evidence restarts (not counted as a cut)."""
     max_cuts: int = _opt(2, min=1, max=1000)
