@@ -153,7 +153,7 @@ def render(report: dict) -> str:
                     _fmt(f["value"], f["unit"]),
                     _fmt(f["reference"], f["unit"]),
                     ratio,
-                    f["ref"] + (f"; {f['note']}" if f.get("note") else ""),
+                    "; ".join(part for part in (f["ref"], f.get("note")) if part),
                 )
             )
     widths = [max(len(r[i]) for r in rows) for i in range(5)]
