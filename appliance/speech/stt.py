@@ -59,6 +59,9 @@ GGML_MAGIC = (0x67676D6C).to_bytes(4, "little")  # whisper.cpp model file header
 MIN_RMS = 1e-4  # below this the input is digital silence: skip even the VAD
 NO_SPEECH_DROP = 0.6  # segment dropped if no_speech_prob above this ...
 LOGPROB_DROP = -1.0  # ... and its avg log-prob below this (Whisper's own heuristic)
+MAX_TOKENS_BASE, MAX_TOKENS_PER_SECOND = 20, 15
+"""Tokens a decode may write for an utterance: base + per second of voiced audio (speech is 4-6
+characters a second, 1-2 tokens each)."""
 BEAM_SIZE = 3  # chosen by `appliance bench --only stt`: beam 5's CER at 0.75x its cost
 
 
@@ -165,9 +168,10 @@ class _FasterWhisper:
 
     def run(self, x: np.ndarray, language: Optional[str], prompt: str) -> tuple[list, str, float]:
         """-> (kept segments' statistics, language, its probability)."""
-        # word_timestamps: the configuration README's table was measured with (it also moves the
-        # seek to the last word's end). Its per-word probabilities were tried as a check on service
-        # names and dropped: they flagged names said right and never alone caught a wrong one.
+        # No word timestamps: they move the seek to the last word's end, and from there Whisper
+        # decoded the utterance's trailing half-second of silence into a 448-token loop ("请问问问…")
+        # that the compression filter then dropped: 5-6 s of CPU wasted on every request (0.8 s
+        # without). Their per-word probabilities were tried as a check on service names and dropped.
         segments, info = self.model.transcribe(
             x,
             language=language,
@@ -181,7 +185,10 @@ class _FasterWhisper:
             log_prob_threshold=LOGPROB_DROP,
             compression_ratio_threshold=2.4,
             vad_filter=False,
-            word_timestamps=True,
+            word_timestamps=False,
+            # a loop on noise is bounded: twice what anyone says in that time (trust.py refuses
+            # text that long anyway), instead of Whisper's 448 tokens of wasted decoding
+            max_new_tokens=MAX_TOKENS_BASE + int(MAX_TOKENS_PER_SECOND * x.size / TARGET_RATE),
         )
         kept = [
             SegmentStats(

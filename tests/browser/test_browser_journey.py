@@ -13,6 +13,8 @@ import pytest
 from conftest import tts
 from playwright.sync_api import sync_playwright
 
+from appliance.dialogue import qna
+
 ID_CARD = "11010519491231002X"  # GB 11643's own example: born 1949-12-31, female
 TYPED = {  # question keyword -> typed answer (checked by the server as it would check a voice answer)
     "名字": "王芳",
@@ -153,6 +155,8 @@ def answer_questions(page, mic, spoken_answer: bytes, shots) -> list[str]:
             assert VOICE_QUESTION not in question, f"the spoken answer was not understood: {question!r}"
         asked.append(question)
         assert text_of(page, "#question") == question
+        if question == qna.CLOSING:  # the closing words: a text frame like any question, then the end
+            continue
         if VOICE_QUESTION in question and not voice_given:
             browser.write_wav(mic, spoken_answer)  # the microphone now says the answer
             page.screenshot(path=str(shots / "05-question.png"))

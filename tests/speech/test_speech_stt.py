@@ -181,3 +181,37 @@ def test_english_only_tiny_model(speech_models_dir, speech_tts):
     # business (tested there), and varies with the CPU's int8 kernels
     assert "door" in heard, heard
     assert stt.prompt == ""  # the Chinese domain prompt would push an English model to hallucinate
+
+
+def test_a_decode_writes_no_more_tokens_than_the_utterance_allows(speech_stt):
+    """Whatever Whisper makes of the audio, it never decodes a long loop past the utterance: with word
+    timestamps it wrote a 448-token "请问问问…" into the trailing silence of every request (then dropped
+    it), 5-6 s of CPU each. Counted over every segment decoded, kept or dropped, so on any CPU."""
+    from appliance.speech import stt as stt_module
+    from appliance.speech.audio import resample
+    from appliance.speech.tts import EspeakEngine
+
+    audio, rate = EspeakEngine().speak("我要办理居住证", "zh")
+    samples = resample(audio, rate, 16000)
+    model = speech_stt._backend.model
+    decoded = []
+    original = model.transcribe
+
+    def counting(*args, **kwargs):
+        segments, info = original(*args, **kwargs)
+
+        def each():
+            for s in segments:
+                decoded.append(len(s.tokens))
+                yield s
+
+        return each(), info
+
+    model.transcribe = counting
+    try:
+        result = speech_stt.transcribe(samples)
+    finally:
+        model.transcribe = original
+    assert "居住证" in result.heard
+    limit = stt_module.MAX_TOKENS_BASE + stt_module.MAX_TOKENS_PER_SECOND * samples.size / 16000
+    assert decoded and max(decoded) <= limit, decoded
