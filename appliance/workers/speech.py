@@ -41,6 +41,7 @@ class SpeechWorker(ServiceWorker):
         self._counts = {"transcribed": 0, "synthesized": 0}
         self._prewarm = {"prompts": 0, "synthesised": 0, "done": False}
         self._live = _Counter()  # requests waiting for the TTS: the prewarm steps aside for them
+        self._prewarm_thread: threading.Thread | None = None
 
     def prepare(self) -> None:  # the slowest load of all: a warm spare does it ahead of need
         cfg = self.settings.speech
@@ -72,7 +73,17 @@ class SpeechWorker(ServiceWorker):
 
     def start(self) -> None:
         if self.tts is not None and self.tts.cache is not None:
-            threading.Thread(target=self._prewarm_prompts, name="tts-prewarm", daemon=True).start()
+            self._prewarm_thread = threading.Thread(
+                target=self._prewarm_prompts, name="tts-prewarm", daemon=True
+            )
+            self._prewarm_thread.start()
+
+    def teardown(self) -> None:
+        # a daemon thread still inside onnxruntime while the interpreter exits aborts the process
+        # ("terminate called without an active exception"): let the prompt in hand finish first
+        if self._prewarm_thread is not None:
+            self._stop.set()
+            self._prewarm_thread.join(self.settings.supervisor.stop_timeout * 0.8)
 
     def _prewarm_prompts(self) -> None:
         """Synthesise the fixed prompts not yet cached, one sentence-set at a time under the TTS lock,
