@@ -102,26 +102,22 @@ class ToolSockets:
         async for msg in ws:
             started = time.perf_counter()
             if msg.type == WSMsgType.TEXT:
-                metrics.get().operation("stt", "bad_frame", started)
-                await wsutil.send_json(
+                await _frame_error(
                     ws,
-                    {
-                        "type": "error",
-                        "reason": "send the utterance as one binary audio frame",
-                        "code": "bad_frame",
-                    },
+                    "stt",
+                    started,
+                    reason="send the utterance as one binary audio frame",
+                    code="bad_frame",
                 )
             elif msg.type == WSMsgType.BINARY and wsutil.too_large(
                 msg.data, self.settings.limits.max_audio_bytes
             ):
-                metrics.get().operation("stt", "too_large", started)
-                await wsutil.send_json(
+                await _frame_error(
                     ws,
-                    {
-                        "type": "error",
-                        "reason": "too_large",
-                        "detail": wsutil.too_large(msg.data, self.settings.limits.max_audio_bytes),
-                    },
+                    "stt",
+                    started,
+                    reason="too_large",
+                    detail=wsutil.too_large(msg.data, self.settings.limits.max_audio_bytes),
                 )
             elif msg.type == WSMsgType.BINARY:
                 try:
@@ -147,26 +143,18 @@ class ToolSockets:
         async for msg in ws:
             started = time.perf_counter()
             if msg.type == WSMsgType.BINARY:
-                metrics.get().operation("tts", "bad_frame", started)
-                await wsutil.send_json(
-                    ws,
-                    {
-                        "type": "error",
-                        "reason": "send the text to speak as a text frame",
-                        "code": "bad_frame",
-                    },
+                await _frame_error(
+                    ws, "tts", started, reason="send the text to speak as a text frame", code="bad_frame"
                 )
             elif msg.type == WSMsgType.TEXT and wsutil.too_large(
                 msg.data.encode(), self.settings.limits.max_text_bytes
             ):
-                metrics.get().operation("tts", "too_large", started)
-                await wsutil.send_json(
+                await _frame_error(
                     ws,
-                    {
-                        "type": "error",
-                        "reason": "too_large",
-                        "detail": wsutil.too_large(msg.data.encode(), self.settings.limits.max_text_bytes),
-                    },
+                    "tts",
+                    started,
+                    reason="too_large",
+                    detail=wsutil.too_large(msg.data.encode(), self.settings.limits.max_text_bytes),
                 )
             elif msg.type == WSMsgType.TEXT:
                 try:
@@ -209,3 +197,10 @@ class ToolSockets:
         app.router.add_get("/stt", self.stt)
         app.router.add_get("/tts", self.tts)
         return app
+
+
+async def _frame_error(ws, operation: str, started: float, **fields: Any) -> None:
+    """A frame the operation cannot take: counted under its outcome (the `code`, else the `reason`:
+    bad_frame, too_large) and answered with the protocol's error frame; the socket stays open."""
+    metrics.get().operation(operation, fields.get("code") or fields["reason"], started)
+    await wsutil.send_json(ws, {"type": "error", **fields})
