@@ -183,6 +183,9 @@ class SpeechSettings:
     """For whispercpp: the ggml file's name inside paths.models_dir."""
     stt_model: str = _opt("base", choices=("base", "tiny.en"))
     """faster-whisper model: base (multilingual, Mandarin) or tiny.en (English only, small and fast)."""
+    stt_context_pad_s: float = _opt(0.0, min=0, max=30)
+    """Seconds of Whisper's 30 s window encoded beyond the voiced audio (0 = the whole window).
+    Less is faster; too little garbles short requests (docs/bench.md, the STT table)."""
     language: str = _opt("zh", choices=("zh", "en", "auto"))
     """Language spoken to the kiosk (auto = detect per utterance)."""
     max_seconds: float = _opt(60.0, min=1, max=600)
@@ -195,6 +198,9 @@ class SpeechSettings:
     """Load piper's English voice for English text (else espeak-ng)."""
     max_tts_chars: int = _opt(2000, min=10, max=100_000)
     """Longest text /tts accepts."""
+    first_audio_ms: int = _opt(700, min=0, max=10_000)
+    """Uncached text streamed (/tts?stream=1): the first piece is cut at a word to what Kokoro is
+    predicted to say in this time (0 = the first clause whole)."""
     speak_questions: bool = False
     """qna: after each question's text frame, also send it as a binary WAV frame."""
     tts_cache_mb: int = _opt(128, min=0, max=4096)

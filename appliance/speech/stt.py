@@ -18,12 +18,13 @@ No ggml model ships in any registry, so it is never the default.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import numpy as np
 
@@ -63,6 +64,25 @@ MAX_TOKENS_BASE, MAX_TOKENS_PER_SECOND = 20, 15
 """Tokens a decode may write for an utterance: base + per second of voiced audio (speech is 4-6
 characters a second, 1-2 tokens each)."""
 BEAM_SIZE = 3  # chosen by `appliance bench --only stt`: beam 5's CER at 0.75x its cost
+FULL_CONTEXT_FRAMES = 3000  # Whisper's window: 30 s of 10 ms mel frames
+CONTEXT_PAD_S = 0.0
+"""Encoder context beyond the voiced audio, in seconds (``speech.stt_context_pad_s``); 0 = the
+whole 30 s window. See ``context_frames``."""
+
+
+def context_frames(samples: int, pad_s: float) -> Optional[int]:
+    """Mel frames of the 30 s window the encoder is given for an utterance of ``samples``.
+
+    Whisper always encodes a full 30 s window, the utterance followed by padding: for a 2 s
+    request that is ~0.55 s of this machine's CPU, most of the decode, spent on silence.
+    CTranslate2 encodes a shorter window (1,000 frames in 0.08 s); the decoder then attends to
+    the utterance plus ``pad_s`` seconds of the padding only. Too little padding makes base
+    repeat or garble the utterance; the amount is chosen with ``appliance bench --only stt``.
+    None = the whole window."""
+    if pad_s <= 0:
+        return None
+    frames = math.ceil((samples / TARGET_RATE + pad_s) * 100)
+    return min(FULL_CONTEXT_FRAMES, frames + frames % 2)  # even: the encoder's stride-2 conv
 
 
 class STTError(RuntimeError):
@@ -150,24 +170,34 @@ class _FasterWhisper:
 
     stats = True
 
-    def __init__(self, models_dir: Path, cpu_threads: int, model: str = "base"):
+    def __init__(self, models_dir: Path, cpu_threads: int, model: str = "base", context_pad_s: float = 0.0):
         folder = STT_MODEL_DIRS[model]
         require(
             models_dir,
             [f"{folder}/{name}" for name in ("model.bin", "config.json", "tokenizer.json", "vocabulary.txt")],
         )
-        from faster_whisper import WhisperModel
-
-        self.model = WhisperModel(
+        self.model = _whisper_model()(
             str(Path(models_dir) / folder),
             device="cpu",
             compute_type="int8",
             cpu_threads=cpu_threads,
             local_files_only=True,
         )
+        self.context_pad_s = context_pad_s
 
-    def run(self, x: np.ndarray, language: Optional[str], prompt: str) -> tuple[list, str, float]:
-        """-> (kept segments' statistics, language, its probability)."""
+    def decode(
+        self,
+        x: np.ndarray,
+        language: Optional[str],
+        prompt: str,
+        beam: int = BEAM_SIZE,
+        without_timestamps: bool = False,
+        context_pad_s: Optional[float] = None,
+    ) -> tuple[list, Any]:
+        """Whisper's segments and info for ``x``, decoded as the kiosk decodes. The keyword
+        arguments exist for the bench (bench/stt.py), which changes one at a time."""
+        pad = self.context_pad_s if context_pad_s is None else context_pad_s
+        self.model.frames = context_frames(x.size, pad)
         # No word timestamps: they move the seek to the last word's end, and from there Whisper
         # decoded the utterance's trailing half-second of silence into a 448-token loop ("请问问问…")
         # that the compression filter then dropped: 5-6 s of CPU wasted on every request (0.8 s
@@ -176,7 +206,8 @@ class _FasterWhisper:
             x,
             language=language,
             initial_prompt=prompt or None,
-            beam_size=BEAM_SIZE,
+            beam_size=beam,
+            without_timestamps=without_timestamps,
             # No temperature fallback: a re-sampled decode is never trusted anyway (trust.py), and
             # the fallback cost 5-10 s per noisy utterance before the citizen heard "没听清".
             temperature=0.0,
@@ -190,6 +221,22 @@ class _FasterWhisper:
             # text that long anyway), instead of Whisper's 448 tokens of wasted decoding
             max_new_tokens=MAX_TOKENS_BASE + int(MAX_TOKENS_PER_SECOND * x.size / TARGET_RATE),
         )
+        return list(segments), info  # the generator decodes: run it while ``frames`` holds
+
+    @staticmethod
+    def keep(segments: list) -> list:
+        """The segments worth reading: not what Whisper itself rates as no-speech and unlikely,
+        nor a loop its compression ratio gives away."""
+        return [
+            s
+            for s in segments
+            if not (s.no_speech_prob > NO_SPEECH_DROP and s.avg_logprob < LOGPROB_DROP)
+            and s.compression_ratio <= 2.4
+        ]
+
+    def run(self, x: np.ndarray, language: Optional[str], prompt: str) -> tuple[list, str, float]:
+        """-> (kept segments' statistics, language, its probability)."""
+        segments, info = self.decode(x, language, prompt)
         kept = [
             SegmentStats(
                 s.text,
@@ -199,11 +246,27 @@ class _FasterWhisper:
                 float(getattr(s, "temperature", 0.0) or 0.0),
                 tuple((to_simplified(w.word), float(w.probability)) for w in s.words or ()),
             )
-            for s in segments
-            if not (s.no_speech_prob > NO_SPEECH_DROP and s.avg_logprob < LOGPROB_DROP)
-            and s.compression_ratio <= 2.4
+            for s in self.keep(segments)
         ]
         return kept, info.language, float(info.language_probability)
+
+
+def _whisper_model():
+    """faster-whisper's model class, with the encoder window cut to ``frames`` (context_frames).
+
+    Imported here, not at module load: faster-whisper pulls in CTranslate2 and onnxruntime."""
+    from faster_whisper import WhisperModel
+
+    class ContextWhisper(WhisperModel):
+        frames: Optional[int] = None
+        """Mel frames to encode of the padded 30 s window; None = all of them."""
+
+        def encode(self, features: np.ndarray):
+            if self.frames is not None:
+                features = np.ascontiguousarray(features[..., : self.frames])
+            return super().encode(features)
+
+    return ContextWhisper
 
 
 class _WhisperCpp:
@@ -252,6 +315,7 @@ class SpeechToText:
         use_vad: bool = True,
         warmup: bool = True,
         model: str = "base",
+        context_pad_s: float = CONTEXT_PAD_S,
     ):
         t0 = time.perf_counter()
         self.language = language or "auto"
@@ -265,7 +329,7 @@ class SpeechToText:
         if backend == "faster-whisper":
             if model == "tiny.en" and language not in ("en", "auto", None):
                 raise ValueError('the tiny.en model understands English only: set speech.language = "en"')
-            self._backend = _FasterWhisper(Path(models_dir), cpu_threads, model)
+            self._backend = _FasterWhisper(Path(models_dir), cpu_threads, model, context_pad_s)
         elif backend == "whispercpp":
             self._backend = _WhisperCpp(Path(ggml_path) if ggml_path else None, cpu_threads)
         else:

@@ -25,6 +25,7 @@ from typing import Optional
 import numpy as np
 
 from ..runtime import onnx
+from . import firstpiece
 from .audio import encode_wav, read_wav, resample
 from .modelfiles import SHA256, ModelError, model_paths, require
 from .textnorm import language_of, normalize_zh, split_sentences
@@ -41,6 +42,7 @@ DEFAULT_MAX_CHARS = 2000  # a kiosk answer is a few sentences; 100 kB of text is
 SENTENCE_GAP = 0.25  # seconds of silence between sentences
 SENTENCE_CHARS = 50  # ~6 phoneme tokens a Han character: 50 stays under MAX_TOKENS
 CLAUSE_GAP = 0.15  # seconds after a first clause spoken on its own (the comma's pause)
+FIRST_AUDIO_S = 0.7  # uncached text: the first piece is cut to what Kokoro says in this (firstpiece.py)
 _FIRST_PAUSE = re.compile(r"(?<=[，、,：:])")  # comma-level pauses (sentence ends split earlier)
 
 
@@ -74,7 +76,13 @@ class KokoroEngine:
             self.voices = {k: npz[k].astype(np.float32) for k in npz.files}
         self.g2p = zh.ZHG2P()  # version None = the IPA phoneme set of Kokoro v1.0
         self.g2p("预热")  # jieba builds its dictionary on first use (~0.6 s): do it at load
-        self.infer(self.tokens(self.phonemes("你好")), DEFAULT_VOICE, 1.0)  # first run allocates
+        self.cost = firstpiece.CallCost()
+        """What a call costs on this machine now: firstpiece.lead cuts uncached text with it."""
+        warm = self.tokens(self.phonemes("你好"))
+        self.infer(warm, DEFAULT_VOICE, 1.0)  # the first run allocates: not a measure of speed
+        t0 = time.perf_counter()
+        self.infer(warm, DEFAULT_VOICE, 1.0)
+        self.cost.observe(len(warm), time.perf_counter() - t0)
 
     def phonemes(self, text: str) -> str:
         """Chinese text (already normalised) -> Kokoro phoneme string."""
@@ -104,7 +112,23 @@ class KokoroEngine:
         toks = self.tokens(self.phonemes(sentence))
         if not toks:
             return np.zeros(0, np.float32)
-        return np.concatenate([self.infer(p, voice, speed) for p in self._parts(toks)])
+        chunks = []
+        for part in self._parts(toks):
+            t0 = time.perf_counter()
+            chunks.append(self.infer(part, voice, speed))
+            self.cost.observe(len(part), time.perf_counter() - t0)
+        return np.concatenate(chunks)
+
+    def predict(self, sentence: str) -> float:
+        """Seconds ``speak`` is expected to take for a short normalised sentence (one part)."""
+        return self.cost.predict(len(self.tokens(self.phonemes(sentence))))
+
+    @staticmethod
+    def words(text: str) -> list[str]:
+        """jieba's words, the units misaki's G2P reads: where a piece may be cut."""
+        import jieba
+
+        return jieba.lcut(text)
 
     def _parts(self, toks: list[int]) -> list[list[int]]:
         """Cut a token list into <= MAX_TOKENS pieces, at the last space (word end) if any."""
@@ -179,12 +203,14 @@ class TextToSpeech:
         cpu_threads: int = 2,
         yao: bool = False,
         cache: Optional[TTSCache] = None,
+        first_audio_s: float = FIRST_AUDIO_S,
     ):
         if voice not in KOKORO_VOICES:
             raise ValueError(f"voice must be one of {KOKORO_VOICES}")
         t0 = time.perf_counter()
         self.voice, self.speed, self.max_chars, self.yao = voice, speed, max_chars, yao
         self.models_dir, self.cache = Path(models_dir), cache
+        self.first_audio_s = first_audio_s
         self.kokoro = self._try(lambda: KokoroEngine(Path(models_dir), cpu_threads), "Kokoro")
         self.piper = self._try(lambda: PiperEngine(Path(models_dir)), "piper") if english else None
         self.espeak = self._try(EspeakEngine, "espeak-ng")
@@ -328,8 +354,10 @@ class TextToSpeech:
         """The first piece to send and the text still to speak, for streaming.
 
         Cached leading sentences go out together at once; otherwise only the first clause (cut at
-        the first comma-level pause) when ``clause``, else the first sentence. The piece ends with
-        its pause when text remains, so pieces played back to back sound like the whole."""
+        the first comma-level pause) when ``clause``, else the first sentence; with ``clause`` a first
+        piece Kokoro would take longer than ``first_audio_s`` over is cut again at a word
+        (firstpiece.py). The piece ends with its pause when text remains, so pieces played back to
+        back sound like the whole."""
         voice = voice or self.voice
         raw = split_sentences(self._check_text(text), SENTENCE_CHARS)
         if voice not in KOKORO_VOICES:
@@ -346,6 +374,8 @@ class TextToSpeech:
                 spoken, rest, gap = parts[:1], ["".join(parts[1:])] + rest, CLAUSE_GAP
             else:
                 spoken = [first]
+            if clause and (cut := self._lead(spoken[0])):
+                spoken, rest, gap = [cut[0]], [cut[1]] + rest, 0.0
         pieces = [pair for piece in spoken for pair in self.sentences(piece)]
         chunks = list(self._generate(pieces, voice))
         audio = np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
@@ -354,6 +384,15 @@ class TextToSpeech:
         if remaining:
             audio = np.concatenate([audio, np.zeros(int(gap * self.rate), np.float32)])
         return audio, remaining
+
+    def _lead(self, piece: str) -> Optional[tuple[str, str]]:
+        """(lead, tail) if Kokoro would take longer than ``first_audio_s`` over ``piece``; the two are
+        normalised text, the tail spoken next (firstpiece.py). None: speak the piece whole."""
+        k = self.kokoro
+        if k is None or self.first_audio_s <= 0 or language_of(piece) != "zh":
+            return None
+        head, tail = firstpiece.lead(normalize_zh(piece, self.yao), k.words, k.predict, self.first_audio_s)
+        return (head, tail) if tail else None
 
     def stream(self, text: str, voice: Optional[str] = None) -> Iterator[np.ndarray]:
         """Yield one float32 chunk per sentence (with a short pause after it), as soon as ready.

@@ -55,9 +55,14 @@ class SpeechWorker(ServiceWorker):
             cpu_threads=2,
             ggml_path=ggml,
             model=cfg.stt_model,
+            context_pad_s=cfg.stt_context_pad_s,
         )
         self.tts = TextToSpeech(
-            self.settings.models_dir, voice=cfg.voice, max_chars=cfg.max_tts_chars, english=cfg.english_voice
+            self.settings.models_dir,
+            voice=cfg.voice,
+            max_chars=cfg.max_tts_chars,
+            english=cfg.english_voice,
+            first_audio_s=cfg.first_audio_ms / 1000,
         )
         log.info(
             "speech ready: STT %s (%.1fs), TTS (%.1fs)",

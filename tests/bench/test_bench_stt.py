@@ -2,6 +2,7 @@
 
 from appliance.bench import runner, stt
 from appliance.cli.field import BENCH_FAMILIES
+from appliance.config import Settings
 
 
 def row(setting, rtf, clean, noisy):
@@ -35,3 +36,4 @@ def test_the_reference_row_is_what_the_kiosk_decodes_with():
 
     assert stt.KIOSK.beam == kiosk_stt.BEAM_SIZE == 3  # the table's choice (docs/bench.md)
     assert stt.KIOSK.vad and not stt.KIOSK.without_timestamps
+    assert stt.KIOSK.context_pad_s == kiosk_stt.CONTEXT_PAD_S == Settings().speech.stt_context_pad_s

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from appliance.speech.firstpiece import CallCost
 from appliance.speech.tts import CLAUSE_GAP, SENTENCE_GAP, TextToSpeech, TTSError
 from appliance.speech.ttscache import TTSCache
 
@@ -51,7 +52,8 @@ def test_a_restart_finds_the_prompts(cached_tts, speech_models_dir):
     assert again.is_cached("请问您的籍贯是哪里？")
 
 
-def test_uncached_text_streams_its_first_clause_first(cached_tts):
+def test_uncached_text_streams_its_first_clause_first(cached_tts, monkeypatch):
+    monkeypatch.setattr(cached_tts, "first_audio_s", 0)  # the clause whole (firstpiece: another test)
     text = "您说的是一三九一二三四五六七八，对吗？请回答。"
     head, rest = cached_tts.head(text)
     assert rest == "对吗？请回答。"
@@ -87,3 +89,37 @@ def test_cached_audio_is_the_whole_text_or_nothing(cached_tts):
     assert whole is not None
     made = cached_tts.synthesize("好的。请问您的职业是什么？")[0]
     assert np.array_equal(np.round(whole * 32767), np.round(made * 32767))
+
+
+class SteadyCost(CallCost):
+    """A machine whose speed never changes: the cut does not depend on this one's load."""
+
+    def observe(self, tokens: int, seconds: float) -> None:
+        pass
+
+
+def test_a_long_first_clause_is_cut_at_a_word_to_the_budget(cached_tts, monkeypatch):
+    kokoro = cached_tts.kokoro
+    monkeypatch.setattr(kokoro, "cost", SteadyCost(fixed_s=0.3, per_token_s=0.02))
+    monkeypatch.setattr(cached_tts, "first_audio_s", 0.7)
+    head, rest = cached_tts.head("您说的是13912345678，对吗？")
+    clause = "您说的是一三九一二三四五六七八，"
+    lead = clause[: len(clause) - len(rest) + len("对吗？")]
+    assert rest.endswith("，对吗？") and lead + rest == clause + "对吗？"
+    words = kokoro.words(clause)
+    assert lead in {"".join(words[:k]) for k in range(1, len(words))}  # cut between words
+    assert len(lead) >= 2 and kokoro.predict(lead) <= 0.7  # within the budget...
+    longer = "".join(words[: len(kokoro.words(lead)) + 1])
+    assert kokoro.predict(longer) > 0.7  # ...and the longest lead that is
+    assert 0 < head.size < cached_tts.synthesize(clause)[0].size
+    assert np.any(head[-int(0.05 * cached_tts.rate) :] != 0)  # no pause: the phrase goes on
+    second, rest = cached_tts.head(rest, clause=False)  # the rest as before: a sentence at a time
+    assert rest == "" and second.size > head.size
+
+
+def test_a_clause_within_the_budget_or_a_slow_machine_is_not_cut(cached_tts, monkeypatch):
+    monkeypatch.setattr(cached_tts, "first_audio_s", 0.7)
+    monkeypatch.setattr(cached_tts.kokoro, "cost", SteadyCost(fixed_s=0.0, per_token_s=0.001))
+    assert cached_tts.head("您说的是老师，对吗？")[1] == "对吗？"  # fits: the clause whole
+    monkeypatch.setattr(cached_tts.kokoro, "cost", SteadyCost(fixed_s=0.9, per_token_s=0.02))
+    assert cached_tts.head("我要办身份证。")[1] == ""  # not even two characters fit: no cut
