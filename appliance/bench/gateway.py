@@ -5,8 +5,9 @@
   hop): the difference is what the gateway adds;
 - HTTP `handshake` requests per second (text input, keep-alive, one at a time
   and 8 in flight) vs a bare aiohttp server answering JSON in another process;
-- bus round trip of a trivial op through a worker's request loop and thread
-  pool vs a raw pyzmq DEALER/ROUTER echo over ipc:// (interleaved).
+- bus round trip of a trivial op answered on a worker's request loop, and of a
+  cheap op through its thread pool, vs a raw pyzmq DEALER/ROUTER echo over
+  ipc:// and that echo with a bare thread-pool hand-off (all interleaved).
 
 `python -m appliance.bench.gateway serve PORT` is the bare reference server.
 """
@@ -14,7 +15,10 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import json
+import os
+import queue
 import statistics
 import subprocess
 import sys
@@ -122,15 +126,58 @@ def serve(port: int) -> None:
     web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
 
 
+POOLED_OP = ("train.open", {"user_id": "bench", "hash": "bench-pooled"})
+"""The face worker's cheapest op on its thread pool: it checks the user id and opens an (empty)
+enrolment session in memory; no model call, no database."""
+
+
+def _pool_echo(router: zmq.Socket, stop: threading.Event) -> None:
+    """The raw echo with the worker's hand-off and nothing else: each message goes to a
+    ThreadPoolExecutor thread, which queues it back and wakes this loop through a pipe (the floor of
+    a loop thread -> pool thread -> loop thread round in Python)."""
+    pool = concurrent.futures.ThreadPoolExecutor(1)
+    done: queue.SimpleQueue = queue.SimpleQueue()
+    wake_r, wake_w = os.pipe()
+    poller = zmq.Poller()
+    poller.register(router, zmq.POLLIN)
+    poller.register(wake_r, zmq.POLLIN)
+
+    def work(frames: list) -> None:
+        done.put(frames)
+        os.write(wake_w, b"x")
+
+    try:
+        while not stop.is_set():
+            events = dict(poller.poll(100))
+            if router in events:
+                pool.submit(work, router.recv_multipart())
+            if wake_r in events:
+                os.read(wake_r, 4096)
+            while not done.empty():
+                router.send_multipart(done.get())
+    finally:
+        pool.shutdown(wait=False)
+        os.close(wake_r)
+        os.close(wake_w)
+
+
 def _bus_rtt(client: bus.BusClient, repeats: int, path: str) -> dict[str, float]:
-    """Median ms, interleaved so load bursts hit all three: a trivial op through BusClient and the
-    worker (ours); a raw pyzmq DEALER/ROUTER echo over ipc:// (the echo on a thread of this
-    process); and the same op's pre-encoded header sent by a bare DEALER to the worker (``worker``:
-    the worker's request loop without BusClient's share)."""
+    """Median ms, interleaved so load bursts hit all five:
+
+    - ``ours``: a trivial op (``predict.close``, answered on the worker's loop thread: inline_ops)
+      through BusClient and the face worker;
+    - ``raw``: a raw pyzmq DEALER/ROUTER echo over ipc:// (the echo on a thread of this process);
+    - ``worker``: the same op's pre-encoded header sent by a bare DEALER to the worker (the worker's
+      request loop without BusClient's share);
+    - ``pooled``: POOLED_OP through BusClient and the worker's thread pool;
+    - ``floor``: the raw echo with a bare thread-pool hand-off and a pipe wake-up (_pool_echo)."""
     ctx: zmq.Context = zmq.Context.instance()
     router, dealer = ctx.socket(zmq.ROUTER), ctx.socket(zmq.DEALER)
     router.bind(f"ipc://{path}")
     dealer.connect(f"ipc://{path}")
+    pool_router, pool_dealer = ctx.socket(zmq.ROUTER), ctx.socket(zmq.DEALER)
+    pool_router.bind(f"ipc://{path}.pool")
+    pool_dealer.connect(f"ipc://{path}.pool")
     bare = ctx.socket(zmq.DEALER)
     bare.connect(client.endpoint)
     header = bus.encode(
@@ -145,34 +192,46 @@ def _bus_rtt(client: bus.BusClient, repeats: int, path: str) -> dict[str, float]
             if poller.poll(100):
                 router.send_multipart(router.recv_multipart())
 
-    thread = threading.Thread(target=echo, daemon=True)
-    thread.start()
+    threads = [
+        threading.Thread(target=echo, daemon=True),
+        threading.Thread(target=_pool_echo, args=(pool_router, stop), daemon=True),
+    ]
+    for thread in threads:
+        thread.start()
     msg = [json.dumps({"id": 1, "op": "predict.close", "hash": "bench"}).encode()]
 
     def raw() -> None:
         dealer.send_multipart(msg)
         dealer.recv_multipart()
 
+    def floor() -> None:
+        pool_dealer.send_multipart(msg)
+        pool_dealer.recv_multipart()
+
     def worker() -> None:
         bare.send_multipart(header)
         bare.recv_multipart()
 
+    op, fields = POOLED_OP
     try:
         return interleaved_ms(
             {
                 "ours": lambda: client.request("predict.close", {"hash": "bench"}),
                 "raw": raw,
                 "worker": worker,
+                "pooled": lambda: client.request(op, fields),
+                "floor": floor,
             },
             repeats,
             warmup=20,
         )
     finally:
+        client.request("train.close", {"hash": fields["hash"]})
         stop.set()
-        thread.join(1)
-        router.close(0)
-        dealer.close(0)
-        bare.close(0)
+        for thread in threads:
+            thread.join(1)
+        for sock in (router, dealer, pool_router, pool_dealer, bare):
+            sock.close(0)
 
 
 def run(service: Service, quick: bool, jpeg: bytes) -> dict:
@@ -215,7 +274,7 @@ def run(service: Service, quick: bool, jpeg: bytes) -> dict:
             rtt["raw"] * 1000,
             "raw pyzmq DEALER/ROUTER echo (ipc)",
             n=repeats * 10,
-            note="a trivial op through a worker's loop and thread pool",
+            note="a trivial op (predict.close) answered on a worker's loop thread (inline_ops)",
         )
         out["bus_rtt_worker_loop"] = figure(
             rtt["worker"] * 1000,
@@ -223,7 +282,31 @@ def run(service: Service, quick: bool, jpeg: bytes) -> dict:
             rtt["raw"] * 1000,
             "raw pyzmq DEALER/ROUTER echo (ipc)",
             n=repeats * 10,
-            note="the same op's header from a bare DEALER: the worker's loop and pool without BusClient",
+            note="the same op's header from a bare DEALER: the worker's loop without BusClient",
+        )
+        out["bus_rtt_pooled"] = figure(
+            rtt["pooled"] * 1000,
+            "µs",
+            rtt["raw"] * 1000,
+            "raw pyzmq DEALER/ROUTER echo (ipc)",
+            n=repeats * 10,
+            note=f"{POOLED_OP[0]} (no model, no database) through a worker's loop and thread pool",
+        )
+        out["bus_rtt_pool_floor"] = figure(
+            rtt["floor"] * 1000,
+            "µs",
+            rtt["raw"] * 1000,
+            "raw pyzmq DEALER/ROUTER echo (ipc)",
+            n=repeats * 10,
+            note="the raw echo + a bare ThreadPoolExecutor hand-off and pipe wake-up: the pool's floor",
+        )
+        out["bus_rtt_pooled_vs_floor"] = figure(
+            rtt["pooled"] * 1000,
+            "µs",
+            rtt["floor"] * 1000,
+            "the raw echo with a bare thread-pool hand-off",
+            n=repeats * 10,
+            note="what the pooled path adds above the hand-off itself (BusClient, JSON, the op, meter)",
         )
         out["bus_rtt_client"] = figure(
             rtt["ours"] * 1000,

@@ -6,6 +6,10 @@ thread: a worker whose loop is wedged goes quiet and the supervisor restarts
 it.  Handlers run on a small thread pool so that a slow model call does not
 stop the heartbeat; a request running longer than ``supervisor.stuck_timeout``
 is reported in the heartbeat and the supervisor treats the worker as stuck.
+The few ops that never block (``inline_ops()``: ``status``, a ``*.close`` that
+drops in-memory state) are answered on the loop thread itself: no hand-off to
+a pool thread and back, and ``status`` is answered while every handler thread
+is busy with a long model call.
 
 Life cycle: ``prepare()`` (models, side-effect free), ``setup()`` (database,
 threads, devices), then ``serve()``.  A warm spare (``--spare``, see
@@ -25,7 +29,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import zmq
 
@@ -121,6 +125,11 @@ class Meter:
             if self._started.pop(key, None) is not None:
                 self.handled += 1
 
+    def count(self) -> None:
+        """One request answered on the loop thread (never in flight, so never counted as such)."""
+        with self._lock:
+            self.handled += 1
+
     def __len__(self) -> int:
         return len(self._started)
 
@@ -166,6 +175,16 @@ class ServiceWorker:
 
     def ops(self) -> dict[str, Handler]:
         return {}
+
+    def inline_ops(self) -> frozenset[str]:
+        """Ops answered on the request loop's own thread instead of the pool: only those that can
+        never block — no model call, no database, no network, no lock that a long call holds (a
+        lock held for a dict operation is fine). They skip the pool's queue (never ``busy``) and are
+        answered while every handler thread is busy; one that blocked would stop the heartbeats, and
+        the supervisor would restart the worker as wedged. ``status`` is one by default: ``status()``
+        already runs on this thread for every heartbeat. A worker whose ``describe()`` reads the
+        database or calls out leaves it out."""
+        return frozenset({STATUS_OP})
 
     def status(self) -> dict[str, Any]:
         """Worker-specific figures carried in every heartbeat."""
@@ -237,6 +256,10 @@ class ServiceWorker:
 
     def _serve(self, router: zmq.Socket, control: Control) -> None:
         handlers = self.handlers()
+        inline = self.inline_ops()
+        unknown = inline - set(handlers)
+        if unknown:  # a typo would silently send the op to the pool
+            raise ValueError(f"{self.name}: inline ops {sorted(unknown)} are not ops")
         pool = concurrent.futures.ThreadPoolExecutor(self.threads, thread_name_prefix=self.name)
         done: queue.SimpleQueue = queue.SimpleQueue()
         wake_r, wake_w = os.pipe()  # handler threads wake the loop; zmq sockets stay on this thread
@@ -252,12 +275,10 @@ class ServiceWorker:
                 next_beat = now + interval
             events = dict(poller.poll(int(max(1, (next_beat - time.monotonic()) * 1000))))
             if router in events:
-                while True:
-                    try:
-                        frames = router.recv_multipart(flags=zmq.NOBLOCK, copy=False)
-                    except zmq.Again:
-                        break
-                    self._accept(router, frames, handlers, pool, done, wake_w)
+                # every message waiting, without an exception to end the loop; bytes, not zmq.Frames:
+                # handlers take bytes, so a Frame would only add an object and a second copy
+                while cast(int, router.getsockopt(zmq.EVENTS)) & zmq.POLLIN:
+                    self._accept(router, router.recv_multipart(), handlers, inline, pool, done, wake_w)
             if wake_r in events:
                 os.read(wake_r, 4096)
             while not done.empty():
@@ -267,8 +288,8 @@ class ServiceWorker:
         os.close(wake_r)
         os.close(wake_w)
 
-    def _accept(self, router, frames, handlers, pool, done, wake_w) -> None:
-        identity = frames[0].bytes
+    def _accept(self, router, frames, handlers, inline, pool, done, wake_w) -> None:
+        identity = frames[0]
         try:
             header, payloads = bus.decode(frames[1:])
         except (ValueError, IndexError):
@@ -280,15 +301,21 @@ class ServiceWorker:
             )
             return
         req_id = header.get("id")
-        handler = handlers.get(header.get("op"))
+        op = header.get("op")
+        handler = handlers.get(op)
         if handler is None:
             reply = {
                 "id": req_id,
                 "ok": False,
                 "error": "unknown_op",
-                "reason": f"{self.name} has no op {header.get('op')!r}",
+                "reason": f"{self.name} has no op {op!r}",
             }
             router.send_multipart([identity, *bus.encode(reply)])
+            return
+        if op in inline:  # never blocks (inline_ops): answered here, no queue slot taken
+            reply, out = self._answer(handler, header, req_id, payloads)
+            self.meter.count()
+            router.send_multipart([identity, *bus.encode(reply, out)], copy=False)
             return
         if len(self.meter) >= self.settings.limits.max_inflight:
             router.send_multipart(
@@ -304,22 +331,28 @@ class ServiceWorker:
         self.meter.begin(key)
 
         def work() -> None:
-            out: list[bytes] = []
-            if expired(header):  # the caller gave up while this waited: its work helps nobody
-                reply = {"ok": False, "error": "timeout", "reason": "the caller stopped waiting"}
-                log.info("%s: %s skipped, its caller stopped waiting", self.name, header.get("op"))
-            else:
-                reply, out = self._call(handler, header, [p.bytes for p in payloads])
-            reply["id"] = req_id
+            reply, out = self._answer(handler, header, req_id, payloads)
             self.meter.end(key)
             done.put((identity, reply, out))
             os.write(wake_w, b"x")
 
         pool.submit(work)
 
+    def _answer(self, handler: Handler, header: dict, req_id: Any, payloads: list[bytes]) -> Reply:
+        """The reply to one request, its ``id`` set: ``timeout`` unrun if its caller stopped waiting."""
+        out: list[bytes] = []
+        if expired(header):  # the caller gave up while this waited: its work helps nobody
+            reply: dict[str, Any] = {"ok": False, "error": "timeout", "reason": "the caller stopped waiting"}
+            log.info("%s: %s skipped, its caller stopped waiting", self.name, header.get("op"))
+        else:
+            reply, out = self._call(handler, header, payloads)
+        reply["id"] = req_id
+        return reply, out
+
     def _call(self, handler: Handler, header: dict, payloads: list[bytes]) -> Reply:
-        # the gateway's correlation id (a citizen's journey) on every log line this request writes
-        logs.CORRELATION.set(str(header.get(logs.HEADER_KEY, ""))[:32])
+        # the gateway's correlation id (a citizen's journey) on every log line this request writes,
+        # and on none after it (the loop thread answers inline ops and goes on)
+        token = logs.CORRELATION.set(str(header.get(logs.HEADER_KEY, ""))[:32])
         try:
             result = handler(header, payloads)
         except HandlerError as exc:
@@ -327,6 +360,8 @@ class ServiceWorker:
         except Exception as exc:  # a bug in one request must not take the worker down
             log.exception("%s: %s failed", self.name, header.get("op"))
             return {"ok": False, "error": "internal", "reason": f"{type(exc).__name__}: {exc}"}, []
+        finally:
+            logs.CORRELATION.reset(token)
         reply, out = result if isinstance(result, tuple) else (result, [])
         return {"ok": True, **reply}, list(out)
 

@@ -145,6 +145,11 @@ class LivenessWorker(ServiceWorker):
     def ops(self):
         return {Liveness.OBSERVE: self.observe, Liveness.OBSERVE_CLOSE: self.forget}
 
+    def inline_ops(self) -> frozenset[str]:
+        # forget: a pop under the checker's table lock (held for dict operations only, never during a
+        # frame's model calls); describe: counts and settings
+        return super().inline_ops() | {Liveness.OBSERVE_CLOSE}
+
     def status(self) -> dict[str, Any]:
         # the remote liveness API's calls by outcome, for /metrics (kiosk_upstream_*{api="liveness_api"})
         return {"sessions": self.checker.sessions if self.checker else 0, **upstream.status()}

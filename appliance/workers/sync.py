@@ -177,6 +177,9 @@ class SyncWorker(ServiceWorker):
             Sync.VERIFY: self.op_verify,
         }  # and `status`: describe below
 
+    def inline_ops(self) -> frozenset[str]:
+        return frozenset()  # describe() reads the outbox from the database: on the pool like the rest
+
     def status(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
         if self.sebox is not None:
