@@ -30,8 +30,13 @@ def run(settings: Settings, quick: bool) -> dict:
     from ..speech.tts import TextToSpeech
 
     texts = (REQUESTS[:2] + ANSWERS[:1]) if quick else (REQUESTS[:6] + ANSWERS[:4])
-    tts = TextToSpeech(settings.models_dir, voice=settings.speech.voice, english=False)
-    stt = SpeechToText(settings.models_dir, language="zh")
+    tts = TextToSpeech(
+        settings.models_dir,
+        voice=settings.speech.voice,
+        english=False,
+        first_audio_s=settings.speech.first_audio_ms / 1000,
+    )
+    stt = SpeechToText(settings.models_dir, language="zh", context_pad_s=settings.speech.stt_context_pad_s)
     if tts.kokoro is None:
         raise RuntimeError("Kokoro did not load: the TTS figures would be espeak-ng's")
     kokoro, voice = tts.kokoro, settings.speech.voice
@@ -100,7 +105,10 @@ def run(settings: Settings, quick: bool) -> dict:
             med("raw_first") * 1000,
             "first sentence's model call",
             n=n,
-            note="tts.head: uncached text's first clause (/tts?stream=1)",
+            note=(
+                "tts.head: what /tts?stream=1 sends first of uncached text (the first clause, cut "
+                f"at a word to {tts.first_audio_s * 1000:.0f} ms predicted)"
+            ),
         ),
         "stt_rtf": figure(
             med_rtf("stt"),

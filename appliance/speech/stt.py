@@ -198,30 +198,33 @@ class _FasterWhisper:
         arguments exist for the bench (bench/stt.py), which changes one at a time."""
         pad = self.context_pad_s if context_pad_s is None else context_pad_s
         self.model.frames = context_frames(x.size, pad)
-        # No word timestamps: they move the seek to the last word's end, and from there Whisper
-        # decoded the utterance's trailing half-second of silence into a 448-token loop ("请问问问…")
-        # that the compression filter then dropped: 5-6 s of CPU wasted on every request (0.8 s
-        # without). Their per-word probabilities were tried as a check on service names and dropped.
-        segments, info = self.model.transcribe(
-            x,
-            language=language,
-            initial_prompt=prompt or None,
-            beam_size=beam,
-            without_timestamps=without_timestamps,
-            # No temperature fallback: a re-sampled decode is never trusted anyway (trust.py), and
-            # the fallback cost 5-10 s per noisy utterance before the citizen heard "没听清".
-            temperature=0.0,
-            condition_on_previous_text=False,  # no error carry-over between segments
-            no_speech_threshold=NO_SPEECH_DROP,
-            log_prob_threshold=LOGPROB_DROP,
-            compression_ratio_threshold=2.4,
-            vad_filter=False,
-            word_timestamps=False,
-            # a loop on noise is bounded: twice what anyone says in that time (trust.py refuses
-            # text that long anyway), instead of Whisper's 448 tokens of wasted decoding
-            max_new_tokens=MAX_TOKENS_BASE + int(MAX_TOKENS_PER_SECOND * x.size / TARGET_RATE),
-        )
-        return list(segments), info  # the generator decodes: run it while ``frames`` holds
+        try:
+            # No word timestamps: they move the seek to the last word's end, and from there Whisper
+            # decoded the utterance's trailing half-second of silence into a 448-token loop ("请问问问…")
+            # that the compression filter then dropped: 5-6 s of CPU wasted on every request (0.8 s
+            # without). Their per-word probabilities were tried as a check on service names and dropped.
+            segments, info = self.model.transcribe(
+                x,
+                language=language,
+                initial_prompt=prompt or None,
+                beam_size=beam,
+                without_timestamps=without_timestamps,
+                # No temperature fallback: a re-sampled decode is never trusted anyway (trust.py), and
+                # the fallback cost 5-10 s per noisy utterance before the citizen heard "没听清".
+                temperature=0.0,
+                condition_on_previous_text=False,  # no error carry-over between segments
+                no_speech_threshold=NO_SPEECH_DROP,
+                log_prob_threshold=LOGPROB_DROP,
+                compression_ratio_threshold=2.4,
+                vad_filter=False,
+                word_timestamps=False,
+                # a loop on noise is bounded: twice what anyone says in that time (trust.py refuses
+                # text that long anyway), instead of Whisper's 448 tokens of wasted decoding
+                max_new_tokens=MAX_TOKENS_BASE + int(MAX_TOKENS_PER_SECOND * x.size / TARGET_RATE),
+            )
+            return list(segments), info  # the generator decodes: run it while ``frames`` holds
+        finally:
+            self.model.frames = None  # a plain transcribe (the bench's reference) gets the whole window
 
     @staticmethod
     def keep(segments: list) -> list:

@@ -215,3 +215,38 @@ def test_a_decode_writes_no_more_tokens_than_the_utterance_allows(speech_stt):
     assert "居住证" in result.heard
     limit = stt_module.MAX_TOKENS_BASE + stt_module.MAX_TOKENS_PER_SECOND * samples.size / 16000
     assert decoded and max(decoded) <= limit, decoded
+
+
+def test_the_encoder_window_is_the_utterance_plus_the_margin():
+    from appliance.speech.stt import FULL_CONTEXT_FRAMES, context_frames
+
+    assert context_frames(32000, 0.0) is None  # 0: Whisper's whole 30 s window
+    assert context_frames(32000, 8.0) == 1000  # 2 s + 8 s of 10 ms frames
+    assert context_frames(16000 * 2 + 160, 8.0) % 2 == 0  # even: the encoder's stride-2 convolution
+    assert context_frames(16000 * 28, 8.0) == FULL_CONTEXT_FRAMES  # never past the window
+
+
+def test_a_cut_window_is_what_the_encoder_sees_and_the_words_survive(speech_stt, speech_request_audio):
+    """The encoder gets the utterance plus the margin, not 30 s; the next plain call the whole window."""
+    audio, rate = speech_request_audio
+    samples = resample(audio, rate, 16000)
+    backend = speech_stt._backend
+    model_class = type(backend.model)
+    seen: list[int] = []
+    original = model_class.encode
+
+    def spying(self, features):
+        out = original(self, features)
+        seen.append(int(out.shape[1]))  # encoder positions: half the mel frames
+        return out
+
+    model_class.encode = spying
+    try:
+        segments, _ = backend.decode(samples, "zh", speech_stt.prompt, context_pad_s=8.0)
+        list(backend.model.transcribe(samples, language="zh")[0])
+    finally:
+        model_class.encode = original
+    assert "身份证" in "".join(s.text for s in segments)
+    voiced_frames = int(np.ceil((samples.size / 16000 + 8.0) * 100))
+    assert seen[0] == (voiced_frames + voiced_frames % 2) // 2 < 1500
+    assert seen[-1] == 1500  # the plain call: the whole 30 s window
