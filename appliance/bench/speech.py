@@ -49,9 +49,10 @@ def run(settings: Settings, quick: bool) -> dict:
         ttfa = time.perf_counter() - t0
         rest = list(chunks)
         tts_s = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        tts.head(text)  # what /tts?stream=1 sends first for uncached text: the first clause
-        clause = time.perf_counter() - t0
+        clause, stall = _streamed(tts, text)  # what /tts?stream=1 sends: first piece, then waits
+        budget, tts.first_audio_s = tts.first_audio_s, 0.0
+        whole_clause, clause_stall = _streamed(tts, text)  # the same with the first clause whole
+        tts.first_audio_s = budget
         audio = np.concatenate([first, *rest])
         seconds = len(audio) / tts.rate
         # raw: the model call alone on each sentence's tokens (G2P done outside the clock)
@@ -75,6 +76,9 @@ def run(settings: Settings, quick: bool) -> dict:
                 "tts": tts_s,
                 "ttfa": ttfa,
                 "clause": clause,
+                "whole_clause": whole_clause,
+                "stall": stall,
+                "clause_stall": clause_stall,
                 "raw_tts": sum(raw_times),
                 "raw_first": raw_times[0] if raw_times else None,
                 "stt": stt_s,
@@ -110,6 +114,26 @@ def run(settings: Settings, quick: bool) -> dict:
                 f"at a word to {tts.first_audio_s * 1000:.0f} ms predicted)"
             ),
         ),
+        "tts_first_clause_whole": figure(
+            med("whole_clause") * 1000,
+            "ms",
+            med("raw_first") * 1000,
+            "first sentence's model call",
+            n=n,
+            note="the same with speech.first_audio_ms = 0: the first clause whole, as before issue 18",
+        ),
+        "tts_stream_stall": figure(
+            statistics.mean(r["stall"] for r in rows) * 1000,
+            "ms",
+            statistics.mean(r["clause_stall"] for r in rows) * 1000,
+            "the same with the first clause whole",
+            n=n,
+            note=(
+                "mean over texts of the silence a player starting at once waits for a later piece; "
+                f"worst {max(r['stall'] for r in rows) * 1000:.0f} ms "
+                f"(whole clause: {max(r['clause_stall'] for r in rows) * 1000:.0f} ms)"
+            ),
+        ),
         "stt_rtf": figure(
             med_rtf("stt"),
             "RTF",
@@ -129,3 +153,20 @@ def run(settings: Settings, quick: bool) -> dict:
         "stt_load": figure(stt.load_seconds * 1000, "ms", None, "", n=1),
         "tts_load": figure(tts.load_seconds * 1000, "ms", None, "", n=1),
     }
+
+
+def _streamed(tts, text: str) -> tuple[float, float]:
+    """/tts?stream=1's pieces made back to back as the worker makes them, each later one sized to
+    the audio still queued as the gateway computes it: (seconds to the first piece, seconds a
+    player that starts at once spends waiting for a later one)."""
+    t0 = time.perf_counter()
+    audio, rest = tts.head(text)
+    first = time.perf_counter() - t0
+    playing_until, stall = first + audio.size / tts.rate, 0.0
+    while rest:
+        ahead = playing_until - (time.perf_counter() - t0)
+        audio, rest = tts.head(rest, clause=False, ahead=ahead)
+        ready = time.perf_counter() - t0
+        stall += max(0.0, ready - playing_until)
+        playing_until = max(playing_until, ready) + audio.size / tts.rate
+    return first, stall

@@ -174,12 +174,17 @@ class ToolSockets:
     async def _tts_pieces(self, ws: web.WebSocketResponse, text: str) -> None:
         """`/tts?stream=1`: one WAV frame per piece as soon as it is made (the cached sentences at once,
         else the first clause first, then a sentence at a time), then an empty text frame."""
-        mode = "clause"
+        fields: dict = {"text": text, "stream": "clause"}
+        started, queued = 0.0, 0.0  # when the first piece went out; seconds of audio sent since
         while True:  # at least one call: empty text gets the worker's error, as without stream
-            reply, payloads = await self.backends.call("speech", "synthesize", {"text": text, "stream": mode})
+            reply, payloads = await self.backends.call("speech", "synthesize", fields)
             await ws.send_bytes(payloads[0])
-            text, mode = reply.get("rest", ""), "sentence"
-            if not text:
+            started = started or time.monotonic()
+            queued += float(reply.get("seconds") or 0.0)
+            # the next piece is sized to what the client still has to play (tts.head's `ahead`)
+            ahead = round(queued - (time.monotonic() - started), 3)
+            fields = {"text": reply.get("rest", ""), "stream": "sentence", "ahead": ahead}
+            if not fields["text"]:
                 break
         await ws.send_str("")
 

@@ -213,14 +213,18 @@ class TextToSpeech:
                 made += 1
         return made
 
-    def head(self, text: str, voice: Optional[str] = None, clause: bool = True) -> tuple[np.ndarray, str]:
+    def head(
+        self, text: str, voice: Optional[str] = None, clause: bool = True, ahead: Optional[float] = None
+    ) -> tuple[np.ndarray, str]:
         """The first piece to send and the text still to speak, for streaming.
 
         Cached leading sentences go out together at once; otherwise only the first clause (cut at
         the first comma-level pause) when ``clause``, else the first sentence; with ``clause`` a first
         piece Kokoro would take longer than ``first_audio_s`` over is cut again at a word
-        (firstpiece.py). The piece ends with its pause when text remains, so pieces played back to
-        back sound like the whole."""
+        (firstpiece.py). A later piece (not ``clause``) is cut the same way to ``ahead``, the
+        seconds of audio the listener still has queued, so it is ready before they run out (when
+        they already have, to ``first_audio_s`` again). The piece ends with its pause when text
+        remains, so pieces played back to back sound like the whole."""
         voice = voice or self.voice
         raw = split_sentences(self._check_text(text), SENTENCE_CHARS)
         if voice not in KOKORO_VOICES:
@@ -237,7 +241,8 @@ class TextToSpeech:
                 spoken, rest, gap = parts[:1], ["".join(parts[1:])] + rest, CLAUSE_GAP
             else:
                 spoken = [first]
-            if clause and (cut := self._lead(spoken[0])):
+            budget = self.first_audio_s if clause or ahead is None else max(ahead, self.first_audio_s)
+            if (clause or ahead is not None) and (cut := self._lead(spoken[0], budget)):
                 spoken, rest, gap = [cut[0]], [cut[1]] + rest, 0.0
         pieces = [pair for piece in spoken for pair in self.sentences(piece)]
         chunks = list(self._generate(pieces, voice))
@@ -248,13 +253,14 @@ class TextToSpeech:
             audio = np.concatenate([audio, np.zeros(int(gap * self.rate), np.float32)])
         return audio, remaining
 
-    def _lead(self, piece: str) -> Optional[tuple[str, str]]:
-        """(lead, tail) if Kokoro would take longer than ``first_audio_s`` over ``piece``; the two are
-        normalised text, the tail spoken next (firstpiece.py). None: speak the piece whole."""
+    def _lead(self, piece: str, budget: float) -> Optional[tuple[str, str]]:
+        """(lead, tail) if Kokoro would take longer than ``budget`` over ``piece``; the two are
+        normalised text, the tail spoken next (firstpiece.py). None: speak the piece whole, also
+        whenever ``first_audio_s`` is 0 (cutting off)."""
         k = self.kokoro
         if k is None or self.first_audio_s <= 0 or language_of(piece) != "zh":
             return None
-        head, tail = firstpiece.lead(normalize_zh(piece, self.yao), k.words, k.predict, self.first_audio_s)
+        head, tail = firstpiece.lead(normalize_zh(piece, self.yao), k.words, k.predict, budget)
         return (head, tail) if tail else None
 
     def stream(self, text: str, voice: Optional[str] = None) -> Iterator[np.ndarray]:

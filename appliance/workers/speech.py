@@ -163,21 +163,28 @@ class SpeechWorker(ServiceWorker):
             cached = tts.cached_audio(text, header.get("voice"))
             if cached is not None:  # no engine call: no lock, never behind the prewarm's sentence
                 self._counts["synthesized"] += 1
-                wav = encode_wav(cached, tts.rate)
-                return {"bytes": len(wav), "rest": "", "cached": True}, [wav]
+                return _wav_reply(cached, tts.rate, "", cached=True)
             with self._live, self._tts_lock:
                 if expired(header):
                     raise HandlerError("timeout", "the caller stopped waiting")
                 if header.get("stream"):  # the first piece now, `rest` asked for next (README "Speech")
                     clause = header.get("stream") != "sentence"
-                    audio, rest = tts.head(text, header.get("voice"), clause=clause)
-                    wav = encode_wav(audio, tts.rate)
+                    ahead = header.get("ahead")  # seconds the listener still has queued
+                    ahead = float(ahead) if isinstance(ahead, (int, float)) and not clause else None
+                    audio, rest = tts.head(text, header.get("voice"), clause=clause, ahead=ahead)
                 else:
-                    wav = tts.synthesize_wav(text, header.get("voice"))
+                    audio, _ = tts.synthesize(text, header.get("voice"))
         except (TTSError, ValueError) as exc:
             raise HandlerError("bad_text", str(exc)) from None
         self._counts["synthesized"] += 1
-        return {"bytes": len(wav), "rest": rest}, [wav]
+        return _wav_reply(audio, tts.rate, rest)
+
+
+def _wav_reply(audio, rate: int, rest: str, **extra) -> tuple[dict, list[bytes]]:
+    """``synthesize``'s answer: the WAV, the text still to speak, and how long the audio plays
+    (the gateway sizes the next piece of a stream with it)."""
+    wav = encode_wav(audio, rate)
+    return {"bytes": len(wav), "rest": rest, "seconds": round(audio.size / rate, 3), **extra}, [wav]
 
 
 class _Counter:

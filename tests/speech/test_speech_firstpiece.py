@@ -50,3 +50,11 @@ def test_the_cost_learns_the_machine_speed_from_its_calls():
     for _ in range(30):
         cost.observe(10, 0.7)  # only the recent calls count
     assert cost.scale == pytest.approx(1.0)
+
+
+def test_calls_of_different_lengths_give_the_machine_its_own_line():
+    cost = CallCost(fixed_s=0.45, per_token_s=0.02)
+    for n in (6, 15, 30, 57, 94):
+        cost.observe(n, 0.5 + 0.03 * n)  # a machine with a steeper slope than the prior's
+    assert cost.predict(40) == pytest.approx(0.5 + 0.03 * 40)
+    assert cost.predict(40) > cost.prior(40)

@@ -123,3 +123,20 @@ def test_a_clause_within_the_budget_or_a_slow_machine_is_not_cut(cached_tts, mon
     assert cached_tts.head("您说的是老师，对吗？")[1] == "对吗？"  # fits: the clause whole
     monkeypatch.setattr(cached_tts.kokoro, "cost", SteadyCost(fixed_s=0.9, per_token_s=0.02))
     assert cached_tts.head("我要办身份证。")[1] == ""  # not even two characters fit: no cut
+
+
+def test_a_later_piece_is_sized_to_the_audio_still_queued(cached_tts, monkeypatch):
+    kokoro = cached_tts.kokoro
+    monkeypatch.setattr(kokoro, "cost", SteadyCost(fixed_s=0.3, per_token_s=0.02))
+    monkeypatch.setattr(cached_tts, "first_audio_s", 0.7)
+    sentence = "我的身份证号是一一零一零五一九四九一二三一零零二一。"
+    assert kokoro.predict(sentence) > 2.0
+    _, rest = cached_tts.head(sentence, clause=False, ahead=1.5)  # 1.5 s still to play: fill it
+    lead = sentence[: len(sentence) - len(rest)]
+    assert lead and 0.7 < kokoro.predict(lead) <= 1.5 and lead + rest == sentence
+    _, rest = cached_tts.head(sentence, clause=False, ahead=0.0)  # the listener ran out: a short one
+    assert kokoro.predict(sentence[: len(sentence) - len(rest)]) <= 0.7
+    assert cached_tts.head(sentence, clause=False, ahead=5.0)[1] == ""  # time enough: the sentence whole
+    assert cached_tts.head(sentence, clause=False)[1] == ""  # no `ahead`: as before
+    monkeypatch.setattr(cached_tts, "first_audio_s", 0)
+    assert cached_tts.head(sentence, clause=False, ahead=0.0)[1] == ""  # cutting off

@@ -73,6 +73,24 @@ def test_stream_sends_the_first_clause_then_the_rest_then_an_empty_frame(app):
     assert json.loads(ws.recv())["type"] == "error"
 
 
+def test_each_piece_says_how_long_it_plays_so_the_gateway_can_size_the_next(app):
+    """The gateway sends `ahead` (audio the client still has queued) with each later piece: the
+    worker's reply must carry each piece's playing time, the WAV's own."""
+    from appliance.runtime import bus, endpoints
+
+    client = bus.BusClient(endpoints.worker_requests(app.dir / "run", "speech"), timeout=120)
+    try:
+        first, wavs = client.request("synthesize", {"text": "您说的是老师，对吗？", "stream": "clause"})
+        assert first["rest"] == "对吗？" and first["seconds"] == pytest.approx(seconds(wavs[0]), abs=0.002)
+        fields = {"text": first["rest"], "stream": "sentence", "ahead": 0.4}
+        last, wavs = client.request("synthesize", fields)
+        assert last["rest"] == "" and last["seconds"] == pytest.approx(seconds(wavs[0]), abs=0.002)
+        whole, wavs = client.request("synthesize", {"text": "您说的是老师，对吗？"})
+        assert whole["seconds"] == pytest.approx(seconds(wavs[0]), abs=0.002)
+    finally:
+        client.close()
+
+
 def test_questions_are_prewarmed_served_from_the_cache_and_kept_across_a_restart(app):
     status = wait_prewarmed(app, 3)
     first_question = qna.QUESTIONS["name"]  # among the first prompts synthesised
