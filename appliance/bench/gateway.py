@@ -268,54 +268,53 @@ def run(service: Service, quick: bool, jpeg: bytes) -> dict:
             note="our WS round trip minus the direct bus one, 64x64 frame",
         )
         rtt = _bus_rtt(client, repeats * 10, str(service.runtime_dir / "raw.req"))
-        out["bus_rtt"] = figure(
-            rtt["ours"] * 1000,
-            "µs",
-            rtt["raw"] * 1000,
-            "raw pyzmq DEALER/ROUTER echo (ipc)",
-            n=repeats * 10,
-            note="a trivial op (predict.close) answered on a worker's loop thread (inline_ops)",
-        )
-        out["bus_rtt_worker_loop"] = figure(
-            rtt["worker"] * 1000,
-            "µs",
-            rtt["raw"] * 1000,
-            "raw pyzmq DEALER/ROUTER echo (ipc)",
-            n=repeats * 10,
-            note="the same op's header from a bare DEALER: the worker's loop without BusClient",
-        )
-        out["bus_rtt_pooled"] = figure(
-            rtt["pooled"] * 1000,
-            "µs",
-            rtt["raw"] * 1000,
-            "raw pyzmq DEALER/ROUTER echo (ipc)",
-            n=repeats * 10,
-            note=f"{POOLED_OP[0]} (no model, no database) through a worker's loop and thread pool",
-        )
-        out["bus_rtt_pool_floor"] = figure(
-            rtt["floor"] * 1000,
-            "µs",
-            rtt["raw"] * 1000,
-            "raw pyzmq DEALER/ROUTER echo (ipc)",
-            n=repeats * 10,
-            note="the raw echo + a bare ThreadPoolExecutor hand-off and pipe wake-up: the pool's floor",
-        )
-        out["bus_rtt_pooled_vs_floor"] = figure(
-            rtt["pooled"] * 1000,
-            "µs",
-            rtt["floor"] * 1000,
-            "the raw echo with a bare thread-pool hand-off",
-            n=repeats * 10,
-            note="what the pooled path adds above the hand-off itself (BusClient, JSON, the op, meter)",
-        )
-        out["bus_rtt_client"] = figure(
-            rtt["ours"] * 1000,
-            "µs",
-            rtt["worker"] * 1000,
-            "a bare DEALER's round trip through the same worker",
-            n=repeats * 10,
-            note="what BusClient.request adds (header, JSON, id check)",
-        )
+        raw_echo = "raw pyzmq DEALER/ROUTER echo (ipc)"
+        # figure: (ours, reference, what the reference is, what ours is)
+        for name, ours, ref, ref_is, note in (
+            (
+                "bus_rtt",
+                "ours",
+                "raw",
+                raw_echo,
+                "a trivial op (predict.close) answered on a worker's loop thread (inline_ops)",
+            ),
+            (
+                "bus_rtt_worker_loop",
+                "worker",
+                "raw",
+                raw_echo,
+                "the same op's header from a bare DEALER: the worker's loop without BusClient",
+            ),
+            (
+                "bus_rtt_pooled",
+                "pooled",
+                "raw",
+                raw_echo,
+                f"{POOLED_OP[0]} (no model, no database) through a worker's loop and thread pool",
+            ),
+            (
+                "bus_rtt_pool_floor",
+                "floor",
+                "raw",
+                raw_echo,
+                "the raw echo + a bare ThreadPoolExecutor hand-off and pipe wake-up: the pool's floor",
+            ),
+            (
+                "bus_rtt_pooled_vs_floor",
+                "pooled",
+                "floor",
+                "the raw echo with a bare thread-pool hand-off",
+                "what the pooled path adds above the hand-off itself (BusClient, JSON, the op, meter)",
+            ),
+            (
+                "bus_rtt_client",
+                "ours",
+                "worker",
+                "a bare DEALER's round trip through the same worker",
+                "what BusClient.request adds (header, JSON, id check)",
+            ),
+        ):
+            out[name] = figure(rtt[ours] * 1000, "µs", rtt[ref] * 1000, ref_is, n=repeats * 10, note=note)
         total = 100 if quick else 600
         for concurrency in (1, 8):
             ours_rate = asyncio.run(_http_rate(service.url("/handshake"), HANDSHAKE, total, concurrency))
