@@ -270,7 +270,7 @@ def run(service: Service, quick: bool, jpeg: bytes) -> dict:
         rtt = _bus_rtt(client, repeats * 10, str(service.runtime_dir / "raw.req"))
         raw_echo = "raw pyzmq DEALER/ROUTER echo (ipc)"
         # figure: (ours, reference, what the reference is, what ours is)
-        for name, ours, ref, ref_is, note in (
+        for name, ours_key, ref_key, ref_is, note in (
             (
                 "bus_rtt",
                 "ours",
@@ -314,7 +314,9 @@ def run(service: Service, quick: bool, jpeg: bytes) -> dict:
                 "what BusClient.request adds (header, JSON, id check)",
             ),
         ):
-            out[name] = figure(rtt[ours] * 1000, "µs", rtt[ref] * 1000, ref_is, n=repeats * 10, note=note)
+            out[name] = figure(
+                rtt[ours_key] * 1000, "µs", rtt[ref_key] * 1000, ref_is, n=repeats * 10, note=note
+            )
         total = 100 if quick else 600
         for concurrency in (1, 8):
             ours_rate = asyncio.run(_http_rate(service.url("/handshake"), HANDSHAKE, total, concurrency))
