@@ -40,7 +40,7 @@ class SpeechWorker(ServiceWorker):
         self._tts_lock = FairLock()
         self._counts = {"transcribed": 0, "synthesized": 0}
         self._prewarm = {"prompts": 0, "synthesised": 0, "done": False}
-        self._live = _Counter()  # requests waiting for the TTS: the prewarm steps aside for them
+        self._live = _Counter()  # live requests (STT, TTS): the prewarm steps aside for them
         self._prewarm_thread: threading.Thread | None = None
 
     def prepare(self) -> None:  # the slowest load of all: a warm spare does it ahead of need
@@ -108,6 +108,8 @@ class SpeechWorker(ServiceWorker):
                 self._prewarm["synthesised"] += tts.prewarm(text, lock=_Yielding(self))
             except (TTSError, ValueError) as exc:
                 log.warning("TTS prewarm: %r not spoken: %s", text[:30], exc)
+            except _Stopping:
+                return
         self._prewarm["done"] = True
         log.info(
             "TTS prewarm done: %d prompts, %d sentences synthesised",
@@ -128,7 +130,7 @@ class SpeechWorker(ServiceWorker):
         stt = self.stt
         assert stt is not None  # prepare() set it before any request is served
         try:
-            with self._stt_lock:
+            with self._live, self._stt_lock:  # the prewarm steps aside for a transcription too
                 if expired(header):  # its caller gave up while it waited for the engine
                     raise HandlerError("timeout", "the caller stopped waiting")
                 result = stt.transcribe_bytes(payloads[0], max_seconds=self.settings.speech.max_seconds)
@@ -187,11 +189,17 @@ def _wav_reply(audio, rate: int, rest: str, **extra) -> tuple[dict, list[bytes]]
     return {"bytes": len(wav), "rest": rest, "seconds": round(audio.size / rate, 3), **extra}, [wav]
 
 
+PREWARM_QUIET_S = 10.0
+"""The prewarm waits this long after the last live request: a citizen's requests come seconds apart
+(a question spoken, an answer heard, the next question), and a prewarm sentence that starts between
+two of them holds the engine for up to ~3 s while the next one waits (README "Speech")."""
+
+
 class _Counter:
-    """How many live requests are inside (waiting for or holding) the TTS lock."""
+    """Live speech requests (STT or TTS) inside the worker now, and when the last one left."""
 
     def __init__(self):
-        self.n, self._lock = 0, threading.Lock()
+        self.n, self.last, self._lock = 0, float("-inf"), threading.Lock()
 
     def __enter__(self):
         with self._lock:
@@ -200,19 +208,31 @@ class _Counter:
     def __exit__(self, *_):
         with self._lock:
             self.n -= 1
+            self.last = time.monotonic()
+
+    def quiet(self) -> bool:
+        """No live request now nor within PREWARM_QUIET_S: background work may take the engine."""
+        with self._lock:
+            return not self.n and time.monotonic() - self.last >= PREWARM_QUIET_S
+
+
+class _Stopping(Exception):
+    """The worker stops while the prewarm waits for a quiet moment."""
 
 
 class _Yielding:
-    """The prewarm's hold on the TTS lock: taken only when no live request wants it (locks are not
-    fair, so without this the background loop could take it again and again ahead of a citizen)."""
+    """The prewarm's hold on the TTS lock: taken only when no live request is in the worker nor was
+    within PREWARM_QUIET_S (so it does not start a sentence between a citizen's requests), and
+    given back at once to one that arrived meanwhile."""
 
     def __init__(self, worker: SpeechWorker):
         self.worker = worker
 
     def __enter__(self):
         while True:
-            while self.worker._live.n:
-                time.sleep(0.02)
+            while not self.worker._live.quiet():
+                if self.worker._stop.wait(0.05):  # a stop must not wait out the quiet period
+                    raise _Stopping
             self.worker._tts_lock.acquire()
             if not self.worker._live.n:
                 return
