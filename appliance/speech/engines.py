@@ -54,8 +54,12 @@ class KokoroEngine:
 
         jieba.setLogLevel(logging.WARNING)  # it prints its dictionary build to stderr
 
+        import onnxruntime as ort
+
         paths = model_paths(models_dir)
         self.session = onnx.session(paths["kokoro_model"], cpu_threads)
+        self.run_options = ort.RunOptions()
+        """Shared by every call, so ``cancel`` can end the one in progress."""
         self.vocab = json.loads(paths["kokoro_vocab"].read_text(encoding="utf-8"))["vocab"]
         with np.load(paths["kokoro_voices"]) as npz:
             self.voices = {k: npz[k].astype(np.float32) for k in npz.files}
@@ -89,6 +93,7 @@ class KokoroEngine:
                 "style": style,
                 "speed": np.array([speed], dtype=np.float32),
             },
+            self.run_options,
         )[0]
         return _trim(np.asarray(audio, np.float32).reshape(-1), KOKORO_RATE)
 
@@ -103,6 +108,11 @@ class KokoroEngine:
             chunks.append(self.infer(part, voice, speed))
             self.cost.observe(len(part), time.perf_counter() - t0)
         return np.concatenate(chunks)
+
+    def cancel(self) -> None:
+        """End the call in progress and refuse new ones (onnxruntime's terminate flag): for a stop,
+        because the process aborts if the interpreter exits while a call runs on another thread."""
+        self.run_options.terminate = True
 
     def predict(self, sentence: str) -> float:
         """Seconds ``speak`` is expected to take for a short normalised sentence (one part)."""

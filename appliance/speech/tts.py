@@ -171,7 +171,14 @@ class TextToSpeech:
             cached = cache.get(ident, sentence)
             if cached is not None:
                 return cached
-        audio = self._speak_zh(sentence, voice) if lang == "zh" else self._speak_en(sentence)
+        if store and lang == "zh" and self.kokoro is not None:
+            # no fallback: espeak-ng's audio must never be kept under Kokoro's identity
+            audio = self.kokoro.speak(sentence, voice, self.speed)
+        elif store and lang == "en" and self.piper is not None:
+            samples, rate = self.piper.speak(sentence)
+            audio = resample(samples, rate, self.rate)
+        else:
+            audio = self._speak_zh(sentence, voice) if lang == "zh" else self._speak_en(sentence)
         if store and cache is not None and ident is not None and audio.size:
             cache.put(ident, sentence, audio)
         return audio

@@ -85,9 +85,11 @@ class SpeechWorker(ServiceWorker):
 
     def teardown(self) -> None:
         # a daemon thread still inside onnxruntime while the interpreter exits aborts the process
-        # ("terminate called without an active exception"): let the prompt in hand finish first
+        # ("terminate called without an active exception"): end the call in hand, then wait for it
         if self._prewarm_thread is not None:
             self._stop.set()
+            if self.tts is not None and self.tts.kokoro is not None:
+                self.tts.kokoro.cancel()  # a long sentence under load outlasted the join below
             self._prewarm_thread.join(self.settings.supervisor.stop_timeout * 0.8)
 
     def _prewarm_prompts(self) -> None:
@@ -106,10 +108,12 @@ class SpeechWorker(ServiceWorker):
                 return
             try:
                 self._prewarm["synthesised"] += tts.prewarm(text, lock=_Yielding(self))
-            except (TTSError, ValueError) as exc:
-                log.warning("TTS prewarm: %r not spoken: %s", text[:30], exc)
             except _Stopping:
                 return
+            except Exception as exc:  # not cached: a live request will speak it (with any fallback)
+                if self._stop.is_set():
+                    return  # the engine was cancelled for the stop
+                log.warning("TTS prewarm: %r not spoken: %s", text[:30], exc)
         self._prewarm["done"] = True
         log.info(
             "TTS prewarm done: %d prompts, %d sentences synthesised",

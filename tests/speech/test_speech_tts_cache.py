@@ -140,3 +140,29 @@ def test_a_later_piece_is_sized_to_the_audio_still_queued(cached_tts, monkeypatc
     assert cached_tts.head(sentence, clause=False)[1] == ""  # no `ahead`: as before
     monkeypatch.setattr(cached_tts, "first_audio_s", 0)
     assert cached_tts.head(sentence, clause=False, ahead=0.0)[1] == ""  # cutting off
+
+
+class FailingModel:
+    """Kokoro failing mid-prewarm (cancelled for a stop, out of memory…)."""
+
+    def speak(self, *_):
+        raise RuntimeError("Exiting due to terminate flag being set to true")
+
+
+def test_a_failed_model_is_not_cached_as_espeak_under_its_name(cached_tts, monkeypatch):
+    monkeypatch.setattr(cached_tts, "kokoro", FailingModel())
+    monkeypatch.setattr(cached_tts, "identity", lambda lang, voice: {"engine": "kokoro", "voice": voice})
+    with pytest.raises(RuntimeError):
+        cached_tts.prewarm("请问您的学历是什么？")
+    assert cached_tts.cache.stats()["files"] == 0  # a live request will say it, with its fallback
+    assert cached_tts.synthesize("请问您的学历是什么？")[0].size > 0  # the fallback still speaks
+
+
+def test_cancel_ends_the_engine_calls(speech_models_dir):
+    from appliance.speech.engines import KokoroEngine
+
+    engine = KokoroEngine(speech_models_dir)
+    assert engine.speak("你好。", "jf_gongitsune", 1.0).size > 0
+    engine.cancel()
+    with pytest.raises(Exception, match="terminate"):
+        engine.speak("你好。", "jf_gongitsune", 1.0)
