@@ -170,7 +170,9 @@ def _bus_rtt(client: bus.BusClient, repeats: int, path: str) -> dict[str, float]
     - ``worker``: the same op's pre-encoded header sent by a bare DEALER to the worker (the worker's
       request loop without BusClient's share);
     - ``pooled``: POOLED_OP through BusClient and the worker's thread pool;
-    - ``floor``: the raw echo with a bare thread-pool hand-off and a pipe wake-up (_pool_echo)."""
+    - ``floor``: the raw echo with a bare thread-pool hand-off and a pipe wake-up (_pool_echo);
+    - ``process``: the raw echo in its own process (``echo``), as a worker is: a round trip between
+      two processes wakes another process twice, which one between two threads of this one does not."""
     ctx: zmq.Context = zmq.Context.instance()
     router, dealer = ctx.socket(zmq.ROUTER), ctx.socket(zmq.DEALER)
     router.bind(f"ipc://{path}")
@@ -180,6 +182,15 @@ def _bus_rtt(client: bus.BusClient, repeats: int, path: str) -> dict[str, float]
     pool_dealer.connect(f"ipc://{path}.pool")
     bare = ctx.socket(zmq.DEALER)
     bare.connect(client.endpoint)
+    proc_dealer = ctx.socket(zmq.DEALER)
+    proc_dealer.setsockopt(zmq.RCVTIMEO, 20_000)  # an echo process that did not start fails the figure
+    proc_dealer.connect(f"ipc://{path}.proc")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "appliance.bench.gateway", "echo", f"{path}.proc"],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     header = bus.encode(
         {"id": "bare", "op": "predict.close", "hash": "bench", bus.EXPIRES: time.time() + 3600}
     )
@@ -212,6 +223,10 @@ def _bus_rtt(client: bus.BusClient, repeats: int, path: str) -> dict[str, float]
         bare.send_multipart(header)
         bare.recv_multipart()
 
+    def process() -> None:
+        proc_dealer.send_multipart(msg)
+        proc_dealer.recv_multipart()
+
     op, fields = POOLED_OP
     try:
         return interleaved_ms(
@@ -221,6 +236,7 @@ def _bus_rtt(client: bus.BusClient, repeats: int, path: str) -> dict[str, float]
                 "worker": worker,
                 "pooled": lambda: client.request(op, fields),
                 "floor": floor,
+                "process": process,
             },
             repeats,
             warmup=20,
@@ -230,7 +246,9 @@ def _bus_rtt(client: bus.BusClient, repeats: int, path: str) -> dict[str, float]
         stop.set()
         for thread in threads:
             thread.join(1)
-        for sock in (router, dealer, pool_router, pool_dealer, bare):
+        proc.terminate()
+        proc.wait(10)
+        for sock in (router, dealer, pool_router, pool_dealer, bare, proc_dealer):
             sock.close(0)
 
 
@@ -307,6 +325,13 @@ def run(service: Service, quick: bool, jpeg: bytes) -> dict:
                 "what the pooled path adds above the hand-off itself (BusClient, JSON, the op, meter)",
             ),
             (
+                "bus_rtt_vs_process_echo",
+                "ours",
+                "process",
+                "raw pyzmq echo in its own process (ipc)",
+                "the trivial op against a raw echo that, like the worker, is another process",
+            ),
+            (
                 "bus_rtt_client",
                 "ours",
                 "worker",
@@ -351,5 +376,16 @@ def _wait_port(port: int, timeout: float = 20.0) -> None:
     raise RuntimeError(f"reference server did not listen on {port}")
 
 
+def echo(path: str) -> None:
+    """The raw reference in its own process, as a worker is: a ROUTER echoing every message."""
+    ctx: zmq.Context = zmq.Context.instance()
+    router = ctx.socket(zmq.ROUTER)
+    router.bind(f"ipc://{path}")
+    while True:
+        router.send_multipart(router.recv_multipart())
+
+
 if __name__ == "__main__" and len(sys.argv) == 3 and sys.argv[1] == "serve":
     serve(int(sys.argv[2]))
+if __name__ == "__main__" and len(sys.argv) == 3 and sys.argv[1] == "echo":
+    echo(sys.argv[2])
