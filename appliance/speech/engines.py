@@ -10,13 +10,17 @@ packs ship, but Whisper hears the result as Mandarin and transcribes it correctl
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any, Optional
 
 import numpy as np
 
@@ -60,6 +64,8 @@ class KokoroEngine:
         self.session = onnx.session(paths["kokoro_model"], cpu_threads)
         self.run_options = ort.RunOptions()
         """Shared by every call, so ``cancel`` can end the one in progress."""
+        self._background: Optional[Any] = None  # the RunOptions of background calls (``background``)
+        self._thread = threading.local()
         self.vocab = json.loads(paths["kokoro_vocab"].read_text(encoding="utf-8"))["vocab"]
         with np.load(paths["kokoro_voices"]) as npz:
             self.voices = {k: npz[k].astype(np.float32) for k in npz.files}
@@ -93,7 +99,7 @@ class KokoroEngine:
                 "style": style,
                 "speed": np.array([speed], dtype=np.float32),
             },
-            self.run_options,
+            getattr(self._thread, "options", None) or self.run_options,
         )[0]
         return _trim(np.asarray(audio, np.float32).reshape(-1), KOKORO_RATE)
 
@@ -113,6 +119,33 @@ class KokoroEngine:
         """End the call in progress and refuse new ones (onnxruntime's terminate flag): for a stop,
         because the process aborts if the interpreter exits while a call runs on another thread."""
         self.run_options.terminate = True
+        self.preempt()
+
+    @contextlib.contextmanager
+    def background(self) -> Iterator[Any]:
+        """Calls made on this thread inside the block are background work (the prewarm): ``preempt``
+        ends the one in progress, so a citizen's request does not wait for it. Yields the options;
+        their ``terminate`` says whether the block's work was preempted."""
+        import onnxruntime as ort
+
+        options = ort.RunOptions()
+        self._thread.options, self._background = options, options
+        try:
+            yield options
+        finally:
+            self._thread.options, self._background = None, None
+
+    def resume(self) -> None:
+        """Let background calls run again after a ``preempt`` that found none in progress."""
+        options = self._background
+        if options is not None:
+            options.terminate = False
+
+    def preempt(self) -> None:
+        """End the background call in progress, if any (it raises; its work is done again later)."""
+        options = self._background
+        if options is not None:
+            options.terminate = True
 
     def predict(self, sentence: str) -> float:
         """Seconds ``speak`` is expected to take for a short normalised sentence (one part)."""

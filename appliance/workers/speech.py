@@ -8,10 +8,12 @@ run while a transcription does.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Optional
 
 from ..dialogue.catalogue import load_catalogue
 from ..dialogue.prompts import fixed_prompts
@@ -39,8 +41,10 @@ class SpeechWorker(ServiceWorker):
         self._stt_lock = FairLock()
         self._tts_lock = FairLock()
         self._counts = {"transcribed": 0, "synthesized": 0}
-        self._prewarm = {"prompts": 0, "synthesised": 0, "done": False}
-        self._live = _Counter()  # live requests (STT, TTS): the prewarm steps aside for them
+        self._prewarm = {"prompts": 0, "synthesised": 0, "preempted": 0, "done": False}
+        # live requests (STT, TTS): the prewarm steps aside for them, and a sentence it is making
+        # when one arrives is preempted (made again later) instead of making the citizen wait for it
+        self._live = _Counter(on_enter=self._preempt_prewarm)
         self._prewarm_thread: threading.Thread | None = None
 
     def prepare(self) -> None:  # the slowest load of all: a warm spare does it ahead of need
@@ -103,16 +107,24 @@ class SpeechWorker(ServiceWorker):
         self._prewarm["prompts"] = len(prompts)
         tts = self.tts
         assert tts is not None  # start() runs this only with a TTS
-        for text in prompts:
+        pending = list(reversed(prompts))
+        while pending:
             if self._stop.is_set():
                 return
+            text = pending.pop()
+            background = tts.kokoro.background() if tts.kokoro is not None else contextlib.nullcontext()
             try:
-                self._prewarm["synthesised"] += tts.prewarm(text, lock=_Yielding(self))
+                with background as options:
+                    self._prewarm["synthesised"] += tts.prewarm(text, lock=_Yielding(self))
             except _Stopping:
                 return
             except Exception as exc:  # not cached: a live request will speak it (with any fallback)
                 if self._stop.is_set():
                     return  # the engine was cancelled for the stop
+                if options is not None and options.terminate:  # a citizen's request came first
+                    self._prewarm["preempted"] += 1
+                    pending.append(text)  # the sentences already made stay cached
+                    continue
                 log.warning("TTS prewarm: %r not spoken: %s", text[:30], exc)
         self._prewarm["done"] = True
         log.info(
@@ -120,6 +132,10 @@ class SpeechWorker(ServiceWorker):
             len(prompts),
             self._prewarm["synthesised"],
         )
+
+    def _preempt_prewarm(self) -> None:
+        if self.tts is not None and self.tts.kokoro is not None:
+            self.tts.kokoro.preempt()
 
     def ops(self):
         return {Speech.TRANSCRIBE: self.transcribe, Speech.SYNTHESIZE: self.synthesize}
@@ -202,12 +218,15 @@ two of them holds the engine for up to ~3 s while the next one waits (README "Sp
 class _Counter:
     """Live speech requests (STT or TTS) inside the worker now, and when the last one left."""
 
-    def __init__(self):
+    def __init__(self, on_enter: Optional[Callable[[], None]] = None):
         self.n, self.last, self._lock = 0, float("-inf"), threading.Lock()
+        self._on_enter = on_enter
 
     def __enter__(self):
         with self._lock:
             self.n += 1
+        if self._on_enter is not None:
+            self._on_enter()
 
     def __exit__(self, *_):
         with self._lock:
@@ -239,6 +258,9 @@ class _Yielding:
                     raise _Stopping
             self.worker._tts_lock.acquire()
             if not self.worker._live.n:
+                kokoro = self.worker.tts.kokoro if self.worker.tts is not None else None
+                if kokoro is not None:
+                    kokoro.resume()  # a preemption that came while it waited here is spent
                 return
             self.worker._tts_lock.release()
 

@@ -166,3 +166,35 @@ def test_cancel_ends_the_engine_calls(speech_models_dir):
     engine.cancel()
     with pytest.raises(Exception, match="terminate"):
         engine.speak("你好。", "jf_gongitsune", 1.0)
+
+
+def test_a_background_call_is_preempted_and_a_live_one_is_not(speech_models_dir):
+    import threading
+
+    from appliance.speech.engines import KokoroEngine
+
+    engine = KokoroEngine(speech_models_dir)
+    inside, go, outcome = threading.Event(), threading.Event(), []
+
+    def prewarm():
+        with engine.background() as options:
+            inside.set()
+            go.wait(10)
+            try:
+                engine.speak("请问您的工作单位是哪里？", "jf_gongitsune", 1.0)
+                outcome.append("made")
+            except Exception as exc:
+                outcome.append(("preempted", options.terminate, "terminate" in str(exc)))
+
+    thread = threading.Thread(target=prewarm)
+    thread.start()
+    assert inside.wait(10)
+    engine.preempt()  # a citizen's request arrives
+    go.set()
+    assert engine.speak("你好。", "jf_gongitsune", 1.0).size > 0  # the live call runs
+    thread.join(30)
+    assert outcome == [("preempted", True, True)]
+    with engine.background():
+        engine.preempt()
+        engine.resume()  # spent while no background call ran
+        assert engine.speak("你好。", "jf_gongitsune", 1.0).size > 0

@@ -1,7 +1,9 @@
 """The TTS prewarm steps aside for a citizen: it takes the engine only when no live request is in
 the speech worker nor was within PREWARM_QUIET_S, and a stop ends its wait (no models needed)."""
 
+import contextlib
 import threading
+import types
 
 from appliance.workers import speech
 
@@ -13,6 +15,44 @@ class Worker:
         self._live = speech._Counter()
         self._tts_lock = threading.Lock()
         self._stop = threading.Event()
+        self.tts = None
+
+
+class Kokoro:
+    """The engine's preemption interface (engines.KokoroEngine.background/preempt/resume)."""
+
+    def __init__(self):
+        self.options = None
+
+    @contextlib.contextmanager
+    def background(self):
+        self.options = types.SimpleNamespace(terminate=False)
+        try:
+            yield self.options
+        finally:
+            self.options = None
+
+    def preempt(self):
+        if self.options is not None:
+            self.options.terminate = True
+
+    def resume(self):
+        if self.options is not None:
+            self.options.terminate = False
+
+
+class PreemptedOnce:
+    """A TTS whose first prewarm is preempted by a citizen's request."""
+
+    def __init__(self):
+        self.kokoro, self.calls = Kokoro(), []
+
+    def prewarm(self, text, lock):
+        self.calls.append(text)
+        if len(self.calls) == 1:
+            self.kokoro.preempt()  # what a live request's arrival does
+            raise RuntimeError("Exiting due to terminate flag being set to true")
+        return 1
 
 
 def test_no_quiet_while_a_request_is_in_or_just_left(monkeypatch):
@@ -83,3 +123,31 @@ def test_a_transcription_counts_as_live():
     finally:
         worker.peers.close()
     assert seen == [(1, False)] and not worker._live.quiet()  # and the quiet period starts after
+
+
+def test_a_preempted_prompt_is_made_again_and_the_rest_follow(monkeypatch):
+    from appliance.config import Settings
+
+    monkeypatch.setattr(speech, "fixed_prompts", lambda _catalogue: ["请问您叫什么名字？", "好的。"])
+    worker = speech.SpeechWorker(Settings())
+    worker.tts = PreemptedOnce()
+    try:
+        worker._prewarm_prompts()
+    finally:
+        worker.peers.close()
+    assert worker.tts.calls == ["请问您叫什么名字？", "请问您叫什么名字？", "好的。"]
+    assert worker._prewarm == {"prompts": 2, "synthesised": 2, "preempted": 1, "done": True}
+
+
+def test_a_live_request_preempts_the_prewarm_sentence_in_progress():
+    from appliance.config import Settings
+
+    worker = speech.SpeechWorker(Settings())
+    worker.tts = PreemptedOnce()
+    try:
+        with worker.tts.kokoro.background() as options:
+            with worker._live:  # a citizen's request arrives
+                pass
+            assert options.terminate
+    finally:
+        worker.peers.close()
