@@ -107,12 +107,15 @@ class SpeechWorker(ServiceWorker):
         self._prewarm["prompts"] = len(prompts)
         tts = self.tts
         assert tts is not None  # start() runs this only with a TTS
-        pending = list(reversed(prompts))
+        pending, preempted = list(reversed(prompts)), set()
         while pending:
             if self._stop.is_set():
                 return
             text = pending.pop()
-            background = tts.kokoro.background() if tts.kokoro is not None else contextlib.nullcontext()
+            # preempted once, a prompt is made again whole: a kiosk whose citizens come every few
+            # seconds would otherwise restart the same long sentence for ever
+            preemptible = tts.kokoro is not None and text not in preempted
+            background = tts.kokoro.background() if preemptible else contextlib.nullcontext()
             try:
                 with background as options:
                     self._prewarm["synthesised"] += tts.prewarm(text, lock=_Yielding(self))
@@ -123,6 +126,7 @@ class SpeechWorker(ServiceWorker):
                     return  # the engine was cancelled for the stop
                 if options is not None and options.terminate:  # a citizen's request came first
                     self._prewarm["preempted"] += 1
+                    preempted.add(text)
                     pending.append(text)  # the sentences already made stay cached
                     continue
                 log.warning("TTS prewarm: %r not spoken: %s", text[:30], exc)

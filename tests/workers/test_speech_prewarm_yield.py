@@ -42,15 +42,15 @@ class Kokoro:
 
 
 class PreemptedOnce:
-    """A TTS whose first prewarm is preempted by a citizen's request."""
+    """A TTS whose citizens' requests come while every prompt is being made."""
 
     def __init__(self):
         self.kokoro, self.calls = Kokoro(), []
 
     def prewarm(self, text, lock):
-        self.calls.append(text)
-        if len(self.calls) == 1:
-            self.kokoro.preempt()  # what a live request's arrival does
+        self.calls.append((text, self.kokoro.options is not None))
+        if self.kokoro.options is not None:  # preemptible: a live request arrives and preempts it
+            self.kokoro.preempt()
             raise RuntimeError("Exiting due to terminate flag being set to true")
         return 1
 
@@ -125,7 +125,7 @@ def test_a_transcription_counts_as_live():
     assert seen == [(1, False)] and not worker._live.quiet()  # and the quiet period starts after
 
 
-def test_a_preempted_prompt_is_made_again_and_the_rest_follow(monkeypatch):
+def test_a_preempted_prompt_is_made_again_whole_and_the_rest_follow(monkeypatch):
     from appliance.config import Settings
 
     monkeypatch.setattr(speech, "fixed_prompts", lambda _catalogue: ["请问您叫什么名字？", "好的。"])
@@ -135,8 +135,14 @@ def test_a_preempted_prompt_is_made_again_and_the_rest_follow(monkeypatch):
         worker._prewarm_prompts()
     finally:
         worker.peers.close()
-    assert worker.tts.calls == ["请问您叫什么名字？", "请问您叫什么名字？", "好的。"]
-    assert worker._prewarm == {"prompts": 2, "synthesised": 2, "preempted": 1, "done": True}
+    # each prompt is preempted once, then made whole: the prewarm ends however busy the kiosk is
+    assert worker.tts.calls == [
+        ("请问您叫什么名字？", True),
+        ("请问您叫什么名字？", False),
+        ("好的。", True),
+        ("好的。", False),
+    ]
+    assert worker._prewarm == {"prompts": 2, "synthesised": 2, "preempted": 2, "done": True}
 
 
 def test_a_live_request_preempts_the_prewarm_sentence_in_progress():
