@@ -19,13 +19,10 @@ applies only to text not in the cache (a citizen's answer read back); fixed prom
 
 from __future__ import annotations
 
-import logging
 import statistics
 import threading
 from collections import deque
 from collections.abc import Callable
-
-log = logging.getLogger(__name__)
 
 PRIOR_FIXED_S = 0.45
 """Seconds of one Kokoro call regardless of length (2-core AMD EPYC, int8 model, 2 threads)."""

@@ -63,7 +63,8 @@ LOGPROB_DROP = -1.0  # ... and its avg log-prob below this (Whisper's own heuris
 MAX_TOKENS_BASE, MAX_TOKENS_PER_SECOND = 20, 15
 """Tokens a decode may write for an utterance: base + per second of voiced audio (speech is 4-6
 characters a second, 1-2 tokens each)."""
-BEAM_SIZE = 3  # chosen by `appliance bench --only stt`: beam 5's CER at 0.75x its cost
+BEAM_SIZE = 3  # chosen by `appliance bench --only stt`: beam 5's CER at 0.94x its cost (run H)
+COMPRESSION_DROP = 2.4  # a segment this repetitive (gzip ratio) is a loop: Whisper's own threshold
 FULL_CONTEXT_FRAMES = 3000  # Whisper's window: 30 s of 10 ms mel frames
 CONTEXT_PAD_S = 0.0
 """Encoder context beyond the voiced audio, in seconds (``speech.stt_context_pad_s``); 0 = the
@@ -215,7 +216,7 @@ class _FasterWhisper:
                 condition_on_previous_text=False,  # no error carry-over between segments
                 no_speech_threshold=NO_SPEECH_DROP,
                 log_prob_threshold=LOGPROB_DROP,
-                compression_ratio_threshold=2.4,
+                compression_ratio_threshold=COMPRESSION_DROP,
                 vad_filter=False,
                 word_timestamps=False,
                 # a loop on noise is bounded: twice what anyone says in that time (trust.py refuses
@@ -234,7 +235,7 @@ class _FasterWhisper:
             s
             for s in segments
             if not (s.no_speech_prob > NO_SPEECH_DROP and s.avg_logprob < LOGPROB_DROP)
-            and s.compression_ratio <= 2.4
+            and s.compression_ratio <= COMPRESSION_DROP
         ]
 
     def run(self, x: np.ndarray, language: Optional[str], prompt: str) -> tuple[list, str, float]:

@@ -141,6 +141,10 @@ class SpeechWorker(ServiceWorker):
         if self.tts is not None and self.tts.kokoro is not None:
             self.tts.kokoro.preempt()
 
+    def _resume_prewarm(self) -> None:
+        if self.tts is not None and self.tts.kokoro is not None:
+            self.tts.kokoro.resume()
+
     def ops(self):
         return {Speech.TRANSCRIBE: self.transcribe, Speech.SYNTHESIZE: self.synthesize}
 
@@ -262,9 +266,7 @@ class _Yielding:
                     raise _Stopping
             self.worker._tts_lock.acquire()
             if not self.worker._live.n:
-                kokoro = self.worker.tts.kokoro if self.worker.tts is not None else None
-                if kokoro is not None:
-                    kokoro.resume()  # a preemption that came while it waited here is spent
+                self.worker._resume_prewarm()  # a preemption that came while it waited here is spent
                 return
             self.worker._tts_lock.release()
 

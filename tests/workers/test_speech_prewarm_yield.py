@@ -15,7 +15,9 @@ class Worker:
         self._live = speech._Counter()
         self._tts_lock = threading.Lock()
         self._stop = threading.Event()
-        self.tts = None
+
+    def _resume_prewarm(self):
+        pass
 
 
 class Kokoro:
